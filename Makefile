@@ -1,0 +1,14 @@
+# The two commands of the README, plus their parts.
+.PHONY: run serve test setup lint
+
+run: ## set up what is missing, then `cargo leptos watch` on http://127.0.0.1:3000
+	scripts/run.sh
+
+serve: ## the same with a release build, no live reload
+	scripts/run.sh serve
+
+test: ## set up what is missing, then every check (fmt, clippy x2, tests, Playwright)
+	scripts/test.sh
+
+setup: ## only install what is missing
+	scripts/setup.sh

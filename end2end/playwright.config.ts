@@ -1,0 +1,38 @@
+import { defineConfig } from "@playwright/test";
+
+/** Flags for Debian's Chromium on a closed network, with a fake camera that needs no prompt. */
+export const chromiumArgs = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+export const baseURL = process.env.PORTALS_URL ?? "http://127.0.0.1:3000";
+
+export default defineConfig({
+  testDir: "./tests",
+  // WebRTC set-up in a loaded 2-core machine takes seconds, not milliseconds.
+  timeout: 90_000,
+  expect: { timeout: 20_000 },
+  // Every test opens several pages that each encode and decode video: one test at a time.
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: true,
+  reporter: [["list"]],
+  // `cargo leptos end-to-end` starts the server and does not wait for it.
+  globalSetup: "./global-setup.ts",
+  use: {
+    baseURL,
+    browserName: "chromium",
+    launchOptions: { executablePath: "/usr/bin/chromium", args: chromiumArgs },
+    trace: "off",
+    viewport: { width: 1280, height: 720 },
+  },
+});

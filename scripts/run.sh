@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up what is missing, then serves the app with live reload on http://127.0.0.1:3000.
+# `scripts/run.sh serve` serves a release build instead (no reload).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
+echo "portals: open http://127.0.0.1:3000/?room=home in several tabs"
+if [ "${1:-watch}" = "serve" ]; then
+  exec cargo leptos serve --release
+else
+  exec cargo leptos watch
+fi

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything portals needs to build, run and test, and nothing that is already there:
+# a warm run takes about a second. Safe to run any number of times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+say() { printf '\033[1;32m==>\033[0m %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The browser build.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# cargo-leptos builds both halves and serves them. no_downloads: it must use the tools below
+# instead of fetching binaries from the internet.
+if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 18 minutes on 2 cores, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+# (Not --locked: its lockfile names a webpki-roots the registry no longer has.)
+wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $wasm_bindgen_version (about 3 minutes, once)"
+  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
+fi
+
+# Debian's Chromium for the end-to-end tests (Playwright's own browser download cannot work
+# on a closed network).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
+
+# Playwright, TypeScript and binaryen's wasm-opt (release builds), from package-lock.json.
+if [ ! -f end2end/node_modules/.package-lock.json ] ||
+  [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "installing the npm packages of end2end/"
+  (cd end2end && npm ci --no-audit --no-fund)
+fi

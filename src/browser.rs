@@ -1,0 +1,34 @@
+//! Small helpers over web-sys for the browser build.
+
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// GETs a JSON document from the page's own server.
+pub async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, String> {
+    let unreachable = |_| "The server could not be reached.".to_string();
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(path))
+        .await
+        .map_err(unreachable)?
+        .dyn_into()
+        .map_err(|_| "fetch did not return a Response".to_string())?;
+    if !response.ok() {
+        return Err(format!("The server answered {}.", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(unreachable)?)
+        .await
+        .map_err(unreachable)?
+        .as_string()
+        .ok_or("the response had no text")?;
+    serde_json::from_str(&text).map_err(|error| error.to_string())
+}
+
+/// Starts a `<video>`; a refusal (e.g. interrupted by a new source) is not worth reporting.
+pub fn play(video: &web_sys::HtmlVideoElement) {
+    if let Ok(promise) = video.play() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+        });
+    }
+}

@@ -1,0 +1,142 @@
+//! What the wall shows: signals written by the mesh (in the browser) and read by the components
+//! (on both sides). This is the only thing the two know about each other.
+
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+
+use crate::signalling::MemberId;
+
+/// A browser `MediaStream` inside a signal. Signals must be `Send`; the wall only ever touches
+/// streams on the browser's one thread, so the wrapper's check never fires. On the server the
+/// value is always `None`.
+pub type SharedStream = SendWrapper<web_sys::MediaStream>;
+
+/// The signalling connection, as the person in front of the wall should understand it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Joined,
+    /// The server is unreachable; the next attempt is in `seconds_left`.
+    Reconnecting {
+        seconds_left: u32,
+    },
+    /// Nothing to retry: room full, room unknown, invalid name, session taken over.
+    Fatal {
+        message: String,
+    },
+}
+
+impl Connection {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Connection::Connecting => "connecting",
+            Connection::Joined => "joined",
+            Connection::Reconnecting { .. } => "reconnecting",
+            Connection::Fatal { .. } => "fatal",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Camera {
+    Starting,
+    On,
+    /// Permission refused: the tab still joins and watches.
+    Denied,
+    Missing,
+    Unavailable(String),
+}
+
+impl Camera {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Camera::Starting => "starting",
+            Camera::On => "on",
+            Camera::Denied => "denied",
+            Camera::Missing => "missing",
+            Camera::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// One peer connection's state, in the words a tile shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Reconnecting,
+    Failed,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Reconnecting => "reconnecting",
+            LinkState::Failed => "failed",
+        }
+    }
+}
+
+/// One other member's tile.
+#[derive(Clone)]
+pub struct Tile {
+    pub member: MemberId,
+    pub state: ArcRwSignal<LinkState>,
+    pub stream: ArcRwSignal<Option<SharedStream>>,
+    /// A video track arrived: without one, a connected member is a viewer.
+    pub has_video: ArcRwSignal<bool>,
+    /// False while the member is missing from `info` but its call is kept (after a rejoin).
+    pub present: ArcRwSignal<bool>,
+}
+
+impl Tile {
+    pub fn new(member: MemberId) -> Self {
+        Self {
+            member,
+            state: ArcRwSignal::new(LinkState::Connecting),
+            stream: ArcRwSignal::new(None),
+            has_video: ArcRwSignal::new(false),
+            present: ArcRwSignal::new(true),
+        }
+    }
+}
+
+/// Everything on the wall page that changes.
+#[derive(Clone, Copy)]
+pub struct WallModel {
+    pub connection: RwSignal<Connection>,
+    pub camera: RwSignal<Camera>,
+    pub me: RwSignal<Option<MemberId>>,
+    /// Other members, in the order their tiles appeared, so tiles never jump around.
+    pub tiles: RwSignal<Vec<Tile>>,
+    pub local_stream: RwSignal<Option<SharedStream>>,
+    /// Peer connections ever created by this page: the tests use it to prove that a join or a
+    /// leave does not rebuild anyone else's connection.
+    pub connections_created: RwSignal<u32>,
+    /// Send this tab's microphone (off by default).
+    pub microphone: RwSignal<bool>,
+    /// Play the others' sound (off by default, so tiles can autoplay).
+    pub sound: RwSignal<bool>,
+    pub self_view: RwSignal<bool>,
+    /// A passing problem worth telling, e.g. the microphone was refused.
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl WallModel {
+    pub fn new(self_view: bool) -> Self {
+        Self {
+            connection: RwSignal::new(Connection::Connecting),
+            camera: RwSignal::new(Camera::Starting),
+            me: RwSignal::new(None),
+            tiles: RwSignal::new(Vec::new()),
+            local_stream: RwSignal::new(None),
+            connections_created: RwSignal::new(0),
+            microphone: RwSignal::new(false),
+            sound: RwSignal::new(false),
+            self_view: RwSignal::new(self_view),
+            notice: RwSignal::new(None),
+        }
+    }
+}

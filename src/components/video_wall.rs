@@ -1,0 +1,77 @@
+//! The grid: as many 16:9 tiles as there are other members, as large as the window allows.
+
+use leptos::{html, prelude::*};
+
+use super::{
+    layout::{fit, GAP},
+    model::{Connection, WallModel},
+    video_tile::{SelfTile, VideoTile},
+};
+
+#[component]
+pub fn VideoWall(model: WallModel, room: String) -> impl IntoView {
+    let stage = NodeRef::<html::Div>::new();
+    // The server renders for a common laptop window; the browser measures the real one.
+    let size = RwSignal::new((1280.0, 680.0));
+    let measure = move || {
+        if let Some(stage) = stage.get_untracked() {
+            let measured = (
+                f64::from(stage.client_width()),
+                f64::from(stage.client_height()),
+            );
+            if measured.0 > 0.0 && size.get_untracked() != measured {
+                size.set(measured);
+            }
+        }
+    };
+    Effect::new(move |_| {
+        // Re-measure when the stage appears and whenever banners come or go above it.
+        stage.track();
+        model.connection.track();
+        model.camera.track();
+        model.notice.track();
+        measure();
+    });
+    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+    on_cleanup(move || resize.remove());
+
+    let shows_self = move || model.self_view.get();
+    let count = move || model.tiles.with(Vec::len) + usize::from(shows_self());
+    let grid_style = move || {
+        let (width, height) = size.get();
+        let grid = fit(count(), width, height);
+        format!(
+            "--columns:{};--tile-width:{}px;--gap:{}px",
+            grid.columns, grid.tile_width, GAP
+        )
+    };
+    let alone =
+        move || model.tiles.with(Vec::is_empty) && model.connection.get() == Connection::Joined;
+    let share_link = RwSignal::new(format!("/?room={room}"));
+    Effect::new(move |_| {
+        if let Some(href) = web_sys::window().and_then(|window| window.location().href().ok()) {
+            share_link.set(href);
+        }
+    });
+
+    view! {
+        <div class="stage" node_ref=stage>
+            <Show when=alone>
+                <div class="empty-room" data-empty="true">
+                    <p>"Nobody else is here yet. Open this link in another tab or on another device:"</p>
+                    <code class="share-link">{move || share_link.get()}</code>
+                </div>
+            </Show>
+            <div class="grid" style=grid_style data-count=count>
+                <Show when=shows_self>
+                    <SelfTile stream=model.local_stream/>
+                </Show>
+                <For
+                    each=move || model.tiles.get()
+                    key=|tile| tile.member.clone()
+                    children=move |tile| view! { <VideoTile tile sound=model.sound/> }
+                />
+            </div>
+        </div>
+    }
+}

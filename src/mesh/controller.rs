@@ -1,0 +1,437 @@
+//! The browser side of a room: one signalling socket, the local camera, and one
+//! [`PeerLink`] per other member, reconciled with every `info`.
+
+use std::{
+    cell::RefCell,
+    collections::BTreeMap,
+    rc::{Rc, Weak},
+};
+
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{MediaStream, MediaStreamTrack};
+
+use super::{
+    local_media::{self, Device},
+    peer_link::PeerLink,
+    plan::{reconcile, LinkView},
+    signalling_socket::{SignallingSocket, SocketEvent},
+};
+use crate::{
+    components::model::{Camera, Connection, Tile, WallModel},
+    signalling::{
+        protocol::{ErrorReport, Peer, RtcConfiguration, SdpType, SessionDescription, Welcome},
+        ErrorCode, MemberId, ServerMessage,
+    },
+};
+
+/// How often links kept after a rejoin are looked at again.
+const SWEEP_MS: u32 = 1_000;
+/// The grace period to assume when the server does not announce one (a base server).
+const DEFAULT_GRACE_MS: u64 = 20_000;
+
+/// A running wall. Dropping it leaves the room, closes every connection and turns the camera
+/// off.
+pub struct Mesh {
+    inner: Rc<RefCell<MeshInner>>,
+}
+
+struct MeshInner {
+    model: WallModel,
+    socket: Option<SignallingSocket>,
+    links: BTreeMap<MemberId, PeerLink>,
+    me: Option<MemberId>,
+    rtc: RtcConfiguration,
+    grace_ms: u64,
+    /// When we last came back under the same id: until the grace period has passed, the
+    /// others may still be on their way back too.
+    rejoined_at: Option<f64>,
+    members: Vec<Peer>,
+    camera: Option<MediaStream>,
+    microphone: Option<MediaStream>,
+    _sweep: Option<Interval>,
+}
+
+impl Mesh {
+    pub fn start(room: &str, model: WallModel) -> Self {
+        let inner = Rc::new(RefCell::new(MeshInner {
+            model,
+            socket: None,
+            links: BTreeMap::new(),
+            me: None,
+            rtc: RtcConfiguration::default(),
+            grace_ms: DEFAULT_GRACE_MS,
+            rejoined_at: None,
+            members: Vec::new(),
+            camera: None,
+            microphone: None,
+            _sweep: None,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let socket = SignallingSocket::open(room, move |event| dispatch(&weak, event));
+        let weak = Rc::downgrade(&inner);
+        let sweep = Interval::new(SWEEP_MS, move || {
+            with(&weak, MeshInner::reconcile);
+        });
+        {
+            let mut mesh = inner.borrow_mut();
+            mesh.socket = Some(socket);
+            mesh._sweep = Some(sweep);
+        }
+        // Join first, camera in parallel: a slow permission prompt must not keep the others'
+        // video off this wall.
+        let weak = Rc::downgrade(&inner);
+        spawn_local(async move {
+            let camera = local_media::request(Device::Camera).await;
+            with(&weak, |mesh| mesh.camera_ready(camera));
+        });
+        let weak = Rc::downgrade(&inner);
+        Effect::new(move |_| {
+            let wanted = model.microphone.get();
+            let weak = weak.clone();
+            spawn_local(async move { microphone(weak, wanted).await });
+        });
+        Self { inner }
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        let mut mesh = self.inner.borrow_mut();
+        mesh.socket = None;
+        mesh.links.clear();
+        for stream in [mesh.camera.take(), mesh.microphone.take()]
+            .into_iter()
+            .flatten()
+        {
+            local_media::stop(&stream);
+        }
+        // The page may be going away with its signals: try_ does nothing on disposed ones.
+        mesh.model.tiles.try_set(Vec::new());
+        mesh.model.local_stream.try_set(None);
+    }
+}
+
+/// Runs `f` on the mesh if it still exists. Browser events arrive one at a time, but if one
+/// ever arrived while the mesh was busy it is retried on the next microtask rather than
+/// panicking on a double borrow.
+fn with(weak: &Weak<RefCell<MeshInner>>, f: impl FnOnce(&mut MeshInner) + 'static) {
+    let Some(inner) = weak.upgrade() else { return };
+    let busy = match inner.try_borrow_mut() {
+        Ok(mut mesh) => {
+            f(&mut mesh);
+            return;
+        }
+        Err(_) => f,
+    };
+    let weak = weak.clone();
+    spawn_local(async move { with(&weak, busy) });
+}
+
+fn dispatch(weak: &Weak<RefCell<MeshInner>>, event: SocketEvent) {
+    with(weak, move |mesh| mesh.on_socket_event(event));
+}
+
+async fn microphone(weak: Weak<RefCell<MeshInner>>, wanted: bool) {
+    let have = weak
+        .upgrade()
+        .is_some_and(|inner| inner.borrow().microphone.is_some());
+    if wanted && !have {
+        let result = local_media::request(Device::Microphone).await;
+        with(&weak, move |mesh| mesh.microphone_ready(result));
+    } else {
+        with(&weak, move |mesh| mesh.enable_microphone(wanted));
+    }
+}
+
+impl MeshInner {
+    fn on_socket_event(&mut self, event: SocketEvent) {
+        match event {
+            SocketEvent::Reconnecting { seconds_left } => {
+                if !matches!(
+                    self.model.connection.get_untracked(),
+                    Connection::Fatal { .. }
+                ) {
+                    self.model
+                        .connection
+                        .set(Connection::Reconnecting { seconds_left });
+                }
+            }
+            SocketEvent::Message(message) => self.on_message(message),
+        }
+    }
+
+    fn on_message(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Welcome(welcome) => self.welcomed(*welcome),
+            ServerMessage::Info(info) => {
+                self.identify(&info.id, false);
+                self.members = info.members;
+                self.model.connection.set(Connection::Joined);
+                self.reconcile();
+            }
+            ServerMessage::Description { from, description } => {
+                self.replace_if_rebuilt(&from, &description);
+                let offer = description.kind == SdpType::Offer;
+                if let Some(link) = self.link_for(&from, offer) {
+                    link.receive_description(description);
+                }
+            }
+            ServerMessage::Candidate { from, candidate } => {
+                if let Some(link) = self.links.get(&from) {
+                    link.receive_candidate(candidate);
+                }
+            }
+            ServerMessage::Pong(_) => {}
+            ServerMessage::Error(report) => self.refused(report),
+        }
+    }
+
+    fn welcomed(&mut self, welcome: Welcome) {
+        let resumed = self.identify(&welcome.id, true);
+        if resumed {
+            self.rejoined_at = Some(js_sys::Date::now());
+        }
+        if let Some(socket) = &self.socket {
+            socket.set_token(Some(welcome.token.as_str().to_string()));
+        }
+        self.rtc = (*welcome.rtc).clone();
+        self.grace_ms = welcome.limits.grace_period_ms;
+    }
+
+    /// Adopts the id the server calls us by. A new id means the server does not know our old
+    /// self any more (the grace period ended, or it restarted with another secret): every
+    /// connection was made under the old id, so all are rebuilt. Returns whether the id is the
+    /// one we had.
+    fn identify(&mut self, id: &MemberId, from_welcome: bool) -> bool {
+        if self.me.as_ref() == Some(id) {
+            return true;
+        }
+        if self.me.is_some() {
+            web_sys::console::info_1(&"portals: rejoined under a new id".into());
+            self.links.clear();
+            self.model.tiles.set(Vec::new());
+            self.rejoined_at = None;
+            if let Some(socket) = &self.socket {
+                socket.discard_queue();
+            }
+        }
+        if !from_welcome {
+            // A base server sends no welcome and has no tokens to resume with.
+            if let Some(socket) = &self.socket {
+                socket.set_token(None);
+            }
+        }
+        self.me = Some(id.clone());
+        self.model.me.set(Some(id.clone()));
+        false
+    }
+
+    fn refused(&mut self, report: ErrorReport) {
+        let fatal = match report.code {
+            code if code.is_fatal_for_room() => Some(report.message.clone()),
+            ErrorCode::SessionReplaced => Some(
+                "This wall was opened again somewhere else with the same session. Reload to rejoin."
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        match fatal {
+            Some(message) => {
+                if let Some(socket) = &self.socket {
+                    socket.stop();
+                }
+                let message = if message.is_empty() {
+                    format!("The server refused to join: {}.", report.code.as_str())
+                } else {
+                    capitalise(&message)
+                };
+                self.model.connection.set(Connection::Fatal { message });
+            }
+            None => web_sys::console::warn_1(
+                &format!(
+                    "portals: server said {}: {}",
+                    report.code.as_str(),
+                    report.message
+                )
+                .into(),
+            ),
+        }
+    }
+
+    /// Opens and closes connections to match the room; see [`reconcile`].
+    fn reconcile(&mut self) {
+        if self.me.is_none() {
+            return;
+        }
+        let after_rejoin = self
+            .rejoined_at
+            .is_some_and(|at| js_sys::Date::now() - at < self.grace_ms as f64);
+        let views: Vec<LinkView> = self
+            .links
+            .values()
+            .map(|link| LinkView {
+                member: link.member().clone(),
+                connected: link.is_connected(),
+            })
+            .collect();
+        let plan = reconcile(&views, &self.members, after_rejoin);
+        for member in &plan.close {
+            self.close_link(member);
+        }
+        for peer in &plan.open {
+            self.open_link(peer);
+        }
+        for link in self.links.values() {
+            let present = !plan.keep_missing.contains(link.member());
+            if link.tile().present.get_untracked() != present {
+                link.tile().present.set(present);
+            }
+        }
+    }
+
+    /// The link to `from`, opened on the spot for an offer that beats the `info` announcing
+    /// its sender: politeness follows from the two ids alone. Anything else from an unknown
+    /// member is a leftover of one who left, and opening a link for it would make a ghost tile.
+    fn link_for(&mut self, from: &MemberId, offer: bool) -> Option<&PeerLink> {
+        if offer && !self.links.contains_key(from) {
+            let me = self.me.clone()?;
+            self.open_link(&Peer {
+                id: from.clone(),
+                polite: me.is_polite_towards(from),
+            });
+        }
+        self.links.get(from)
+    }
+
+    /// A base-library peer builds a brand new connection on every `info`; its offer then
+    /// carries a new DTLS fingerprint, which our existing connection can never accept.
+    fn replace_if_rebuilt(&mut self, from: &MemberId, description: &SessionDescription) {
+        let rebuilt = self
+            .links
+            .get(from)
+            .is_some_and(|link| link.is_from_a_new_connection(description));
+        if rebuilt {
+            let polite = self
+                .me
+                .as_ref()
+                .is_some_and(|me| me.is_polite_towards(from));
+            self.close_link(from);
+            self.open_link(&Peer {
+                id: from.clone(),
+                polite,
+            });
+        }
+    }
+
+    fn open_link(&mut self, peer: &Peer) {
+        let Some(socket) = &self.socket else { return };
+        let tile = Tile::new(peer.id.clone());
+        let local = self.local_tracks();
+        match PeerLink::open(peer, &self.rtc, &local, socket.sender(), tile.clone()) {
+            Ok(link) => {
+                self.links.insert(peer.id.clone(), link);
+                self.model.tiles.update(|tiles| tiles.push(tile));
+                self.model.connections_created.update(|count| *count += 1);
+            }
+            Err(error) => {
+                web_sys::console::error_2(&"portals: could not open a connection:".into(), &error)
+            }
+        }
+    }
+
+    fn close_link(&mut self, member: &MemberId) {
+        self.links.remove(member);
+        self.model
+            .tiles
+            .update(|tiles| tiles.retain(|tile| &tile.member != member));
+    }
+
+    fn local_tracks(&self) -> Vec<(MediaStreamTrack, MediaStream)> {
+        [&self.camera, &self.microphone]
+            .into_iter()
+            .flatten()
+            .flat_map(|stream| {
+                stream
+                    .get_tracks()
+                    .iter()
+                    .filter_map(|track| track.dyn_into::<MediaStreamTrack>().ok())
+                    .map(|track| (track, stream.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn camera_ready(&mut self, camera: Result<MediaStream, Camera>) {
+        match camera {
+            Ok(stream) => {
+                self.model.camera.set(Camera::On);
+                self.model
+                    .local_stream
+                    .set(Some(SendWrapper::new(stream.clone())));
+                self.send_to_all(&stream);
+                self.camera = Some(stream);
+            }
+            Err(refusal) => self.model.camera.set(refusal),
+        }
+    }
+
+    fn microphone_ready(&mut self, microphone: Result<MediaStream, Camera>) {
+        match microphone {
+            Ok(stream) => {
+                self.send_to_all(&stream);
+                self.microphone = Some(stream);
+                self.model.notice.set(None);
+            }
+            Err(refusal) => {
+                self.model.microphone.set(false);
+                let why = match refusal {
+                    Camera::Denied => "The microphone was blocked.".to_string(),
+                    Camera::Missing => "No microphone was found.".to_string(),
+                    Camera::Unavailable(why) => why,
+                    Camera::On | Camera::Starting => return,
+                };
+                self.model.notice.set(Some(why));
+            }
+        }
+    }
+
+    /// Mutes or unmutes without renegotiating: the track stays, its content goes silent.
+    fn enable_microphone(&mut self, enabled: bool) {
+        if let Some(stream) = &self.microphone {
+            for track in stream.get_audio_tracks().iter() {
+                if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                    track.set_enabled(enabled);
+                }
+            }
+        }
+    }
+
+    fn send_to_all(&self, stream: &MediaStream) {
+        for track in stream.get_tracks().iter() {
+            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                for link in self.links.values() {
+                    link.add_track(&track, stream);
+                }
+            }
+        }
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => {
+            let mut out: String = first.to_uppercase().collect();
+            out.push_str(chars.as_str());
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}

@@ -1,0 +1,442 @@
+//! One `RTCPeerConnection` to one other member, negotiated with "perfect negotiation" as
+//! PROTOCOL.md describes: `negotiationneeded` makes an offer; on a colliding offer the impolite
+//! side ignores it and the polite side rolls back (implicitly) and answers.
+//!
+//! The link owns its event listeners and timer; dropping it removes them, closes the
+//! connection and takes the stream off its tile. Async steps hold only a `Weak` between awaits,
+//! so a closed link is never kept alive by a promise still in flight.
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::{Rc, Weak},
+};
+
+use gloo_events::EventListener;
+use gloo_timers::callback::Timeout;
+use leptos::prelude::{GetUntracked, Set, WithUntracked};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcIceConnectionState, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
+};
+
+use super::signalling_socket::SignalSender;
+use crate::{
+    components::model::{LinkState, Tile},
+    signalling::{
+        protocol::{IceCandidate, Peer, RtcConfiguration, SdpType, SessionDescription},
+        ClientMessage, MemberId,
+    },
+};
+
+/// How long a connection may sit in `disconnected` before we restart ICE ourselves.
+const DISCONNECTED_GRACE_MS: u32 = 3_000;
+/// Early candidates kept until the remote description arrives.
+const PENDING_LIMIT: usize = 256;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RTCPeerConnection` with two current methods that web-sys does not bind yet.
+    #[wasm_bindgen(extends = RtcPeerConnection, js_name = RTCPeerConnection)]
+    type ModernPeerConnection;
+
+    /// `setLocalDescription()` without arguments: the browser creates the right offer or answer
+    /// for the current state, which is what makes perfect negotiation race-free.
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &ModernPeerConnection) -> js_sys::Promise;
+
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &ModernPeerConnection);
+}
+
+fn modern(connection: &RtcPeerConnection) -> &ModernPeerConnection {
+    connection.unchecked_ref()
+}
+
+pub struct PeerLink {
+    core: Rc<LinkCore>,
+    _listeners: [EventListener; 5],
+}
+
+struct LinkCore {
+    peer: MemberId,
+    polite: bool,
+    connection: RtcPeerConnection,
+    signal: SignalSender,
+    tile: Tile,
+    /// Everything the peer sends, shown on its tile.
+    remote: MediaStream,
+    making_offer: Cell<bool>,
+    ignore_offer: Cell<bool>,
+    pending_candidates: RefCell<Vec<Option<IceCandidate>>>,
+    /// The DTLS fingerprint of the peer's connection: a new one means the peer replaced its
+    /// whole `RTCPeerConnection` (the base library does so on every `info`).
+    remote_fingerprint: RefCell<Option<String>>,
+    ice_restart: RefCell<Option<Timeout>>,
+}
+
+impl PeerLink {
+    /// Opens a connection to `peer`, sending `local` (the camera, maybe a microphone) if any.
+    pub fn open(
+        peer: &Peer,
+        rtc: &RtcConfiguration,
+        local: &[(MediaStreamTrack, MediaStream)],
+        signal: SignalSender,
+        tile: Tile,
+    ) -> Result<Self, JsValue> {
+        let connection = RtcPeerConnection::new_with_configuration(&to_js(rtc)?.unchecked_into())?;
+        let core = Rc::new(LinkCore {
+            peer: peer.id.clone(),
+            polite: peer.polite,
+            connection,
+            signal,
+            tile,
+            remote: MediaStream::new()?,
+            making_offer: Cell::new(false),
+            ignore_offer: Cell::new(false),
+            pending_candidates: RefCell::new(Vec::new()),
+            remote_fingerprint: RefCell::new(None),
+            ice_restart: RefCell::new(None),
+        });
+        let target = core.connection.clone();
+        let weak = Rc::downgrade(&core);
+        let listeners = [
+            listen(&target, "negotiationneeded", &weak, |core, _| {
+                LinkCore::negotiate(core)
+            }),
+            listen(&target, "icecandidate", &weak, |core, event| {
+                if let Some(event) = event.dyn_ref::<RtcPeerConnectionIceEvent>() {
+                    core.send_candidate(event.candidate());
+                }
+            }),
+            listen(&target, "track", &weak, |core, event| {
+                if let Some(event) = event.dyn_ref::<RtcTrackEvent>() {
+                    core.add_remote_track(&event.track());
+                }
+            }),
+            listen(&target, "connectionstatechange", &weak, |core, _| {
+                core.show_state()
+            }),
+            listen(&target, "iceconnectionstatechange", &weak, |core, _| {
+                LinkCore::watch_ice(core)
+            }),
+        ];
+        let has_video = local.iter().any(|(track, _)| track.kind() == "video");
+        for (track, stream) in local {
+            core.connection.add_track_0(track, stream);
+        }
+        if !has_video {
+            // A viewer still wants the others' video: without a transceiver of its own, two
+            // viewers would never connect and could not tell each other apart from "stuck".
+            let init = RtcRtpTransceiverInit::new();
+            init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+            core.connection
+                .add_transceiver_with_str_and_init("video", &init);
+        }
+        Ok(Self {
+            core,
+            _listeners: listeners,
+        })
+    }
+
+    pub fn member(&self) -> &MemberId {
+        &self.core.peer
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.core.connection.connection_state() == RtcPeerConnectionState::Connected
+    }
+
+    pub fn tile(&self) -> &Tile {
+        &self.core.tile
+    }
+
+    /// Starts sending a local track (the camera arriving late, the microphone switched on).
+    /// `addTrack` reuses the receive-only transceiver of a viewer, and `negotiationneeded`
+    /// takes care of the rest.
+    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        let already = self
+            .core
+            .connection
+            .get_senders()
+            .iter()
+            .filter_map(|sender| sender.dyn_into::<web_sys::RtcRtpSender>().ok())
+            .any(|sender| sender.track().is_some_and(|sent| sent.id() == track.id()));
+        if !already {
+            self.core.connection.add_track_0(track, stream);
+        }
+    }
+
+    /// Whether this description comes from a different `RTCPeerConnection` than the one we
+    /// negotiated with, so that ours must be replaced rather than renegotiated.
+    pub fn is_from_a_new_connection(&self, description: &SessionDescription) -> bool {
+        match (
+            self.core.remote_fingerprint.borrow().as_deref(),
+            fingerprint(&description.sdp),
+        ) {
+            (Some(known), Some(new)) => description.kind == SdpType::Offer && known != new,
+            _ => false,
+        }
+    }
+
+    pub fn receive_description(&self, description: SessionDescription) {
+        let core = &self.core;
+        let offer = description.kind == SdpType::Offer;
+        let collision = offer
+            && (core.making_offer.get()
+                || core.connection.signaling_state() != RtcSignalingState::Stable);
+        core.ignore_offer.set(!core.polite && collision);
+        if core.ignore_offer.get() {
+            return;
+        }
+        let Some(init) = session_init(&description) else {
+            return;
+        };
+        // Called now rather than inside the task, so that descriptions are applied in the
+        // order they arrived: the connection queues its operations.
+        let applied = core.connection.set_remote_description(&init);
+        let new_fingerprint = fingerprint(&description.sdp);
+        let weak = Rc::downgrade(core);
+        spawn_local(async move {
+            let result = JsFuture::from(applied).await;
+            let Some(core) = weak.upgrade() else { return };
+            if let Err(error) = result {
+                warn(
+                    &format!("remote description from {}", core.peer.short()),
+                    &error,
+                );
+                return;
+            }
+            if new_fingerprint.is_some() {
+                *core.remote_fingerprint.borrow_mut() = new_fingerprint;
+            }
+            core.flush_pending_candidates();
+            if offer {
+                let answered = modern(&core.connection).set_local_description_implicit();
+                drop(core);
+                let result = JsFuture::from(answered).await;
+                let Some(core) = weak.upgrade() else { return };
+                match result {
+                    Ok(_) => core.send_local_description(),
+                    Err(error) => warn("answer", &error),
+                }
+            }
+        });
+    }
+
+    pub fn receive_candidate(&self, candidate: Option<IceCandidate>) {
+        let core = &self.core;
+        if core.connection.remote_description().is_none() {
+            let mut pending = core.pending_candidates.borrow_mut();
+            if pending.len() < PENDING_LIMIT {
+                pending.push(candidate);
+            }
+            return;
+        }
+        core.add_candidate(candidate);
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.core.ice_restart.borrow_mut().take();
+        self.core.connection.close();
+        self.core.tile.stream.set(None);
+        for track in self.core.remote.get_tracks().iter() {
+            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                self.core.remote.remove_track(&track);
+            }
+        }
+    }
+}
+
+impl LinkCore {
+    fn negotiate(core: Rc<Self>) {
+        core.making_offer.set(true);
+        let offered = modern(&core.connection).set_local_description_implicit();
+        let weak = Rc::downgrade(&core);
+        drop(core);
+        spawn_local(async move {
+            let result = JsFuture::from(offered).await;
+            let Some(core) = weak.upgrade() else { return };
+            core.making_offer.set(false);
+            match result {
+                Ok(_) => core.send_local_description(),
+                Err(error) => warn("offer", &error),
+            }
+        });
+    }
+
+    fn send_local_description(&self) {
+        let Some(local) = self.connection.local_description() else {
+            return;
+        };
+        let kind = match local.type_() {
+            RtcSdpType::Offer => SdpType::Offer,
+            RtcSdpType::Answer => SdpType::Answer,
+            RtcSdpType::Pranswer => SdpType::Pranswer,
+            _ => SdpType::Rollback,
+        };
+        self.signal.send(&ClientMessage::Description {
+            target: self.peer.clone(),
+            description: SessionDescription {
+                kind,
+                sdp: local.sdp(),
+            },
+        });
+    }
+
+    fn send_candidate(&self, candidate: Option<web_sys::RtcIceCandidate>) {
+        let candidate = match candidate {
+            // The browser's own JSON form carries every field, usernameFragment included.
+            Some(candidate) => {
+                let json = js_sys::JSON::stringify(&candidate.to_json())
+                    .ok()
+                    .and_then(|json| json.as_string());
+                match json.and_then(|json| serde_json::from_str::<IceCandidate>(&json).ok()) {
+                    Some(candidate) => Some(candidate),
+                    None => return,
+                }
+            }
+            None => None,
+        };
+        self.signal.send(&ClientMessage::Candidate {
+            target: self.peer.clone(),
+            candidate,
+        });
+    }
+
+    fn flush_pending_candidates(self: &Rc<Self>) {
+        let pending = std::mem::take(&mut *self.pending_candidates.borrow_mut());
+        for candidate in pending {
+            self.add_candidate(candidate);
+        }
+    }
+
+    fn add_candidate(self: &Rc<Self>, candidate: Option<IceCandidate>) {
+        let init = match &candidate {
+            Some(candidate) => match to_js(candidate) {
+                Ok(init) => Some(init.unchecked_into::<web_sys::RtcIceCandidateInit>()),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let added = self
+            .connection
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            if let Err(error) = JsFuture::from(added).await {
+                // Candidates of an offer we ignored are expected to fail.
+                if weak.upgrade().is_some_and(|core| !core.ignore_offer.get()) {
+                    warn("candidate", &error);
+                }
+            }
+        });
+    }
+
+    fn add_remote_track(&self, track: &MediaStreamTrack) {
+        self.remote.add_track(track);
+        if track.kind() == "video" {
+            self.tile.has_video.set(true);
+        }
+        if self.tile.stream.with_untracked(Option::is_none) {
+            self.tile
+                .stream
+                .set(Some(SendWrapper::new(self.remote.clone())));
+        }
+    }
+
+    fn show_state(&self) {
+        let state = match self.connection.connection_state() {
+            RtcPeerConnectionState::Connected => LinkState::Connected,
+            RtcPeerConnectionState::Disconnected => LinkState::Reconnecting,
+            RtcPeerConnectionState::Failed => LinkState::Failed,
+            RtcPeerConnectionState::Closed => return,
+            _ => {
+                // `connecting` again after having been connected is a reconnection.
+                if self.tile.state.get_untracked() == LinkState::Connecting {
+                    LinkState::Connecting
+                } else {
+                    LinkState::Reconnecting
+                }
+            }
+        };
+        self.tile.state.set(state);
+    }
+
+    /// ICE restart on `failed`, and after a few seconds of `disconnected`: a network change on
+    /// either side then heals without rebuilding the connection.
+    fn watch_ice(core: Rc<Self>) {
+        match core.connection.ice_connection_state() {
+            RtcIceConnectionState::Failed => {
+                core.ice_restart.borrow_mut().take();
+                modern(&core.connection).restart_ice();
+            }
+            RtcIceConnectionState::Disconnected => {
+                let weak = Rc::downgrade(&core);
+                let timer = Timeout::new(DISCONNECTED_GRACE_MS, move || {
+                    if let Some(core) = weak.upgrade() {
+                        if core.connection.ice_connection_state()
+                            == RtcIceConnectionState::Disconnected
+                        {
+                            modern(&core.connection).restart_ice();
+                        }
+                    }
+                });
+                *core.ice_restart.borrow_mut() = Some(timer);
+            }
+            _ => {
+                core.ice_restart.borrow_mut().take();
+            }
+        }
+    }
+}
+
+/// An event listener on the connection that reaches its link through a `Weak`.
+fn listen(
+    target: &RtcPeerConnection,
+    event: &'static str,
+    core: &Weak<LinkCore>,
+    handler: impl Fn(Rc<LinkCore>, &web_sys::Event) + 'static,
+) -> EventListener {
+    let core = core.clone();
+    EventListener::new(target, event, move |event| {
+        if let Some(core) = core.upgrade() {
+            handler(core, event);
+        }
+    })
+}
+
+fn session_init(description: &SessionDescription) -> Option<RtcSessionDescriptionInit> {
+    let kind = match description.kind {
+        SdpType::Offer => RtcSdpType::Offer,
+        SdpType::Answer => RtcSdpType::Answer,
+        SdpType::Pranswer => RtcSdpType::Pranswer,
+        SdpType::Rollback => RtcSdpType::Rollback,
+    };
+    let init = RtcSessionDescriptionInit::new(kind);
+    init.set_sdp(&description.sdp);
+    Some(init)
+}
+
+/// The `a=fingerprint:` line of an SDP, which identifies the sending `RTCPeerConnection`.
+fn fingerprint(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|line| line.trim().strip_prefix("a=fingerprint:"))
+        .map(str::to_string)
+}
+
+/// A serde value as the browser's own object, through JSON: the shapes are the same.
+fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let json =
+        serde_json::to_string(value).map_err(|error| JsValue::from_str(&error.to_string()))?;
+    js_sys::JSON::parse(&json)
+}
+
+fn warn(what: &str, error: &JsValue) {
+    web_sys::console::warn_2(&format!("portals: {what} failed:").into(), error);
+}

@@ -1,0 +1,4 @@
+//! One module per page.
+
+pub mod room_picker;
+pub mod wall;

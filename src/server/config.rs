@@ -1,0 +1,189 @@
+//! Command-line flags and environment variables, one source of truth for both.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+
+use crate::signalling::{
+    protocol::{IceServer, RtcConfiguration},
+    RoomName,
+};
+
+/// portals: a CCTV-style video wall. Serves the pages and the signalling WebSocket (`/portal`)
+/// on one port; the video itself flows peer to peer between the browsers.
+///
+/// Every flag can also be set through the environment variable named in its help.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "portals", version, about, long_about)]
+pub struct Config {
+    /// Address to listen on for the pages and the WebSocket. cargo-leptos sets
+    /// LEPTOS_SITE_ADDR from `site-addr` in Cargo.toml.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// The only rooms that exist, comma-separated (e.g. `home,coffee-chat,misc`); others are
+    /// refused with `room_not_found`. Empty (the default): any valid room name may be joined,
+    /// and a room exists while it has members.
+    #[arg(long, env = "PORTALS_ROOMS", value_delimiter = ',', value_parser = parse_room)]
+    pub rooms: Vec<RoomName>,
+
+    /// Most members in one room. Every member sends its video to every other, so a full mesh
+    /// stops fitting ordinary uplinks at about a dozen.
+    #[arg(long, env = "PORTALS_MAX_MEMBERS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_members: u32,
+
+    /// How long a member whose connection dropped keeps its seat (and its peers their video)
+    /// before the room is told it left. `0s` removes members at once.
+    #[arg(long, env = "PORTALS_GRACE_PERIOD", default_value = "20s",
+          value_parser = humantime::parse_duration)]
+    pub grace_period: Duration,
+
+    /// How often the server pings each WebSocket. A connection silent for two intervals is
+    /// dropped (and its member enters the grace period).
+    #[arg(long, env = "PORTALS_PING_INTERVAL", default_value = "15s",
+          value_parser = parse_positive_duration)]
+    pub ping_interval: Duration,
+
+    /// Web origins allowed to open the WebSocket besides the page's own (whose Origin host
+    /// equals the request's Host), comma-separated, e.g. `https://wall.example.org`. `*`
+    /// allows any origin. Requests without an Origin header (non-browsers) are always allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "PORTALS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// ICE servers handed to clients in `welcome.rtc.iceServers`, comma-separated
+    /// `stun:`/`turn:`/`turns:` URLs. None (the default) means host candidates only, which
+    /// works on one LAN; add STUN for NAT, TURN for strict firewalls.
+    #[arg(long = "ice-server", env = "PORTALS_ICE_SERVERS", value_delimiter = ',',
+          value_parser = parse_ice_url)]
+    pub ice_servers: Vec<String>,
+
+    /// Username for the `turn:`/`turns:` servers in --ice-server.
+    #[arg(long, env = "PORTALS_TURN_USERNAME")]
+    pub turn_username: Option<String>,
+
+    /// Credential for the `turn:`/`turns:` servers in --ice-server.
+    #[arg(long, env = "PORTALS_TURN_CREDENTIAL", hide_env_values = true)]
+    pub turn_credential: Option<String>,
+
+    /// Secret that signs resume tokens. Give the same one across restarts and clients keep
+    /// their ids (and their peers' video keeps playing) through a restart. Unset: a random
+    /// secret per process.
+    #[arg(long, env = "PORTALS_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Largest text frame accepted; a bigger one closes the socket with 1009.
+    #[arg(long, env = "PORTALS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_message_bytes: u32,
+
+    /// Messages each connection may send per second, on average. Excess messages are dropped
+    /// with `rate_limited`; a client that keeps flooding is closed (1008).
+    #[arg(long, env = "PORTALS_MESSAGES_PER_SECOND", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub messages_per_second: u32,
+
+    /// Messages a connection may send in one burst before the per-second rate applies.
+    #[arg(long, env = "PORTALS_MESSAGE_BURST", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub message_burst: u32,
+
+    /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or per module as in
+    /// `info,portals=debug`.
+    #[arg(long, env = "PORTALS_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    pub fn rtc(&self) -> RtcConfiguration {
+        let ice_servers = self
+            .ice_servers
+            .iter()
+            .map(|url| {
+                let is_turn = url.starts_with("turn:") || url.starts_with("turns:");
+                IceServer {
+                    urls: vec![url.clone()],
+                    username: self.turn_username.clone().filter(|_| is_turn),
+                    credential: self.turn_credential.clone().filter(|_| is_turn),
+                }
+            })
+            .collect();
+        RtcConfiguration { ice_servers }
+    }
+}
+
+fn parse_room(name: &str) -> Result<RoomName, String> {
+    RoomName::parse(name.trim()).map_err(|error| error.to_string())
+}
+
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("must be longer than zero".into()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+fn parse_ice_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if ["stun:", "stuns:", "turn:", "turns:"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        Ok(url.to_string())
+    } else {
+        Err(format!(
+            "{url:?} is not a stun:, stuns:, turn: or turns: URL"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("portals").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_protocol() {
+        let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
+        assert_eq!(config.max_members, 12);
+        assert_eq!(config.grace_period, Duration::from_secs(20));
+        assert_eq!(config.ping_interval, Duration::from_secs(15));
+        assert_eq!(config.max_message_bytes, 65_536);
+        assert!(config.rtc().ice_servers.is_empty());
+    }
+
+    #[test]
+    fn rooms_and_ice_servers_are_validated() {
+        let config = parse(&[
+            "--rooms",
+            "home,coffee-chat,misc",
+            "--ice-server",
+            "stun:stun.example.org,turn:turn.example.org",
+            "--turn-username",
+            "u",
+            "--turn-credential",
+            "c",
+        ])
+        .unwrap();
+        assert_eq!(config.rooms.len(), 3);
+        let rtc = config.rtc();
+        assert_eq!(
+            rtc.ice_servers[0].username, None,
+            "STUN takes no credentials"
+        );
+        assert_eq!(rtc.ice_servers[1].username.as_deref(), Some("u"));
+
+        assert!(parse(&["--rooms", "bad room"]).is_err());
+        assert!(parse(&["--ice-server", "http://example.org"]).is_err());
+        assert!(parse(&["--ping-interval", "0s"]).is_err());
+        assert!(parse(&["--max-members", "0"]).is_err());
+    }
+}

@@ -1,0 +1,191 @@
+//! The server: every socket, task, lock and timer lives under this module.
+//!
+//! One axum router serves the Leptos pages, the signalling WebSocket at `/portal` and a small
+//! JSON API, on one port, so that the page's own origin is the WebSocket's origin.
+
+pub mod config;
+pub mod switchboard;
+pub mod websocket;
+
+use std::{future::Future, io, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{FromRef, State},
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+
+use crate::{
+    app::{shell, App},
+    signalling::{CloseCode, Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
+};
+use config::Config;
+use switchboard::{now, Switchboard};
+use websocket::OriginPolicy;
+
+/// What the signalling endpoint and the API share.
+pub struct Portal {
+    pub switchboard: Switchboard,
+    pub origins: OriginPolicy,
+    pub ping_interval: Duration,
+    pub max_message_bytes: usize,
+}
+
+impl Portal {
+    pub fn new(config: &Config) -> Self {
+        let secret = match &config.secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => random_bytes::<32>().to_vec(),
+        };
+        let rooms = if config.rooms.is_empty() {
+            RoomPolicy::Any
+        } else {
+            RoomPolicy::Fixed(config.rooms.iter().cloned().collect())
+        };
+        let hub = Hub::new(HubConfig {
+            rooms,
+            max_members: config.max_members as usize,
+            grace_period_ms: duration_ms(config.grace_period),
+            rate: RateLimit {
+                per_second: config.messages_per_second,
+                burst: config.message_burst,
+                ..RateLimit::default()
+            },
+            rtc: config.rtc(),
+            max_message_bytes: config.max_message_bytes,
+            ping_interval_ms: duration_ms(config.ping_interval),
+            ..HubConfig::with_defaults(now(), secret, random_bytes())
+        });
+        Self {
+            switchboard: Switchboard::new(hub),
+            origins: OriginPolicy::new(&config.allowed_origins),
+            ping_interval: config.ping_interval,
+            max_message_bytes: config.max_message_bytes as usize,
+        }
+    }
+}
+
+/// The router's state: axum hands each handler the part it asks for.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub portal: Arc<Portal>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let portal = Arc::clone(&state.portal);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/portal", get(websocket::upgrade))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/api/rooms", get(list_rooms))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(Arc::clone(&portal)),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(state)
+}
+
+async fn list_rooms(State(portal): State<Arc<Portal>>) -> Json<Vec<RoomSummary>> {
+    Json(portal.switchboard.rooms())
+}
+
+/// Serves until `shutdown` resolves, then asks every client to reconnect elsewhere (or to this
+/// server once it is back) and stops.
+pub async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    leptos_options: LeptosOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let portal = Arc::new(Portal::new(config));
+    let ticker = tokio::spawn(tick(Arc::clone(&portal)));
+    let app = router(AppState {
+        leptos_options,
+        portal: Arc::clone(&portal),
+    });
+    let closer = Arc::clone(&portal);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closer.switchboard.close_all(CloseCode::GOING_AWAY);
+        })
+        .await;
+    ticker.abort();
+    result
+}
+
+/// Ends grace periods on time.
+async fn tick(portal: Arc<Portal>) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        ticks.tick().await;
+        portal.switchboard.tick();
+    }
+}
+
+/// The binary's entry point.
+pub async fn run(config: Config) -> io::Result<()> {
+    let leptos_options = match get_configuration(None) {
+        Ok(configuration) => configuration.leptos_options,
+        // Built without cargo-leptos (plain `cargo run`): the pages still render, the assets
+        // under target/site are whatever the last cargo-leptos build left there.
+        Err(_) => LeptosOptions::builder().output_name("portals").build(),
+    };
+    let listener = TcpListener::bind(config.addr).await?;
+    tracing::info!(
+        "portals listening on http://{}/?room=home",
+        listener.local_addr()?
+    );
+    serve(listener, &config, leptos_options, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|error| {
+        eprintln!("portals: ignoring log filter {filter:?}: {error}");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    // The operating system's entropy source failing is not something a server can work
+    // around: without it, ids and tokens would be guessable.
+    getrandom::getrandom(&mut bytes).expect("the OS entropy source is available");
+    bytes
+}

@@ -1,0 +1,166 @@
+//! Where the pure hub meets the connections: one lock around the hub and the connections'
+//! outboxes, so that what the hub decides is queued in the order it decided it.
+//!
+//! Queueing happens under the lock on purpose: two tasks delivering outside it could swap two
+//! `info`s for the same member and leave it with a stale view of its room. Serialising to JSON
+//! does not: each connection's own task encodes what it sends.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex, MutexGuard,
+    },
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use tokio::sync::mpsc;
+
+use crate::signalling::{
+    hub::{HubCounters, HubGauges},
+    Action, CloseCode, ConnectionId, Departure, Hub, Input, Outgoing, RoomSummary, ServerMessage,
+    Timestamp,
+};
+
+/// What a connection's task is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Message(ServerMessage),
+    Close(CloseCode),
+}
+
+/// Messages a connection may have waiting before it counts as too slow and is dropped. A
+/// newcomer in a full room receives a few hundred messages in its first second.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+pub struct Switchboard {
+    shared: Mutex<Shared>,
+    next_connection: AtomicU64,
+}
+
+struct Shared {
+    hub: Hub,
+    outboxes: HashMap<ConnectionId, mpsc::Sender<Outbound>>,
+    /// Reused across calls so the hot path does not allocate a vector per message.
+    scratch: Vec<Outgoing>,
+    /// Connections dropped because their outbox was full.
+    slow_drops: u64,
+}
+
+impl Switchboard {
+    pub fn new(hub: Hub) -> Self {
+        Self {
+            shared: Mutex::new(Shared {
+                hub,
+                outboxes: HashMap::new(),
+                scratch: Vec::new(),
+                slow_drops: 0,
+            }),
+            next_connection: AtomicU64::new(1),
+        }
+    }
+
+    /// Registers a connection's outbox and tells the hub it connected.
+    pub fn connect(
+        &self,
+        outbox: mpsc::Sender<Outbound>,
+        room: Option<&str>,
+        token: Option<&str>,
+    ) -> ConnectionId {
+        let connection = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed));
+        let mut shared = self.lock();
+        shared.outboxes.insert(connection, outbox);
+        shared.run(Input::Connect {
+            connection,
+            room,
+            token,
+        });
+        connection
+    }
+
+    pub fn text(&self, connection: ConnectionId, text: &str) {
+        self.lock().run(Input::Text { connection, text });
+    }
+
+    pub fn binary(&self, connection: ConnectionId) {
+        self.lock().run(Input::Binary { connection });
+    }
+
+    /// The connection's task has ended; nothing more will be queued for it.
+    pub fn disconnect(&self, connection: ConnectionId, departure: Departure) {
+        let mut shared = self.lock();
+        shared.outboxes.remove(&connection);
+        shared.run(Input::Disconnect {
+            connection,
+            departure,
+        });
+    }
+
+    pub fn tick(&self) {
+        self.lock().run(Input::Tick);
+    }
+
+    /// Asks every connection to close, e.g. when the server shuts down.
+    pub fn close_all(&self, code: CloseCode) {
+        let shared = self.lock();
+        for outbox in shared.outboxes.values() {
+            let _ = outbox.try_send(Outbound::Close(code));
+        }
+    }
+
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        self.lock().hub.rooms()
+    }
+
+    pub fn counters(&self) -> (HubCounters, HubGauges) {
+        let shared = self.lock();
+        (shared.hub.counters().clone(), shared.hub.gauges())
+    }
+
+    pub fn slow_drops(&self) -> u64 {
+        self.lock().slow_drops
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // The hub never panics while the lock is held on any input (the hub's tests drive it
+        // with random input); if it ever did, its state is still structurally whole, so
+        // carrying on serves the other rooms better than poisoning every connection.
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Shared {
+    fn run(&mut self, input: Input<'_>) {
+        let mut out = std::mem::take(&mut self.scratch);
+        self.hub.handle_into(now(), input, &mut out);
+        for Outgoing { to, action } in out.drain(..) {
+            let Some(outbox) = self.outboxes.get(&to) else {
+                continue;
+            };
+            let (outbound, last) = match action {
+                Action::Send(message) => (Outbound::Message(message), false),
+                Action::Close(code) => (Outbound::Close(code), true),
+            };
+            if outbox.try_send(outbound).is_err() || last {
+                // Full: the client reads slower than its room talks. Dropping the outbox ends
+                // its task, which reports the connection lost; its member keeps the seat for the
+                // grace period and can resume. After a close nothing more may be queued.
+                if !last {
+                    self.slow_drops += 1;
+                    tracing::warn!(connection = to.0, "outbox full, dropping a slow connection");
+                }
+                self.outboxes.remove(&to);
+            }
+        }
+        self.scratch = out;
+    }
+}
+
+pub fn now() -> Timestamp {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,750 @@
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use super::*;
+use crate::signalling::protocol::{ErrorReport, IceCandidate, SdpType, SessionDescription};
+
+const SECRET: &[u8] = b"test secret";
+const T0: Timestamp = Timestamp(1_700_000_000_000);
+
+fn config() -> HubConfig {
+    HubConfig::with_defaults(T0, SECRET.to_vec(), [7; 32])
+}
+
+/// A hub plus helpers that read its output the way a transport would.
+struct Harness {
+    hub: Hub,
+    now: Timestamp,
+    next_connection: u64,
+}
+
+/// What one connection received from one input.
+#[derive(Debug)]
+struct Received(Vec<Action>);
+
+impl Received {
+    fn messages(&self) -> Vec<&ServerMessage> {
+        self.0
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send(message) => Some(message),
+                Action::Close(_) => None,
+            })
+            .collect()
+    }
+
+    fn kinds(&self) -> Vec<&'static str> {
+        self.messages()
+            .iter()
+            .map(|message| message.kind())
+            .collect()
+    }
+
+    fn welcome(&self) -> &Welcome {
+        self.messages()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::Welcome(welcome) => Some(&**welcome),
+                _ => None,
+            })
+            .expect("a welcome")
+    }
+
+    fn info(&self) -> &Info {
+        self.messages()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::Info(info) => Some(info),
+                _ => None,
+            })
+            .expect("an info")
+    }
+
+    fn error(&self) -> &ErrorReport {
+        self.messages()
+            .into_iter()
+            .find_map(|message| match message {
+                ServerMessage::Error(report) => Some(report),
+                _ => None,
+            })
+            .expect("an error")
+    }
+
+    fn close(&self) -> Option<CloseCode> {
+        self.0.iter().find_map(|action| match action {
+            Action::Close(code) => Some(*code),
+            Action::Send(_) => None,
+        })
+    }
+}
+
+struct Outputs(Vec<Outgoing>);
+
+impl Outputs {
+    fn to(&self, connection: ConnectionId) -> Received {
+        Received(
+            self.0
+                .iter()
+                .filter(|outgoing| outgoing.to == connection)
+                .map(|outgoing| outgoing.action.clone())
+                .collect(),
+        )
+    }
+
+    fn receivers(&self) -> BTreeSet<ConnectionId> {
+        self.0.iter().map(|outgoing| outgoing.to).collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with(config())
+    }
+
+    fn with(config: HubConfig) -> Self {
+        Self {
+            hub: Hub::new(config),
+            now: T0.plus_ms(1_000),
+            next_connection: 1,
+        }
+    }
+
+    fn input(&mut self, input: Input<'_>) -> Outputs {
+        Outputs(self.hub.handle(self.now, input))
+    }
+
+    fn connect(&mut self, room: Option<&str>, token: Option<&str>) -> (ConnectionId, Outputs) {
+        let connection = ConnectionId(self.next_connection);
+        self.next_connection += 1;
+        let out = self.input(Input::Connect {
+            connection,
+            room,
+            token,
+        });
+        (connection, out)
+    }
+
+    /// Joins `room` and returns the connection, the id and the resume token.
+    fn join(&mut self, room: &str) -> (ConnectionId, MemberId, String) {
+        let (connection, out) = self.connect(Some(room), None);
+        let welcome = out.to(connection).welcome().clone();
+        (connection, welcome.id, welcome.token.as_str().to_string())
+    }
+
+    fn text(&mut self, connection: ConnectionId, text: &str) -> Outputs {
+        self.input(Input::Text { connection, text })
+    }
+
+    fn lose(&mut self, connection: ConnectionId) -> Outputs {
+        self.input(Input::Disconnect {
+            connection,
+            departure: Departure::Lost,
+        })
+    }
+
+    fn leave(&mut self, connection: ConnectionId) -> Outputs {
+        self.input(Input::Disconnect {
+            connection,
+            departure: Departure::Left,
+        })
+    }
+
+    fn advance(&mut self, ms: u64) -> Outputs {
+        self.now = self.now.plus_ms(ms);
+        self.input(Input::Tick)
+    }
+}
+
+fn offer_to(target: &MemberId) -> String {
+    json!({"type": "description", "description": {"type": "offer", "sdp": "v=0\r\n"}, "target": target})
+        .to_string()
+}
+
+fn candidate_to(target: &MemberId) -> String {
+    json!({"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}, "target": target})
+        .to_string()
+}
+
+fn member_ids(info: &Info) -> Vec<&MemberId> {
+    info.members.iter().map(|peer| &peer.id).collect()
+}
+
+#[test]
+fn a_newcomer_gets_welcome_then_info_and_the_room_is_told() {
+    let mut h = Harness::new();
+    let (a, out) = h.connect(Some("home"), None);
+    assert_eq!(out.to(a).kinds(), ["welcome", "info"]);
+    let a_id = out.to(a).welcome().id.clone();
+    assert_eq!(a_id.as_str().len(), 32);
+    assert!(out.to(a).info().members.is_empty());
+    assert_eq!(out.to(a).welcome().room.as_str(), "home");
+    assert_eq!(out.to(a).welcome().limits.max_members, 12);
+
+    let (b, out) = h.connect(Some("home"), None);
+    let b_id = out.to(b).welcome().id.clone();
+    assert_eq!(out.to(b).kinds(), ["welcome", "info"]);
+    assert_eq!(member_ids(out.to(b).info()), [&a_id]);
+    assert_eq!(out.to(a).kinds(), ["info"]);
+    assert_eq!(member_ids(out.to(a).info()), [&b_id]);
+    assert_eq!(out.to(a).info().id, a_id);
+
+    // Exactly one side of the pair is polite, and it is the larger id.
+    let a_polite = out.to(a).info().members[0].polite;
+    let b_polite = out.to(b).info().members[0].polite;
+    assert_ne!(a_polite, b_polite);
+    assert_eq!(a_polite, a_id > b_id);
+}
+
+#[test]
+fn room_errors_close_the_socket_and_leave_nothing_behind() {
+    let mut fixed = config();
+    fixed.rooms = RoomPolicy::Fixed(["home", "misc"].map(|r| RoomName::parse(r).unwrap()).into());
+    fixed.max_members = 2;
+    let mut h = Harness::with(fixed);
+    h.join("home");
+    h.join("home");
+
+    let cases = [
+        (None, ErrorCode::RoomNotSet),
+        (Some(""), ErrorCode::RoomInvalid),
+        (Some("no spaces"), ErrorCode::RoomInvalid),
+        (Some("elsewhere"), ErrorCode::RoomNotFound),
+        (Some("home"), ErrorCode::RoomFull),
+    ];
+    for (room, code) in cases {
+        let (connection, out) = h.connect(room, None);
+        let received = out.to(connection);
+        assert_eq!(received.error().code, code, "{room:?}");
+        assert!(!received.error().message.is_empty());
+        assert_eq!(received.close(), Some(CloseCode::POLICY), "{room:?}");
+        assert_eq!(out.receivers().len(), 1, "nobody else hears of {room:?}");
+        // The refused connection is not a member: it can say nothing.
+        assert!(h.text(connection, r#"{"type":"ping","ping":1}"#).is_empty());
+    }
+    assert_eq!(h.hub.gauges().members, 2);
+    assert_eq!(h.hub.gauges().connections, 2);
+    assert_eq!(h.hub.counters().refused(ErrorCode::RoomFull), 1);
+}
+
+#[test]
+fn descriptions_and_candidates_are_relayed_with_the_senders_id() {
+    let mut h = Harness::new();
+    let (a, a_id, _) = h.join("home");
+    let (b, b_id, _) = h.join("home");
+
+    let out = h.text(a, &offer_to(&b_id));
+    assert_eq!(out.receivers(), [b].into());
+    assert_eq!(
+        out.to(b).messages(),
+        [&ServerMessage::Description {
+            from: a_id.clone(),
+            description: SessionDescription {
+                kind: SdpType::Offer,
+                sdp: "v=0\r\n".into()
+            }
+        }]
+    );
+
+    let out = h.text(b, &candidate_to(&a_id));
+    assert_eq!(out.receivers(), [a].into());
+    let received = out.to(a);
+    let ServerMessage::Candidate {
+        from,
+        candidate: Some(IceCandidate { sdp_mid, .. }),
+    } = received.messages()[0]
+    else {
+        panic!("expected a candidate");
+    };
+    assert_eq!((from, sdp_mid.as_deref()), (&b_id, Some("0")));
+    assert_eq!(h.hub.counters().relayed, 2);
+}
+
+#[test]
+fn a_forged_from_is_replaced_by_the_real_sender() {
+    let mut h = Harness::new();
+    let (a, a_id, _) = h.join("home");
+    let (b, b_id, _) = h.join("home");
+    let (_c, c_id, _) = h.join("home");
+    let forged = json!({"type": "candidate", "candidate": null, "target": b_id, "from": c_id});
+    let out = h.text(a, &forged.to_string());
+    assert_eq!(
+        out.to(b).messages(),
+        [&ServerMessage::Candidate {
+            from: a_id,
+            candidate: None
+        }]
+    );
+}
+
+#[test]
+fn ping_is_answered_to_the_sender_only() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (_b, b_id, _) = h.join("home");
+    let out = h.text(
+        a,
+        &json!({"type": "ping", "ping": 42, "target": b_id}).to_string(),
+    );
+    assert_eq!(out.receivers(), [a].into());
+    assert_eq!(out.to(a).messages(), [&ServerMessage::Pong(42.into())]);
+}
+
+#[test]
+fn no_member_can_make_the_server_deliver_server_only_types() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (_b, b_id, _) = h.join("home");
+    for (kind, payload) in [
+        ("info", json!({"id": b_id, "members": []})),
+        ("error", json!({"code": "room_full"})),
+        ("pong", json!(1)),
+        ("welcome", json!({"id": "x", "token": "y"})),
+        ("anything", json!({})),
+    ] {
+        let frame = json!({"type": kind, kind: payload, "target": b_id});
+        let out = h.text(a, &frame.to_string());
+        assert_eq!(out.receivers(), [a].into(), "{kind}");
+        assert_eq!(out.to(a).error().code, ErrorCode::UnknownType, "{kind}");
+        assert_eq!(out.to(a).close(), None, "the connection stays usable");
+    }
+}
+
+#[test]
+fn bad_frames_get_their_error_and_the_connection_stays() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (_b, b_id, _) = h.join("home");
+    let cases = [
+        ("{not json".to_string(), ErrorCode::BadMessage),
+        ("[]".to_string(), ErrorCode::BadMessage),
+        (
+            json!({"type": "description", "description": 5, "target": b_id}).to_string(),
+            ErrorCode::BadMessage,
+        ),
+        (
+            json!({"type": "description", "description": {"type": "offer", "sdp": ""}}).to_string(),
+            ErrorCode::TargetNotSet,
+        ),
+        (
+            json!({"type": "candidate", "candidate": null, "target": "nobody"}).to_string(),
+            ErrorCode::TargetNotFound,
+        ),
+    ];
+    for (text, code) in cases {
+        let out = h.text(a, &text);
+        assert_eq!(out.receivers(), [a].into(), "{text}");
+        assert_eq!(out.to(a).error().code, code, "{text}");
+        assert_eq!(out.to(a).close(), None, "{text}");
+    }
+    let out = h.input(Input::Binary { connection: a });
+    assert_eq!(out.to(a).error().code, ErrorCode::BadMessage);
+    // Still usable afterwards.
+    assert_eq!(h.text(a, &offer_to(&b_id)).receivers().len(), 1);
+}
+
+#[test]
+fn a_target_in_another_room_is_not_found() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (elsewhere, elsewhere_id, _) = h.join("misc");
+    let out = h.text(a, &offer_to(&elsewhere_id));
+    assert_eq!(out.receivers(), [a].into());
+    assert_eq!(out.to(a).error().code, ErrorCode::TargetNotFound);
+    assert!(out.to(elsewhere).0.is_empty());
+}
+
+#[test]
+fn a_deliberate_leave_tells_the_room_at_once() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (b, _, _) = h.join("home");
+    let out = h.leave(b);
+    assert_eq!(out.receivers(), [a].into());
+    assert!(out.to(a).info().members.is_empty());
+    assert_eq!(h.hub.gauges().members, 1);
+}
+
+#[test]
+fn a_lost_member_keeps_its_seat_until_the_grace_period_ends() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (b, b_id, _) = h.join("home");
+    assert!(h.lose(b).is_empty(), "nobody sees a flicker");
+    assert_eq!(h.hub.gauges().in_grace, 1);
+    assert_eq!(h.hub.next_deadline(), Some(h.now.plus_ms(20_000)));
+
+    // Messages to it are accepted and held, not refused.
+    assert!(h.text(a, &offer_to(&b_id)).is_empty());
+    assert!(h.advance(19_999).is_empty());
+    let out = h.advance(1);
+    assert_eq!(out.receivers(), [a].into());
+    assert!(out.to(a).info().members.is_empty());
+    assert_eq!(
+        h.hub.gauges(),
+        HubGauges {
+            rooms: 1,
+            members: 1,
+            connections: 1,
+            in_grace: 0
+        }
+    );
+}
+
+#[test]
+fn a_resume_within_grace_keeps_the_id_and_delivers_what_was_held() {
+    let mut h = Harness::new();
+    let (a, a_id, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    h.text(a, &offer_to(&b_id));
+    h.text(a, &candidate_to(&b_id));
+    h.advance(5_000);
+
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(out.receivers(), [b2].into(), "the others see no change");
+    let received = out.to(b2);
+    assert_eq!(
+        received.kinds(),
+        ["welcome", "info", "description", "candidate"]
+    );
+    assert_eq!(received.welcome().id, b_id);
+    assert_ne!(received.welcome().token.as_str(), token, "a fresh token");
+    assert_eq!(member_ids(received.info()), [&a_id]);
+    assert_eq!(h.hub.counters().resumes, 1);
+    assert_eq!(h.hub.gauges().in_grace, 0);
+
+    // The grace period no longer applies, and relays reach the new connection.
+    assert!(h.advance(60_000).is_empty());
+    assert_eq!(h.text(a, &offer_to(&b_id)).receivers(), [b2].into());
+}
+
+#[test]
+fn a_token_resumes_once_only() {
+    let mut h = Harness::new();
+    let (_a, _, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(out.to(b2).welcome().id, b_id);
+    h.lose(b2);
+
+    let (b3, out) = h.connect(Some("home"), Some(&token));
+    assert_ne!(
+        out.to(b3).welcome().id,
+        b_id,
+        "a used token yields a fresh member"
+    );
+    assert_eq!(h.hub.gauges().members, 3);
+}
+
+#[test]
+fn an_expired_session_or_token_yields_a_fresh_member() {
+    let mut h = Harness::new();
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    h.advance(20_000);
+    let (c, out) = h.connect(Some("home"), Some(&token));
+    assert_ne!(
+        out.to(c).welcome().id,
+        b_id,
+        "grace ended: the seat is gone"
+    );
+
+    let mut short = config();
+    short.token_ttl_ms = 60_000;
+    let mut h = Harness::with(short);
+    let (b, b_id, token) = h.join("home");
+    h.hub.handle(
+        h.now,
+        Input::Disconnect {
+            connection: b,
+            departure: Departure::Lost,
+        },
+    );
+    h.now = h.now.plus_ms(60_000);
+    let (c, out) = h.connect(Some("home"), Some(&token));
+    assert_ne!(out.to(c).welcome().id, b_id, "the token itself expired");
+}
+
+#[test]
+fn a_token_for_another_room_or_a_forged_one_joins_fresh() {
+    let mut h = Harness::new();
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    let (c, out) = h.connect(Some("misc"), Some(&token));
+    assert_ne!(out.to(c).welcome().id, b_id);
+    let (d, out) = h.connect(Some("home"), Some("forged.token"));
+    assert_ne!(out.to(d).welcome().id, b_id);
+    assert_eq!(
+        out.to(d).kinds(),
+        ["welcome", "info"],
+        "no error for a bad token"
+    );
+}
+
+#[test]
+fn resuming_a_live_session_replaces_the_old_connection() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(out.receivers(), [b, b2].into(), "a sees nothing");
+    assert_eq!(out.to(b).error().code, ErrorCode::SessionReplaced);
+    assert_eq!(out.to(b).close(), Some(CloseCode::SESSION_REPLACED));
+    assert_eq!(out.to(b2).welcome().id, b_id);
+
+    // The old connection is forgotten: its frames do nothing, its close changes nothing.
+    assert!(h.text(b, &offer_to(&b_id)).is_empty());
+    assert!(h.leave(b).is_empty());
+    assert_eq!(h.text(a, &offer_to(&b_id)).receivers(), [b2].into());
+    assert_eq!(h.hub.gauges().connections, 2);
+}
+
+#[test]
+fn a_restarted_server_with_the_same_secret_restores_ids_once() {
+    let mut before = Harness::new();
+    let (_a, a_id, a_token) = before.join("home");
+    let (_b, b_id, b_token) = before.join("home");
+
+    let mut restarted = config();
+    restarted.boot_time = before.now.plus_ms(10_000);
+    restarted.seed = [9; 32];
+    let mut h = Harness::with(restarted);
+    h.now = before.now.plus_ms(11_000);
+
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).welcome().id, a_id);
+    let (b, out) = h.connect(Some("home"), Some(&b_token));
+    assert_eq!(out.to(b).welcome().id, b_id);
+    assert_eq!(member_ids(out.to(a).info()), [&b_id]);
+
+    // Used once: after the restored session ends, the old token does not bring it back.
+    h.leave(a);
+    let (again, out) = h.connect(Some("home"), Some(&a_token));
+    assert_ne!(out.to(again).welcome().id, a_id);
+
+    // Another secret restores nothing.
+    let mut other = config();
+    other.secret = b"another".to_vec();
+    other.boot_time = before.now.plus_ms(10_000);
+    let mut h = Harness::with(other);
+    h.now = before.now.plus_ms(11_000);
+    let (c, out) = h.connect(Some("home"), Some(&b_token));
+    assert_ne!(out.to(c).welcome().id, b_id);
+}
+
+#[test]
+fn a_restored_id_still_respects_the_room_limit() {
+    let mut before = Harness::new();
+    let (_a, a_id, a_token) = before.join("home");
+    let mut restarted = config();
+    restarted.boot_time = before.now.plus_ms(1);
+    restarted.max_members = 1;
+    // Another process draws other ids (the server seeds from the OS).
+    restarted.seed = [9; 32];
+    let mut h = Harness::with(restarted);
+    h.now = before.now.plus_ms(2);
+    let (squatter, _, _) = h.join("home");
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).error().code, ErrorCode::RoomFull);
+    // The refusal did not use up the restore.
+    h.leave(squatter);
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).welcome().id, a_id);
+}
+
+#[test]
+fn floods_are_rate_limited_and_persistent_abuse_is_closed() {
+    let mut tight = config();
+    tight.rate = RateLimit {
+        per_second: 10,
+        burst: 5,
+        strikes_to_close: 3,
+    };
+    let mut h = Harness::with(tight);
+    let (a, _, _) = h.join("home");
+    let (b, _, _) = h.join("home");
+    let ping = r#"{"type":"ping","ping":1}"#;
+    for _ in 0..5 {
+        assert_eq!(h.text(a, ping).to(a).kinds(), ["pong"]);
+    }
+    let out = h.text(a, ping);
+    assert_eq!(out.to(a).error().code, ErrorCode::RateLimited);
+    assert_eq!(out.to(a).close(), None);
+
+    // 100 ms refills one message at 10/s.
+    h.now = h.now.plus_ms(100);
+    assert_eq!(h.text(a, ping).to(a).kinds(), ["pong"]);
+
+    h.text(a, ping);
+    h.text(a, ping);
+    let out = h.text(a, ping);
+    assert_eq!(out.to(a).error().code, ErrorCode::RateLimited);
+    assert_eq!(out.to(a).close(), Some(CloseCode::POLICY));
+    assert!(
+        out.to(b).info().members.is_empty(),
+        "the abuser left the room"
+    );
+    assert_eq!(h.hub.gauges().members, 1);
+}
+
+#[test]
+fn held_messages_are_bounded() {
+    let mut small = config();
+    small.held_messages = 2;
+    let mut h = Harness::with(small);
+    let (a, _, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    for _ in 0..5 {
+        h.text(a, &candidate_to(&b_id));
+    }
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(
+        out.to(b2).kinds(),
+        ["welcome", "info", "candidate", "candidate"]
+    );
+    assert_eq!(h.hub.counters().held_overflow, 3);
+}
+
+#[test]
+fn rooms_are_listed_with_their_member_counts() {
+    let mut h = Harness::new();
+    h.join("b-room");
+    h.join("a-room");
+    let (last, _, _) = h.join("a-room");
+    assert_eq!(
+        h.hub.rooms(),
+        [
+            RoomSummary {
+                name: RoomName::parse("a-room").unwrap(),
+                members: 2
+            },
+            RoomSummary {
+                name: RoomName::parse("b-room").unwrap(),
+                members: 1
+            },
+        ]
+    );
+    h.leave(ConnectionId(1));
+    assert_eq!(h.hub.rooms().len(), 1, "an empty room stops existing");
+    h.leave(last);
+
+    let mut fixed = config();
+    fixed.rooms = RoomPolicy::Fixed(["home", "misc"].map(|r| RoomName::parse(r).unwrap()).into());
+    let h = Harness::with(fixed);
+    assert_eq!(
+        h.hub.rooms().iter().map(|r| r.members).collect::<Vec<_>>(),
+        [0, 0]
+    );
+}
+
+#[test]
+fn inputs_for_unknown_connections_are_ignored() {
+    let mut h = Harness::new();
+    let stranger = ConnectionId(999);
+    assert!(h.text(stranger, r#"{"type":"ping","ping":1}"#).is_empty());
+    assert!(h
+        .input(Input::Binary {
+            connection: stranger
+        })
+        .is_empty());
+    assert!(h.leave(stranger).is_empty());
+    assert!(h.lose(stranger).is_empty());
+}
+
+/// Drives the hub with a long random mix of inputs and checks after each that its maps agree:
+/// every connection is a member's live link, every member is in its room, and nothing leaks
+/// once everyone has gone.
+#[test]
+fn random_inputs_never_leak_or_panic() {
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let mut h = Harness::new();
+    let mut open: Vec<ConnectionId> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let rooms = ["a", "b", "bad room"];
+    for _ in 0..5_000 {
+        let pick = |rng: &mut ChaCha20Rng, n: usize| (rng.next_u32() as usize) % n.max(1);
+        match pick(&mut rng, 8) {
+            0 | 1 => {
+                let room = rooms[pick(&mut rng, rooms.len())];
+                let token = if tokens.is_empty() || pick(&mut rng, 2) == 0 {
+                    None
+                } else {
+                    Some(tokens[pick(&mut rng, tokens.len())].clone())
+                };
+                let (connection, out) = h.connect(Some(room), token.as_deref());
+                let received = out.to(connection);
+                if received.close().is_none() {
+                    tokens.push(received.welcome().token.as_str().to_string());
+                    open.push(connection);
+                }
+                for outgoing in &out.0 {
+                    if let (Action::Close(_), Some(index)) = (
+                        &outgoing.action,
+                        open.iter().position(|c| *c == outgoing.to),
+                    ) {
+                        open.remove(index);
+                    }
+                }
+            }
+            2 | 3 if !open.is_empty() => {
+                let from = open[pick(&mut rng, open.len())];
+                let ids: Vec<MemberId> = h.hub.members.keys().cloned().collect();
+                let target = &ids[pick(&mut rng, ids.len())];
+                let text = match pick(&mut rng, 4) {
+                    0 => offer_to(target),
+                    1 => candidate_to(target),
+                    2 => r#"{"type":"ping","ping":1}"#.to_string(),
+                    _ => "garbage".to_string(),
+                };
+                h.text(from, &text);
+            }
+            4 | 5 if !open.is_empty() => {
+                let connection = open.remove(pick(&mut rng, open.len()));
+                if pick(&mut rng, 2) == 0 {
+                    h.leave(connection);
+                } else {
+                    h.lose(connection);
+                }
+            }
+            _ => {
+                h.advance(u64::from(rng.next_u32() % 5_000));
+            }
+        }
+        check_consistent(&h.hub);
+    }
+    for connection in open {
+        h.leave(connection);
+    }
+    h.advance(60_000);
+    check_consistent(&h.hub);
+    assert_eq!(h.hub.gauges(), HubGauges::default());
+}
+
+fn check_consistent(hub: &Hub) {
+    for (connection, id) in &hub.connections {
+        let member = hub.members.get(id).expect("a connection's member exists");
+        assert!(
+            matches!(member.link, Link::Live { connection: live, .. } if live == *connection),
+            "a connection is its member's live link"
+        );
+    }
+    for (id, member) in &hub.members {
+        let room = hub.rooms.get(&member.room).expect("a member's room exists");
+        assert_eq!(room.members.iter().filter(|m| *m == id).count(), 1);
+        assert!(room.members.len() <= hub.config.max_members);
+        assert_eq!(
+            matches!(member.link, Link::Grace { .. }),
+            hub.in_grace.contains(id)
+        );
+    }
+    for room in hub.rooms.values() {
+        assert!(!room.members.is_empty(), "empty rooms are removed");
+    }
+}

@@ -1,0 +1,827 @@
+//! The wire format of `PROTOCOL.md`, shared by the server, the browser client and the tests.
+//!
+//! Every frame is one JSON object whose payload sits under a key equal to its type:
+//! `{"type": T, T: payload, "target"|"from": id}`. serde's enum representations cannot express
+//! "the content key is the tag's value", so the envelope is read and written here, in one place,
+//! and nowhere else. One enum per direction means a client message can never be mistaken for a
+//! server message: the server cannot be talked into relaying an `info` or a `welcome`.
+
+use std::{borrow::Cow, fmt, sync::Arc};
+
+use serde::{
+    de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor},
+    ser::SerializeMap,
+    Deserialize, Deserializer, Serialize, Serializer,
+};
+use serde_json::value::RawValue;
+
+use super::error::{ErrorCode, ProtocolError};
+
+/// The longest room name; longer names are refused with `room_invalid`.
+pub const MAX_ROOM_NAME_LEN: usize = 64;
+
+/// A member of a room, as the server named it.
+///
+/// Ids are always assigned by the server (a client-chosen id would let anyone impersonate
+/// another member). Our server issues 32 lower-case hex digits, but a client must accept any
+/// string: the base `@openlab/portals` server hands out UUIDs.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(Arc<str>);
+
+impl MemberId {
+    pub fn new(id: impl Into<Arc<str>>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The perfect-negotiation role of `self` towards `other`: the side with the larger id
+    /// (compared byte-wise, as JavaScript compares these ASCII strings) is polite, so both ends
+    /// of a pair compute opposite answers without talking to each other.
+    pub fn is_polite_towards(&self, other: &MemberId) -> bool {
+        self.0.as_bytes() > other.0.as_bytes()
+    }
+
+    /// A few characters to tell members apart on screen.
+    pub fn short(&self) -> &str {
+        let end = self
+            .0
+            .char_indices()
+            .nth(6)
+            .map_or(self.0.len(), |(index, _)| index);
+        &self.0[..end]
+    }
+}
+
+impl fmt::Debug for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MemberId({})", self.0)
+    }
+}
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A room name that passed validation: 1–64 characters of `a-z A-Z 0-9 - _ .`.
+///
+/// Holding a `RoomName` proves the name is valid, so no code past the edge re-checks it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RoomName(Arc<str>);
+
+impl RoomName {
+    pub fn parse(name: &str) -> Result<Self, ProtocolError> {
+        let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() || name.len() > MAX_ROOM_NAME_LEN || !name.chars().all(valid_char) {
+            return Err(ProtocolError::RoomInvalid);
+        }
+        Ok(Self(name.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = Cow::<str>::deserialize(deserializer)?;
+        RoomName::parse(&name).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Debug for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RoomName({})", self.0)
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An opaque resume token, handed out in `welcome` and presented as `?token=` to resume.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResumeToken(String);
+
+impl ResumeToken {
+    pub fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ResumeToken {
+    /// Tokens are credentials: keep them out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResumeToken(…)")
+    }
+}
+
+/// `RTCSdpType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdpType {
+    Offer,
+    Pranswer,
+    Answer,
+    Rollback,
+}
+
+/// `RTCSessionDescriptionInit`: relayed as-is between two members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDescription {
+    #[serde(rename = "type")]
+    pub kind: SdpType,
+    /// Empty for a rollback.
+    #[serde(default)]
+    pub sdp: String,
+}
+
+/// `RTCIceCandidateInit`: relayed as-is between two members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    #[serde(default)]
+    pub candidate: String,
+    #[serde(rename = "sdpMid", default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(
+        rename = "usernameFragment",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub username_fragment: Option<String>,
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    #[serde(deserialize_with = "one_or_many")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The part of `RTCConfiguration` the server hands to clients. No ICE servers means host
+/// candidates only, which is all one LAN needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RtcConfiguration {
+    #[serde(rename = "iceServers", default)]
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// The limits a server enforces, announced in `welcome` so that a client can pace itself and
+/// knows how long the server keeps its seat after a drop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    pub max_members: u32,
+    pub max_message_bytes: u32,
+    pub grace_period_ms: u64,
+    pub ping_interval_ms: u64,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+}
+
+/// **ext** The first message on every (re)connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub id: MemberId,
+    pub token: ResumeToken,
+    pub rtc: Arc<RtcConfiguration>,
+    pub room: RoomName,
+    pub limits: Arc<Limits>,
+}
+
+/// One other member, as seen by the receiver of an `info`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub id: MemberId,
+    /// The receiver's role towards this member in perfect negotiation.
+    pub polite: bool,
+}
+
+/// The room's membership as seen by its receiver, who is never listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Info {
+    pub id: MemberId,
+    pub members: Vec<Peer>,
+}
+
+/// The payload of `error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    pub code: ErrorCode,
+    /// **ext** For people; programs look at `code`.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl From<&ProtocolError> for ErrorReport {
+    fn from(error: &ProtocolError) -> Self {
+        Self {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Everything a client may send. Only these three types exist in this direction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientMessage {
+    Ping(serde_json::Number),
+    Description {
+        target: MemberId,
+        description: SessionDescription,
+    },
+    Candidate {
+        target: MemberId,
+        /// `None` is end-of-candidates.
+        candidate: Option<IceCandidate>,
+    },
+}
+
+/// Everything a server may send.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerMessage {
+    Welcome(Box<Welcome>),
+    Info(Info),
+    Description {
+        from: MemberId,
+        description: SessionDescription,
+    },
+    Candidate {
+        from: MemberId,
+        candidate: Option<IceCandidate>,
+    },
+    Pong(serde_json::Number),
+    Error(ErrorReport),
+}
+
+impl ClientMessage {
+    const TYPES: [&'static str; 3] = ["ping", "description", "candidate"];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Ping(_) => "ping",
+            ClientMessage::Description { .. } => "description",
+            ClientMessage::Candidate { .. } => "candidate",
+        }
+    }
+
+    /// Reads one text frame, with the protocol's error for each way it can be wrong.
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        let envelope = Envelope::read(text, &Self::TYPES, "target")?;
+        let kind = envelope.kind.as_ref();
+        let target = || -> Result<MemberId, ProtocolError> {
+            envelope
+                .peer
+                .clone()
+                .ok_or_else(|| ProtocolError::TargetNotSet(Self::static_kind(kind)))
+        };
+        match kind {
+            "ping" => Ok(ClientMessage::Ping(envelope.payload(kind)?)),
+            "description" => Ok(ClientMessage::Description {
+                target: target()?,
+                description: envelope.payload(kind)?,
+            }),
+            "candidate" => Ok(ClientMessage::Candidate {
+                target: target()?,
+                candidate: envelope.payload(kind)?,
+            }),
+            _ => Err(ProtocolError::UnknownType(truncated(kind))),
+        }
+    }
+
+    fn static_kind(kind: &str) -> &'static str {
+        Self::TYPES
+            .into_iter()
+            .find(|known| *known == kind)
+            .unwrap_or("message")
+    }
+
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+}
+
+impl Serialize for ClientMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClientMessage::Ping(number) => write_envelope(serializer, "ping", number, None),
+            ClientMessage::Description {
+                target,
+                description,
+            } => write_envelope(
+                serializer,
+                "description",
+                description,
+                Some(("target", target)),
+            ),
+            ClientMessage::Candidate { target, candidate } => {
+                write_envelope(serializer, "candidate", candidate, Some(("target", target)))
+            }
+        }
+    }
+}
+
+impl ServerMessage {
+    const TYPES: [&'static str; 6] = [
+        "welcome",
+        "info",
+        "description",
+        "candidate",
+        "pong",
+        "error",
+    ];
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Welcome(_) => "welcome",
+            ServerMessage::Info(_) => "info",
+            ServerMessage::Description { .. } => "description",
+            ServerMessage::Candidate { .. } => "candidate",
+            ServerMessage::Pong(_) => "pong",
+            ServerMessage::Error(_) => "error",
+        }
+    }
+
+    pub fn error(error: &ProtocolError) -> Self {
+        ServerMessage::Error(ErrorReport::from(error))
+    }
+
+    /// Reads one text frame from a server. An unknown type is reported as `unknown_type` so
+    /// that a client can skip messages from a newer server.
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        let envelope = Envelope::read(text, &Self::TYPES, "from")?;
+        let kind = envelope.kind.as_ref();
+        let from = || {
+            envelope
+                .peer
+                .clone()
+                .ok_or_else(|| ProtocolError::BadMessage(format!("a relayed {kind} needs `from`")))
+        };
+        match kind {
+            "welcome" => Ok(ServerMessage::Welcome(Box::new(envelope.payload(kind)?))),
+            "info" => Ok(ServerMessage::Info(envelope.payload(kind)?)),
+            "description" => Ok(ServerMessage::Description {
+                from: from()?,
+                description: envelope.payload(kind)?,
+            }),
+            "candidate" => Ok(ServerMessage::Candidate {
+                from: from()?,
+                candidate: envelope.payload(kind)?,
+            }),
+            "pong" => Ok(ServerMessage::Pong(envelope.payload(kind)?)),
+            "error" => Ok(ServerMessage::Error(envelope.payload(kind)?)),
+            _ => Err(ProtocolError::UnknownType(truncated(kind))),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+}
+
+impl Serialize for ServerMessage {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ServerMessage::Welcome(welcome) => write_envelope(serializer, "welcome", welcome, None),
+            ServerMessage::Info(info) => write_envelope(serializer, "info", info, None),
+            ServerMessage::Description { from, description } => {
+                write_envelope(serializer, "description", description, Some(("from", from)))
+            }
+            ServerMessage::Candidate { from, candidate } => {
+                write_envelope(serializer, "candidate", candidate, Some(("from", from)))
+            }
+            ServerMessage::Pong(number) => write_envelope(serializer, "pong", number, None),
+            ServerMessage::Error(report) => write_envelope(serializer, "error", report, None),
+        }
+    }
+}
+
+fn encode(message: &impl Serialize) -> String {
+    // Serialising plain structs with string keys into a String has no failure mode: serde_json
+    // only fails on non-string map keys and on errors raised by custom Serialize impls.
+    serde_json::to_string(message).expect("protocol messages always serialise to JSON")
+}
+
+fn write_envelope<S: Serializer, P: Serialize + ?Sized>(
+    serializer: S,
+    kind: &str,
+    payload: &P,
+    peer: Option<(&str, &MemberId)>,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(if peer.is_some() { 3 } else { 2 }))?;
+    map.serialize_entry("type", kind)?;
+    map.serialize_entry(kind, payload)?;
+    if let Some((key, id)) = peer {
+        map.serialize_entry(key, id)?;
+    }
+    map.end()
+}
+
+/// Keeps an attacker-chosen type name from growing our error messages without bound.
+fn truncated(kind: &str) -> String {
+    kind.chars().take(32).collect()
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(url) => vec![url],
+        OneOrMany::Many(urls) => urls,
+    })
+}
+
+/// A frame split into its type, its payload (still raw JSON) and its peer id, without parsing
+/// any value that is not needed. The payload is borrowed from the frame: no copy until the one
+/// typed parse of the payload that the type calls for.
+struct Envelope<'a> {
+    kind: Cow<'a, str>,
+    payload: Option<&'a RawValue>,
+    peer: Option<MemberId>,
+}
+
+impl<'a> Envelope<'a> {
+    fn read(
+        text: &'a str,
+        known_types: &'static [&'static str],
+        peer_key: &'static str,
+    ) -> Result<Self, ProtocolError> {
+        let seed = EnvelopeSeed {
+            known_types,
+            peer_key,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let fields = seed
+            .deserialize(&mut deserializer)
+            .and_then(|fields| deserializer.end().map(|()| fields))
+            .map_err(|error| ProtocolError::BadMessage(error.to_string()))?;
+        let kind = fields
+            .kind
+            .ok_or_else(|| ProtocolError::BadMessage("`type` is missing".into()))?;
+        let payload = known_types
+            .iter()
+            .position(|known| *known == kind)
+            .and_then(|index| fields.payloads[index]);
+        Ok(Envelope {
+            kind,
+            payload,
+            peer: fields.peer,
+        })
+    }
+
+    fn payload<T: Deserialize<'a>>(&self, kind: &str) -> Result<T, ProtocolError> {
+        let raw = self
+            .payload
+            .ok_or_else(|| ProtocolError::BadMessage(format!("`{kind}` payload is missing")))?;
+        serde_json::from_str(raw.get())
+            .map_err(|error| ProtocolError::BadMessage(format!("`{kind}` payload: {error}")))
+    }
+}
+
+/// What the envelope visitor collects: at most one raw payload per known type, because the
+/// payload key may come before `type` in the object.
+struct EnvelopeFields<'a> {
+    kind: Option<Cow<'a, str>>,
+    payloads: [Option<&'a RawValue>; 6],
+    peer: Option<MemberId>,
+}
+
+struct EnvelopeSeed {
+    known_types: &'static [&'static str],
+    peer_key: &'static str,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
+    type Value = EnvelopeFields<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed {
+    type Value = EnvelopeFields<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object with a string `type`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = EnvelopeFields {
+            kind: None,
+            payloads: [None; 6],
+            peer: None,
+        };
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let key = key.0.as_ref();
+            if key == "type" {
+                fields.kind = Some(map.next_value::<Key<'de>>()?.0);
+            } else if key == self.peer_key {
+                // JavaScript treats a null or empty peer as "no peer"; so do we.
+                let peer = map.next_value::<Option<Key<'de>>>()?;
+                fields.peer = peer
+                    .filter(|peer| !peer.0.is_empty())
+                    .map(|peer| MemberId::new(peer.0.as_ref()));
+            } else if let Some(index) = self.known_types.iter().position(|known| *known == key) {
+                fields.payloads[index] = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// A JSON string that borrows from the frame when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(value)))
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(value.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(value)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(text: &str) -> MemberId {
+        MemberId::new(text)
+    }
+
+    #[test]
+    fn decodes_the_base_clients_frames() {
+        // Exactly what @openlab/portals' SignalingChannel.send writes.
+        let ping = r#"{"type":"ping","ping":7}"#;
+        assert_eq!(
+            ClientMessage::decode(ping).unwrap(),
+            ClientMessage::Ping(7.into())
+        );
+
+        let offer = json!({
+            "type": "description",
+            "description": {"type": "offer", "sdp": "v=0\r\n"},
+            "target": "b",
+        });
+        assert_eq!(
+            ClientMessage::decode(&offer.to_string()).unwrap(),
+            ClientMessage::Description {
+                target: id("b"),
+                description: SessionDescription {
+                    kind: SdpType::Offer,
+                    sdp: "v=0\r\n".into()
+                },
+            }
+        );
+
+        let candidate = json!({
+            "type": "candidate",
+            "candidate": {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
+                          "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "abcd"},
+            "target": "b",
+        });
+        let decoded = ClientMessage::decode(&candidate.to_string()).unwrap();
+        let ClientMessage::Candidate {
+            candidate: Some(candidate),
+            ..
+        } = decoded
+        else {
+            panic!("expected a candidate, got {decoded:?}");
+        };
+        assert_eq!(candidate.sdp_mid.as_deref(), Some("0"));
+        assert_eq!(candidate.sdp_m_line_index, Some(0));
+
+        let end_of_candidates = r#"{"type":"candidate","candidate":null,"target":"b"}"#;
+        assert_eq!(
+            ClientMessage::decode(end_of_candidates).unwrap(),
+            ClientMessage::Candidate {
+                target: id("b"),
+                candidate: None
+            }
+        );
+    }
+
+    #[test]
+    fn the_payload_may_come_before_the_type() {
+        let text = r#"{"target":"b","candidate":null,"extra":[1,2],"type":"candidate"}"#;
+        assert!(matches!(
+            ClientMessage::decode(text).unwrap(),
+            ClientMessage::Candidate {
+                candidate: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_from_sent_by_a_client_is_ignored() {
+        let text = r#"{"type":"ping","ping":1,"from":"someone-else"}"#;
+        assert_eq!(
+            ClientMessage::decode(text).unwrap(),
+            ClientMessage::Ping(1.into())
+        );
+    }
+
+    #[test]
+    fn each_malformed_frame_has_its_error_code() {
+        let cases = [
+            ("not json", ErrorCode::BadMessage),
+            ("[1,2]", ErrorCode::BadMessage),
+            ("\"ping\"", ErrorCode::BadMessage),
+            ("{}", ErrorCode::BadMessage),
+            (r#"{"type":5}"#, ErrorCode::BadMessage),
+            (r#"{"type":"ping"}"#, ErrorCode::BadMessage),
+            (r#"{"type":"ping","ping":"x"}"#, ErrorCode::BadMessage),
+            (
+                r#"{"type":"description","description":{"sdp":"x"},"target":"b"}"#,
+                ErrorCode::BadMessage,
+            ),
+            (
+                r#"{"type":"description","description":{"type":"offer","sdp":"x"},"target":7}"#,
+                ErrorCode::BadMessage,
+            ),
+            (
+                r#"{"type":"ping","ping":1} trailing"#,
+                ErrorCode::BadMessage,
+            ),
+            (
+                r#"{"type":"info","info":{"id":"x","members":[]}}"#,
+                ErrorCode::UnknownType,
+            ),
+            (r#"{"type":"welcome","welcome":{}}"#, ErrorCode::UnknownType),
+            (r#"{"type":"pong","pong":1}"#, ErrorCode::UnknownType),
+            (
+                r#"{"type":"error","error":{"code":"x"}}"#,
+                ErrorCode::UnknownType,
+            ),
+            (
+                r#"{"type":"description","description":{"type":"offer","sdp":"x"}}"#,
+                ErrorCode::TargetNotSet,
+            ),
+            (
+                r#"{"type":"candidate","candidate":null,"target":null}"#,
+                ErrorCode::TargetNotSet,
+            ),
+            (
+                r#"{"type":"candidate","candidate":null,"target":""}"#,
+                ErrorCode::TargetNotSet,
+            ),
+        ];
+        for (text, code) in cases {
+            let error = ClientMessage::decode(text).expect_err(text);
+            assert_eq!(error.code(), code, "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn server_messages_round_trip_in_the_base_envelope() {
+        let messages = [
+            ServerMessage::Info(Info {
+                id: id("a"),
+                members: vec![Peer {
+                    id: id("b"),
+                    polite: false,
+                }],
+            }),
+            ServerMessage::Candidate {
+                from: id("b"),
+                candidate: None,
+            },
+            ServerMessage::Pong(3.into()),
+            ServerMessage::error(&ProtocolError::RoomFull {
+                room: "home".into(),
+                max: 12,
+            }),
+        ];
+        for message in messages {
+            let text = message.encode();
+            assert_eq!(ServerMessage::decode(&text).unwrap(), message, "{text}");
+        }
+
+        let relayed = ServerMessage::Description {
+            from: id("a"),
+            description: SessionDescription {
+                kind: SdpType::Answer,
+                sdp: "v=0".into(),
+            },
+        };
+        let value: serde_json::Value = serde_json::from_str(&relayed.encode()).unwrap();
+        assert_eq!(
+            value,
+            json!({"type": "description", "description": {"type": "answer", "sdp": "v=0"}, "from": "a"})
+        );
+        let info: serde_json::Value = serde_json::from_str(
+            &ServerMessage::Info(Info {
+                id: id("a"),
+                members: vec![],
+            })
+            .encode(),
+        )
+        .unwrap();
+        assert_eq!(
+            info,
+            json!({"type": "info", "info": {"id": "a", "members": []}})
+        );
+    }
+
+    #[test]
+    fn client_messages_round_trip() {
+        let message = ClientMessage::Candidate {
+            target: id("z"),
+            candidate: Some(IceCandidate {
+                candidate: "candidate:1".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            }),
+        };
+        assert_eq!(ClientMessage::decode(&message.encode()).unwrap(), message);
+    }
+
+    #[test]
+    fn a_newer_servers_unknown_error_code_still_decodes() {
+        let text = r#"{"type":"error","error":{"code":"brand_new"}}"#;
+        let ServerMessage::Error(report) = ServerMessage::decode(text).unwrap() else {
+            panic!("expected an error");
+        };
+        assert_eq!(report.code, ErrorCode::Other);
+    }
+
+    #[test]
+    fn ice_server_urls_may_be_one_string() {
+        let server: IceServer = serde_json::from_str(r#"{"urls":"stun:example.org"}"#).unwrap();
+        assert_eq!(server.urls, vec!["stun:example.org".to_string()]);
+    }
+
+    #[test]
+    fn room_names_are_validated() {
+        for good in ["home", "coffee-chat", "a", "A.b_c-9", &"x".repeat(64)] {
+            assert!(RoomName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(65), "a?b"] {
+            assert_eq!(
+                RoomName::parse(bad),
+                Err(ProtocolError::RoomInvalid),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn politeness_is_antisymmetric_and_bytewise() {
+        let (a, b) = (id("0a"), id("0b"));
+        assert!(b.is_polite_towards(&a));
+        assert!(!a.is_polite_towards(&b));
+        // Upper case sorts before lower case byte-wise, as in JavaScript.
+        assert!(id("a").is_polite_towards(&id("B")));
+    }
+}

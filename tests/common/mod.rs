@@ -1,0 +1,261 @@
+//! A real server on 127.0.0.1:0 and real WebSocket clients, for the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use leptos::prelude::LeptosOptions;
+use portals::{
+    server::{config::Config, serve},
+    signalling::{
+        protocol::{Info, Welcome},
+        ServerMessage,
+    },
+};
+use serde_json::Value;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+    task::JoinHandle,
+    time::timeout,
+};
+use tokio_tungstenite::{
+    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with these flags on a free port.
+    pub async fn start(flags: &[&str]) -> Self {
+        let config = Config::try_parse_from(
+            ["portals", "--addr", "127.0.0.1:0", "--log", "warn"]
+                .into_iter()
+                .chain(flags.iter().copied()),
+        )
+        .expect("valid flags");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let options = LeptosOptions::builder()
+            .output_name("portals")
+            .site_addr(addr)
+            .build();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve(listener, &config, options, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// GETs a path, failing (not hanging) if the server does not answer in time.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .build()
+            .unwrap()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("JSON")
+    }
+
+    pub fn portal(&self, query: &str) -> String {
+        format!("ws://{}/portal?{}", self.addr, query)
+    }
+
+    /// Stops the server as a SIGTERM would: every client is told to go away.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = timeout(PATIENCE, &mut self.task).await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a socket ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    Closed(u16),
+    ClosedWithoutCode,
+    Dropped,
+}
+
+impl Client {
+    pub async fn connect(server: &TestServer, query: &str) -> Client {
+        let (socket, _) = tokio_tungstenite::connect_async(server.portal(query))
+            .await
+            .expect("the WebSocket opens");
+        Client { socket }
+    }
+
+    /// Joins `room` and returns the client with its welcome and first info.
+    pub async fn join(server: &TestServer, room: &str) -> (Client, Welcome, Info) {
+        Self::join_with(server, &format!("room={room}")).await
+    }
+
+    pub async fn join_with(server: &TestServer, query: &str) -> (Client, Welcome, Info) {
+        let mut client = Self::connect(server, query).await;
+        let welcome = client.welcome().await;
+        let info = client.info().await;
+        (client, welcome, info)
+    }
+
+    /// Opens the socket with an `Origin` header; returns the HTTP status of a refusal.
+    pub async fn connect_from_origin(server: &TestServer, origin: &str) -> Result<Client, u16> {
+        let mut request = server.portal("room=home").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", HeaderValue::from_str(origin).unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Client { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(other) => panic!("unexpected handshake error: {other}"),
+        }
+    }
+
+    pub async fn send(&mut self, value: Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        self.socket
+            .send(Message::Binary(bytes.to_vec().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next text frame as raw JSON, so tests can check the wire format itself.
+    pub async fn recv_json(&mut self) -> Value {
+        let text = self.next_text().await.expect("a text frame, not the end");
+        serde_json::from_str(&text).expect("JSON")
+    }
+
+    pub async fn recv(&mut self) -> ServerMessage {
+        let text = self.next_text().await.expect("a text frame, not the end");
+        ServerMessage::decode(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
+    }
+
+    pub async fn welcome(&mut self) -> Welcome {
+        match self.recv().await {
+            ServerMessage::Welcome(welcome) => *welcome,
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn info(&mut self) -> Info {
+        match self.recv().await {
+            ServerMessage::Info(info) => info,
+            other => panic!("expected info, got {other:?}"),
+        }
+    }
+
+    /// The `code` of the next message, which must be an error.
+    pub async fn error_code(&mut self) -> String {
+        let value = self.recv_json().await;
+        assert_eq!(value["type"], "error", "{value}");
+        assert!(value["error"]["message"].is_string(), "{value}");
+        value["error"]["code"].as_str().unwrap().to_string()
+    }
+
+    /// Asserts that no text frame arrives for a while.
+    pub async fn expect_silence(&mut self, within: Duration) {
+        if let Ok(text) = timeout(within, self.next_text()).await {
+            panic!("expected silence, got {text:?}");
+        }
+    }
+
+    /// Reads until the socket ends and says how.
+    pub async fn ending(&mut self) -> Ending {
+        timeout(PATIENCE, async {
+            loop {
+                match self.socket.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Ending::Closed(frame.code.into())
+                    }
+                    Some(Ok(Message::Close(None))) => return Ending::ClosedWithoutCode,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => return Ending::Dropped,
+                }
+            }
+        })
+        .await
+        .expect("the socket ends")
+    }
+
+    /// Closes the socket with a close frame carrying `code`.
+    pub async fn close(mut self, code: u16) {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: "".into(),
+        };
+        let _ = self.socket.close(Some(frame)).await;
+        // Wait for the server's reply so the close is fully processed.
+        let _ = timeout(PATIENCE, async {
+            while self.socket.next().await.is_some() {}
+        })
+        .await;
+    }
+
+    /// Drops the TCP connection with no close frame, as a crashed tab or a lost network does.
+    pub fn vanish(self) {
+        drop(self);
+    }
+
+    async fn next_text(&mut self) -> Option<String> {
+        timeout(PATIENCE, async {
+            loop {
+                match self.socket.next().await? {
+                    Ok(Message::Text(text)) => return Some(text.as_str().to_string()),
+                    Ok(Message::Close(_)) | Err(_) => return None,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await
+        .expect("a frame within the test's patience")
+    }
+}

@@ -1,0 +1,384 @@
+//! The signalling endpoint end to end: a real server on port 0, real WebSocket clients, and
+//! every rule of PROTOCOL.md checked on the wire.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Ending, TestServer};
+use serde_json::json;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+fn offer(target: &str) -> serde_json::Value {
+    json!({"type": "description", "description": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}, "target": target})
+}
+
+fn candidate(target: &str) -> serde_json::Value {
+    json!({"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}, "target": target})
+}
+
+#[tokio::test]
+async fn two_clients_meet_and_exchange_descriptions_and_candidates() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, a_welcome, a_info) = Client::join(&server, "home").await;
+    assert!(a_info.members.is_empty());
+    assert_eq!(a_welcome.room.as_str(), "home");
+    assert!(
+        a_welcome.rtc.ice_servers.is_empty(),
+        "no ICE servers by default"
+    );
+
+    let mut b = Client::connect(&server, "room=home").await;
+    // The wire format itself, as a base @openlab/portals client reads it.
+    let welcome = b.recv_json().await;
+    assert_eq!(welcome["type"], "welcome");
+    let b_id = welcome["welcome"]["id"].as_str().unwrap().to_string();
+    assert!(welcome["welcome"]["token"].as_str().unwrap().len() > 40);
+    assert_eq!(welcome["welcome"]["limits"]["maxMembers"], 12);
+    let info = b.recv_json().await;
+    assert_eq!(
+        info,
+        json!({"type": "info", "info": {"id": b_id, "members": [{"id": a_welcome.id.as_str(), "polite": b_id.as_str() > a_welcome.id.as_str()}]}})
+    );
+    let a_sees = a.recv_json().await;
+    assert_eq!(a_sees["info"]["members"][0]["id"], b_id.as_str());
+    assert_eq!(
+        a_sees["info"]["members"][0]["polite"],
+        a_welcome.id.as_str() > b_id.as_str()
+    );
+
+    a.send(offer(&b_id)).await;
+    let relayed = b.recv_json().await;
+    assert_eq!(relayed["type"], "description");
+    assert_eq!(relayed["from"], a_welcome.id.as_str());
+    assert_eq!(relayed["description"], offer(&b_id)["description"]);
+
+    b.send(candidate(a_welcome.id.as_str())).await;
+    let relayed = a.recv_json().await;
+    assert_eq!(relayed["from"], b_id.as_str());
+    assert_eq!(relayed["candidate"]["sdpMLineIndex"], 0);
+
+    b.send(json!({"type": "candidate", "candidate": null, "target": a_welcome.id.as_str()}))
+        .await;
+    assert_eq!(
+        a.recv_json().await,
+        json!({"type": "candidate", "candidate": null, "from": b_id})
+    );
+
+    a.send(json!({"type": "ping", "ping": 17})).await;
+    assert_eq!(a.recv_json().await, json!({"type": "pong", "pong": 17}));
+    b.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn room_errors_close_with_1008() {
+    let server = TestServer::start(&["--rooms", "home,misc", "--max-members", "1"]).await;
+    let (_a, _, _) = Client::join(&server, "home").await;
+    for (query, code) in [
+        ("", "room_not_set"),
+        ("room=", "room_invalid"),
+        ("room=not%20valid", "room_invalid"),
+        ("room=elsewhere", "room_not_found"),
+        ("room=home", "room_full"),
+    ] {
+        let mut client = Client::connect(&server, query).await;
+        assert_eq!(client.error_code().await, code, "{query}");
+        assert_eq!(client.ending().await, Ending::Closed(1008), "{query}");
+    }
+    let rooms: serde_json::Value = server.get_json("/api/rooms").await;
+    assert_eq!(
+        rooms,
+        json!([{"name": "home", "members": 1}, {"name": "misc", "members": 0}])
+    );
+}
+
+#[tokio::test]
+async fn message_errors_keep_the_connection_usable() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (mut b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    let b_id = b_welcome.id.as_str();
+
+    a.send_text("this is not JSON").await;
+    assert_eq!(a.error_code().await, "bad_message");
+    a.send(json!({"type": "description", "description": "not an object", "target": b_id}))
+        .await;
+    assert_eq!(a.error_code().await, "bad_message");
+    a.send_binary(&[1, 2, 3]).await;
+    assert_eq!(a.error_code().await, "bad_message");
+    a.send(json!({"type": "candidate", "candidate": null}))
+        .await;
+    assert_eq!(a.error_code().await, "target_not_set");
+    a.send(candidate("no-such-member")).await;
+    assert_eq!(a.error_code().await, "target_not_found");
+    a.send(json!({"type": "shout", "shout": "hi", "target": b_id}))
+        .await;
+    assert_eq!(a.error_code().await, "unknown_type");
+
+    // Still a member, still relayed.
+    a.send(offer(b_id)).await;
+    assert_eq!(b.recv_json().await["type"], "description");
+}
+
+#[tokio::test]
+async fn a_member_cannot_forge_server_messages_for_another() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
+    let (mut b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    let b_id = b_welcome.id.as_str();
+    for (kind, payload) in [
+        (
+            "info",
+            json!({"id": b_id, "members": [{"id": "ghost", "polite": true}]}),
+        ),
+        ("error", json!({"code": "room_full", "message": "go away"})),
+        ("pong", json!(1)),
+        ("welcome", json!({"id": "ghost", "token": "x"})),
+    ] {
+        a.send(json!({"type": kind, kind: payload, "target": b_id, "from": a_welcome.id.as_str()}))
+            .await;
+        assert_eq!(a.error_code().await, "unknown_type", "{kind}");
+    }
+    b.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn a_target_in_another_room_is_refused() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (mut other, other_welcome, _) = Client::join(&server, "misc").await;
+    a.send(offer(other_welcome.id.as_str())).await;
+    assert_eq!(a.error_code().await, "target_not_found");
+    other.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn a_client_chosen_id_is_ignored() {
+    let server = TestServer::start(&[]).await;
+    let (_a, a_welcome, _) = Client::join(&server, "home").await;
+    let (_b, b_welcome, _) =
+        Client::join_with(&server, &format!("room=home&id={}", a_welcome.id)).await;
+    assert_ne!(b_welcome.id, a_welcome.id);
+    let (_c, c_welcome, _) = Client::join_with(&server, "room=home&id=chosen").await;
+    assert_ne!(c_welcome.id.as_str(), "chosen");
+}
+
+#[tokio::test]
+async fn a_resume_within_grace_keeps_the_id_and_the_room_sees_no_change() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
+    let (b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    b.vanish();
+    a.expect_silence(QUIET).await;
+
+    // Sent while b is away: held for it.
+    a.send(offer(b_welcome.id.as_str())).await;
+
+    let (mut b, welcome, info) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", b_welcome.token.as_str()),
+    )
+    .await;
+    assert_eq!(welcome.id, b_welcome.id);
+    assert_ne!(welcome.token, b_welcome.token);
+    assert_eq!(info.members.len(), 1);
+    assert_eq!(info.members[0].id, a_welcome.id);
+    let held = b.recv_json().await;
+    assert_eq!(held["type"], "description");
+    assert_eq!(held["from"], a_welcome.id.as_str());
+    a.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn an_expired_or_reused_token_yields_a_fresh_member() {
+    let server = TestServer::start(&["--grace-period", "200ms"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+
+    // Reused: the first resume spends the token.
+    let (b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    b.vanish();
+    let token = b_welcome.token.as_str().to_string();
+    let (b, resumed, _) = Client::join_with(&server, &format!("room=home&token={token}")).await;
+    assert_eq!(resumed.id, b_welcome.id);
+    b.close(1000).await;
+    a.info().await;
+    let (_c, fresh, _) = Client::join_with(&server, &format!("room=home&token={token}")).await;
+    assert_ne!(fresh.id, b_welcome.id);
+    assert_eq!(a.info().await.members.len(), 1);
+
+    // Expired: the grace period ended before the client came back.
+    let (d, d_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    d.vanish();
+    let gone = a.info().await;
+    assert!(gone.members.iter().all(|peer| peer.id != d_welcome.id));
+    let (_d, again, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", d_welcome.token.as_str()),
+    )
+    .await;
+    assert_ne!(again.id, d_welcome.id);
+}
+
+#[tokio::test]
+async fn a_second_connection_with_the_newest_token_replaces_the_first() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (mut b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    let (mut b2, welcome, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", b_welcome.token.as_str()),
+    )
+    .await;
+    assert_eq!(welcome.id, b_welcome.id);
+    assert_eq!(b.error_code().await, "session_replaced");
+    assert_eq!(b.ending().await, Ending::Closed(4000));
+    a.expect_silence(QUIET).await;
+
+    a.send(offer(b_welcome.id.as_str())).await;
+    assert_eq!(b2.recv_json().await["type"], "description");
+}
+
+#[tokio::test]
+async fn a_deliberate_close_leaves_at_once() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (b, _, _) = Client::join(&server, "home").await;
+    a.info().await;
+    b.close(1001).await;
+    assert!(a.info().await.members.is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_and_the_room_told() {
+    let server = TestServer::start(&["--ping-interval", "100ms", "--grace-period", "100ms"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    // `silent` never reads again, so it never answers the server's pings.
+    let (_silent, silent_welcome, _) = Client::join(&server, "home").await;
+    assert_eq!(a.info().await.members.len(), 1);
+    // a keeps reading (and so answering pings) while it waits.
+    let info = a.info().await;
+    assert!(info.members.is_empty(), "{info:?}");
+    let rooms: serde_json::Value = server.get_json("/api/rooms").await;
+    assert_eq!(rooms, json!([{"name": "home", "members": 1}]));
+    drop(silent_welcome);
+}
+
+#[tokio::test]
+async fn a_frame_over_the_limit_closes_with_1009() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let huge = json!({"type": "ping", "ping": 1, "padding": "x".repeat(70 * 1024)});
+    a.send(huge).await;
+    assert_eq!(a.ending().await, Ending::Closed(1009));
+
+    // Just under the limit is fine.
+    let (mut b, _, _) = Client::join(&server, "home").await;
+    let padding = "x".repeat(60 * 1024);
+    b.send(json!({"type": "ping", "ping": 2, "padding": padding}))
+        .await;
+    assert_eq!(b.recv_json().await, json!({"type": "pong", "pong": 2}));
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_before_the_upgrade() {
+    let server = TestServer::start(&[]).await;
+    assert_eq!(
+        Client::connect_from_origin(&server, "http://evil.example")
+            .await
+            .err(),
+        Some(403)
+    );
+    let own = format!("http://{}", server.addr);
+    assert!(Client::connect_from_origin(&server, &own).await.is_ok());
+
+    let server = TestServer::start(&["--allowed-origin", "https://wall.example.org"]).await;
+    assert!(
+        Client::connect_from_origin(&server, "https://wall.example.org")
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        Client::connect_from_origin(&server, "http://evil.example")
+            .await
+            .err(),
+        Some(403)
+    );
+}
+
+#[tokio::test]
+async fn floods_are_rate_limited_then_closed() {
+    let server = TestServer::start(&["--messages-per-second", "1", "--message-burst", "3"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    for n in 0..3 {
+        a.send(json!({"type": "ping", "ping": n})).await;
+        assert_eq!(a.recv_json().await["type"], "pong");
+    }
+    a.send(json!({"type": "ping", "ping": 4})).await;
+    assert_eq!(a.error_code().await, "rate_limited");
+    // Keep flooding: the server gives up on this client.
+    let mut closed = false;
+    for n in 0..400 {
+        if a.socket_is_closed_after(json!({"type": "ping", "ping": n}))
+            .await
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "a persistent flood is closed");
+}
+
+#[tokio::test]
+async fn a_restarted_server_with_the_same_secret_gives_ids_back() {
+    let flags = ["--secret", "shared secret for the test"];
+    let server = TestServer::start(&flags).await;
+    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
+    server.stop().await;
+    assert_eq!(a.ending().await, Ending::Closed(1001), "told to go away");
+    // Tokens issued before a process started are the ones it may restore.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let server = TestServer::start(&flags).await;
+    let (_a, welcome, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", a_welcome.token.as_str()),
+    )
+    .await;
+    assert_eq!(welcome.id, a_welcome.id);
+}
+
+trait FloodProbe {
+    async fn socket_is_closed_after(&mut self, value: serde_json::Value) -> bool;
+}
+
+impl FloodProbe for Client {
+    /// Sends and reports whether the server has closed the socket by now.
+    async fn socket_is_closed_after(&mut self, value: serde_json::Value) -> bool {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        if self
+            .socket
+            .send(Message::Text(value.to_string().into()))
+            .await
+            .is_err()
+        {
+            return true;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), self.socket.next()).await {
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                assert_eq!(u16::from(frame.code), 1008);
+                true
+            }
+            Ok(Some(Ok(_))) => false,
+            _ => true,
+        }
+    }
+}
