@@ -49,9 +49,11 @@ pub fn App() -> impl IntoView {
 fn Home() -> impl IntoView {
     let query = use_query_map();
     let room = Memo::new(move |_| query.read().get("room"));
-    let self_view = Memo::new(move |_| query.read().get("self").is_some());
+    let flag = move |name: &'static str| query.read_untracked().get(name).is_some();
     move || match room.get() {
-        Some(room) => view! { <WallPage room self_view=self_view.get_untracked()/> }.into_any(),
+        Some(room) => {
+            view! { <WallPage room self_view=flag("self") debug=flag("debug")/> }.into_any()
+        }
         None => view! { <RoomPicker/> }.into_any(),
     }
 }

@@ -1,6 +1,8 @@
 //! What the wall shows: signals written by the mesh (in the browser) and read by the components
 //! (on both sides). This is the only thing the two know about each other.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
@@ -82,6 +84,9 @@ impl LinkState {
 /// One other member's tile.
 #[derive(Clone)]
 pub struct Tile {
+    /// Unique per tile, for keyed rendering: when a member's connection is replaced, its new
+    /// tile must not be mistaken for the old one (whose stream is gone).
+    pub key: u64,
     pub member: MemberId,
     pub state: ArcRwSignal<LinkState>,
     pub stream: ArcRwSignal<Option<SharedStream>>,
@@ -93,7 +98,9 @@ pub struct Tile {
 
 impl Tile {
     pub fn new(member: MemberId) -> Self {
+        static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Self {
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             member,
             state: ArcRwSignal::new(LinkState::Connecting),
             stream: ArcRwSignal::new(None),

@@ -47,10 +47,12 @@ pub fn VideoWall(model: WallModel, room: String) -> impl IntoView {
     };
     let alone =
         move || model.tiles.with(Vec::is_empty) && model.connection.get() == Connection::Joined;
-    let share_link = RwSignal::new(format!("/?room={room}"));
+    // The server does not know the public address the browser used; the browser does.
+    let path = format!("/?room={room}");
+    let share_link = RwSignal::new(path.clone());
     Effect::new(move |_| {
-        if let Some(href) = web_sys::window().and_then(|window| window.location().href().ok()) {
-            share_link.set(href);
+        if let Some(origin) = web_sys::window().and_then(|window| window.location().origin().ok()) {
+            share_link.set(format!("{origin}{path}"));
         }
     });
 
@@ -68,7 +70,7 @@ pub fn VideoWall(model: WallModel, room: String) -> impl IntoView {
                 </Show>
                 <For
                     each=move || model.tiles.get()
-                    key=|tile| tile.member.clone()
+                    key=|tile| tile.key
                     children=move |tile| view! { <VideoTile tile sound=model.sound/> }
                 />
             </div>

@@ -19,6 +19,7 @@ use super::{
     peer_link::PeerLink,
     plan::{reconcile, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
+    trace::trace,
 };
 use crate::{
     components::model::{Camera, Connection, Tile, WallModel},
@@ -56,7 +57,8 @@ struct MeshInner {
 }
 
 impl Mesh {
-    pub fn start(room: &str, model: WallModel) -> Self {
+    pub fn start(room: &str, model: WallModel, debug: bool) -> Self {
+        super::trace::enable(debug);
         let inner = Rc::new(RefCell::new(MeshInner {
             model,
             socket: None,
@@ -329,9 +331,15 @@ impl MeshInner {
 
     fn open_link(&mut self, peer: &Peer) {
         let Some(socket) = &self.socket else { return };
+        trace!(
+            "opening a connection to {} (polite {}, camera {})",
+            peer.id.short(),
+            peer.polite,
+            self.camera.is_some()
+        );
         let tile = Tile::new(peer.id.clone());
         let local = self.local_tracks();
-        match PeerLink::open(peer, &self.rtc, &local, socket.sender(), tile.clone()) {
+        match PeerLink::open(peer, &self.rtc, local, socket.sender(), tile.clone()) {
             Ok(link) => {
                 self.links.insert(peer.id.clone(), link);
                 self.model.tiles.update(|tiles| tiles.push(tile));
@@ -366,6 +374,7 @@ impl MeshInner {
     }
 
     fn camera_ready(&mut self, camera: Result<MediaStream, Camera>) {
+        trace!("camera: {}", if camera.is_ok() { "on" } else { "refused" });
         match camera {
             Ok(stream) => {
                 self.model.camera.set(Camera::On);

@@ -11,6 +11,8 @@ mod local_media;
 mod peer_link;
 #[cfg(feature = "hydrate")]
 mod signalling_socket;
+#[cfg(feature = "hydrate")]
+pub mod trace;
 
 #[cfg(feature = "hydrate")]
 pub use controller::Mesh;

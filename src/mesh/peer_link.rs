@@ -12,7 +12,7 @@ use std::{
 };
 
 use gloo_events::EventListener;
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::{GetUntracked, Set, WithUntracked};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
@@ -23,7 +23,7 @@ use web_sys::{
     RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
-use super::signalling_socket::SignalSender;
+use super::{signalling_socket::SignalSender, trace::trace};
 use crate::{
     components::model::{LinkState, Tile},
     signalling::{
@@ -34,6 +34,11 @@ use crate::{
 
 /// How long a connection may sit in `disconnected` before we restart ICE ourselves.
 const DISCONNECTED_GRACE_MS: u32 = 3_000;
+/// How long the polite side waits for the other's first offer before making its own.
+const POLITE_WAIT_MS: u32 = 1_500;
+/// How often a connection that never got (back) to `connected` is looked at; two looks in a
+/// row without progress restart ICE.
+const WATCHDOG_MS: u32 = 4_000;
 /// Early candidates kept until the remote description arrives.
 const PENDING_LIMIT: usize = 256;
 
@@ -59,7 +64,11 @@ fn modern(connection: &RtcPeerConnection) -> &ModernPeerConnection {
 pub struct PeerLink {
     core: Rc<LinkCore>,
     _listeners: [EventListener; 5],
+    _watchdog: Interval,
 }
+
+/// Local tracks and the streams they belong to.
+type LocalTracks = Vec<(MediaStreamTrack, MediaStream)>;
 
 struct LinkCore {
     peer: MemberId,
@@ -71,11 +80,20 @@ struct LinkCore {
     remote: MediaStream,
     making_offer: Cell<bool>,
     ignore_offer: Cell<bool>,
+    /// An answer is being applied: the state still says `have-local-offer`, but an offer
+    /// arriving now follows that answer and is no collision.
+    applying_answer: Cell<bool>,
     pending_candidates: RefCell<Vec<Option<IceCandidate>>>,
     /// The DTLS fingerprint of the peer's connection: a new one means the peer replaced its
     /// whole `RTCPeerConnection` (the base library does so on every `info`).
     remote_fingerprint: RefCell<Option<String>>,
     ice_restart: RefCell<Option<Timeout>>,
+    /// The polite side's tracks, held back until the impolite side's first offer arrives and
+    /// then attached to it: one round trip and no offer collision when both sides open their
+    /// connections at once, as they do on every join. `None` once attached.
+    deferred: RefCell<Option<LocalTracks>>,
+    first_offer_wait: RefCell<Option<Timeout>>,
+    stalled_looks: Cell<u32>,
 }
 
 impl PeerLink {
@@ -83,7 +101,7 @@ impl PeerLink {
     pub fn open(
         peer: &Peer,
         rtc: &RtcConfiguration,
-        local: &[(MediaStreamTrack, MediaStream)],
+        local: LocalTracks,
         signal: SignalSender,
         tile: Tile,
     ) -> Result<Self, JsValue> {
@@ -97,9 +115,13 @@ impl PeerLink {
             remote: MediaStream::new()?,
             making_offer: Cell::new(false),
             ignore_offer: Cell::new(false),
+            applying_answer: Cell::new(false),
             pending_candidates: RefCell::new(Vec::new()),
             remote_fingerprint: RefCell::new(None),
             ice_restart: RefCell::new(None),
+            deferred: RefCell::new(None),
+            first_offer_wait: RefCell::new(None),
+            stalled_looks: Cell::new(0),
         });
         let target = core.connection.clone();
         let weak = Rc::downgrade(&core);
@@ -124,21 +146,29 @@ impl PeerLink {
                 LinkCore::watch_ice(core)
             }),
         ];
-        let has_video = local.iter().any(|(track, _)| track.kind() == "video");
-        for (track, stream) in local {
-            core.connection.add_track_0(track, stream);
+        if core.polite {
+            *core.deferred.borrow_mut() = Some(local);
+            let weak = Rc::downgrade(&core);
+            let wait = Timeout::new(POLITE_WAIT_MS, move || {
+                if let Some(core) = weak.upgrade() {
+                    trace!("{}: no offer came, offering first", core.peer.short());
+                    core.attach_deferred();
+                }
+            });
+            *core.first_offer_wait.borrow_mut() = Some(wait);
+        } else {
+            core.attach(local);
         }
-        if !has_video {
-            // A viewer still wants the others' video: without a transceiver of its own, two
-            // viewers would never connect and could not tell each other apart from "stuck".
-            let init = RtcRtpTransceiverInit::new();
-            init.set_direction(RtcRtpTransceiverDirection::Recvonly);
-            core.connection
-                .add_transceiver_with_str_and_init("video", &init);
-        }
+        let weak = Rc::downgrade(&core);
+        let watchdog = Interval::new(WATCHDOG_MS, move || {
+            if let Some(core) = weak.upgrade() {
+                core.look_for_a_stall();
+            }
+        });
         Ok(Self {
             core,
             _listeners: listeners,
+            _watchdog: watchdog,
         })
     }
 
@@ -158,6 +188,10 @@ impl PeerLink {
     /// `addTrack` reuses the receive-only transceiver of a viewer, and `negotiationneeded`
     /// takes care of the rest.
     pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        if let Some(deferred) = self.core.deferred.borrow_mut().as_mut() {
+            deferred.push((track.clone(), stream.clone()));
+            return;
+        }
         let already = self
             .core
             .connection
@@ -185,24 +219,37 @@ impl PeerLink {
     pub fn receive_description(&self, description: SessionDescription) {
         let core = &self.core;
         let offer = description.kind == SdpType::Offer;
-        let collision = offer
-            && (core.making_offer.get()
-                || core.connection.signaling_state() != RtcSignalingState::Stable);
+        let ready_for_offer = !core.making_offer.get()
+            && (core.connection.signaling_state() == RtcSignalingState::Stable
+                || core.applying_answer.get());
+        let collision = offer && !ready_for_offer;
         core.ignore_offer.set(!core.polite && collision);
+        trace!(
+            "{} ← {:?} (state {:?}, making offer {}, polite {})",
+            core.peer.short(),
+            description.kind,
+            core.connection.signaling_state(),
+            core.making_offer.get(),
+            core.polite
+        );
         if core.ignore_offer.get() {
+            trace!("{}: ignoring a colliding offer", core.peer.short());
             return;
         }
-        let Some(init) = session_init(&description) else {
-            return;
-        };
+        let init = session_init(&description);
         // Called now rather than inside the task, so that descriptions are applied in the
         // order they arrived: the connection queues its operations.
+        let answer = description.kind == SdpType::Answer;
+        core.applying_answer.set(answer);
         let applied = core.connection.set_remote_description(&init);
         let new_fingerprint = fingerprint(&description.sdp);
         let weak = Rc::downgrade(core);
         spawn_local(async move {
             let result = JsFuture::from(applied).await;
             let Some(core) = weak.upgrade() else { return };
+            if answer {
+                core.applying_answer.set(false);
+            }
             if let Err(error) = result {
                 warn(
                     &format!("remote description from {}", core.peer.short()),
@@ -215,6 +262,9 @@ impl PeerLink {
             }
             core.flush_pending_candidates();
             if offer {
+                // Held-back tracks join the transceivers this offer just created, so the
+                // answer already sends them.
+                core.attach_deferred();
                 let answered = modern(&core.connection).set_local_description_implicit();
                 drop(core);
                 let result = JsFuture::from(answered).await;
@@ -229,7 +279,13 @@ impl PeerLink {
 
     pub fn receive_candidate(&self, candidate: Option<IceCandidate>) {
         let core = &self.core;
+        trace!(
+            "{} ← candidate {}",
+            core.peer.short(),
+            candidate.as_ref().map_or("(end)", |c| c.candidate.as_str())
+        );
         if core.connection.remote_description().is_none() {
+            trace!("{}: queued (no remote description yet)", core.peer.short());
             let mut pending = core.pending_candidates.borrow_mut();
             if pending.len() < PENDING_LIMIT {
                 pending.push(candidate);
@@ -254,7 +310,60 @@ impl Drop for PeerLink {
 }
 
 impl LinkCore {
+    /// Hands local tracks to the connection, which then asks for negotiation by itself.
+    fn attach(&self, tracks: LocalTracks) {
+        let sends_video = tracks.iter().any(|(track, _)| track.kind() == "video");
+        for (track, stream) in &tracks {
+            self.connection.add_track_0(track, stream);
+        }
+        if !sends_video && !self.receives_video() {
+            // A viewer still wants the others' video: without a transceiver of its own, two
+            // viewers would never connect and could not tell each other apart from "stuck".
+            let init = RtcRtpTransceiverInit::new();
+            init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+            self.connection
+                .add_transceiver_with_str_and_init("video", &init);
+        }
+    }
+
+    fn attach_deferred(&self) {
+        self.first_offer_wait.borrow_mut().take();
+        let deferred = self.deferred.borrow_mut().take();
+        if let Some(tracks) = deferred {
+            self.attach(tracks);
+        }
+    }
+
+    fn receives_video(&self) -> bool {
+        self.connection
+            .get_transceivers()
+            .iter()
+            .filter_map(|transceiver| transceiver.dyn_into::<web_sys::RtcRtpTransceiver>().ok())
+            .any(|transceiver| transceiver.receiver().track().kind() == "video")
+    }
+
+    /// A connection can get stuck short of `connected` with nothing left to fail: seen in
+    /// Chromium when a polite side's first offer is rolled back before it gathered a single
+    /// candidate. Restarting ICE gathers afresh.
+    fn look_for_a_stall(&self) {
+        let stuck = matches!(
+            self.connection.connection_state(),
+            RtcPeerConnectionState::New | RtcPeerConnectionState::Connecting
+        ) && self.deferred.borrow().is_none();
+        if !stuck {
+            self.stalled_looks.set(0);
+            return;
+        }
+        self.stalled_looks.set(self.stalled_looks.get() + 1);
+        if self.stalled_looks.get() >= 2 {
+            trace!("{}: stuck connecting, restarting ICE", self.peer.short());
+            self.stalled_looks.set(0);
+            modern(&self.connection).restart_ice();
+        }
+    }
+
     fn negotiate(core: Rc<Self>) {
+        trace!("{}: negotiation needed", core.peer.short());
         core.making_offer.set(true);
         let offered = modern(&core.connection).set_local_description_implicit();
         let weak = Rc::downgrade(&core);
@@ -280,6 +389,7 @@ impl LinkCore {
             RtcSdpType::Pranswer => SdpType::Pranswer,
             _ => SdpType::Rollback,
         };
+        trace!("{} → {kind:?}", self.peer.short());
         self.signal.send(&ClientMessage::Description {
             target: self.peer.clone(),
             description: SessionDescription {
@@ -303,6 +413,11 @@ impl LinkCore {
             }
             None => None,
         };
+        trace!(
+            "{} → candidate {}",
+            self.peer.short(),
+            candidate.as_ref().map_or("(end)", |c| c.candidate.as_str())
+        );
         self.signal.send(&ClientMessage::Candidate {
             target: self.peer.clone(),
             candidate,
@@ -339,6 +454,7 @@ impl LinkCore {
     }
 
     fn add_remote_track(&self, track: &MediaStreamTrack) {
+        trace!("{}: {} track arrived", self.peer.short(), track.kind());
         self.remote.add_track(track);
         if track.kind() == "video" {
             self.tile.has_video.set(true);
@@ -351,6 +467,11 @@ impl LinkCore {
     }
 
     fn show_state(&self) {
+        trace!(
+            "{}: connection {:?}",
+            self.peer.short(),
+            self.connection.connection_state()
+        );
         let state = match self.connection.connection_state() {
             RtcPeerConnectionState::Connected => LinkState::Connected,
             RtcPeerConnectionState::Disconnected => LinkState::Reconnecting,
@@ -371,6 +492,11 @@ impl LinkCore {
     /// ICE restart on `failed`, and after a few seconds of `disconnected`: a network change on
     /// either side then heals without rebuilding the connection.
     fn watch_ice(core: Rc<Self>) {
+        trace!(
+            "{}: ICE {:?}",
+            core.peer.short(),
+            core.connection.ice_connection_state()
+        );
         match core.connection.ice_connection_state() {
             RtcIceConnectionState::Failed => {
                 core.ice_restart.borrow_mut().take();
@@ -411,7 +537,7 @@ fn listen(
     })
 }
 
-fn session_init(description: &SessionDescription) -> Option<RtcSessionDescriptionInit> {
+fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
     let kind = match description.kind {
         SdpType::Offer => RtcSdpType::Offer,
         SdpType::Answer => RtcSdpType::Answer,
@@ -420,7 +546,7 @@ fn session_init(description: &SessionDescription) -> Option<RtcSessionDescriptio
     };
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&description.sdp);
-    Some(init)
+    init
 }
 
 /// The `a=fingerprint:` line of an SDP, which identifies the sending `RTCPeerConnection`.

@@ -14,7 +14,11 @@ use crate::{
 };
 
 #[component]
-pub fn WallPage(room: String, #[prop(optional)] self_view: bool) -> impl IntoView {
+pub fn WallPage(
+    room: String,
+    #[prop(optional)] self_view: bool,
+    #[prop(optional)] debug: bool,
+) -> impl IntoView {
     let model = WallModel::new(self_view);
     match RoomName::parse(&room) {
         // Decided the same way on both sides, so hydration sees the same page.
@@ -22,10 +26,15 @@ pub fn WallPage(room: String, #[prop(optional)] self_view: bool) -> impl IntoVie
             message: format!("“{room}” is not a room name: {error}."),
         }),
         Ok(_name) => {
+            // Only the browser has a mesh to debug.
+            let _ = debug;
             #[cfg(feature = "hydrate")]
             {
-                let mesh =
-                    send_wrapper::SendWrapper::new(crate::mesh::Mesh::start(_name.as_str(), model));
+                let mesh = send_wrapper::SendWrapper::new(crate::mesh::Mesh::start(
+                    _name.as_str(),
+                    model,
+                    debug,
+                ));
                 // Leaving the page leaves the room: the mesh closes everything it opened.
                 on_cleanup(move || drop(mesh));
             }

@@ -1,0 +1,159 @@
+import { expect, Page, test } from "@playwright/test";
+import { expectDecoding, freshRoom, memberId, openWall } from "./helpers";
+
+/**
+ * A client that speaks only the base `@openlab/portals` 0.2 wire format, written the way its
+ * PortalGun and Portal classes work: no `welcome`, no token, an `id` it makes up, and a brand
+ * new RTCPeerConnection for every member on every `info`.
+ */
+async function startBaseClient(page: Page, room: string): Promise<void> {
+  await page.goto("/healthz"); // any page of the same origin
+  await page.evaluate(async (room) => {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+    const url = new URL("/portal", location.href);
+    url.protocol = url.protocol.replace(/^http/, "ws");
+    url.searchParams.set("room", room);
+    url.searchParams.set("id", "chosen-by-the-client");
+    const socket = new WebSocket(url);
+    const send = (type: string, payload: unknown, target?: string) =>
+      socket.send(JSON.stringify({ type, [type]: payload, target }));
+    type Portal = { peer: RTCPeerConnection; polite: boolean; makingOffer: boolean; ignoreOffer: boolean };
+    const portals = new Map<string, Portal>();
+    const state = { id: null as string | null, errors: [] as string[], serverErrors: [] as string[], portals };
+    (window as any).base = state;
+
+    const open = (id: string, polite: boolean): Portal => {
+      const peer = new RTCPeerConnection({});
+      const portal = { peer, polite, makingOffer: false, ignoreOffer: false };
+      peer.onnegotiationneeded = async () => {
+        try {
+          portal.makingOffer = true;
+          await peer.setLocalDescription();
+          send("description", peer.localDescription, id);
+        } catch (error) {
+          state.errors.push(String(error));
+        } finally {
+          portal.makingOffer = false;
+        }
+      };
+      peer.onicecandidate = (event) => send("candidate", event.candidate, id);
+      peer.oniceconnectionstatechange = () => {
+        if (peer.iceConnectionState === "failed") peer.restartIce();
+      };
+      peer.ontrack = (event) => {
+        let video = document.getElementById(`v-${id}`) as HTMLVideoElement | null;
+        if (!video) {
+          video = document.createElement("video");
+          video.id = `v-${id}`;
+          video.dataset.member = id;
+          video.autoplay = video.muted = video.playsInline = true;
+          document.body.append(video);
+        }
+        video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
+      };
+      for (const track of stream.getTracks()) peer.addTrack(track, stream);
+      return portal;
+    };
+
+    socket.onmessage = async (event) => {
+      const { type, [type]: payload, from } = JSON.parse(event.data);
+      if (type === "info") {
+        state.id = payload.id;
+        const present = new Set<string>();
+        for (const member of payload.members) {
+          present.add(member.id);
+          portals.get(member.id)?.peer.close();
+          portals.set(member.id, open(member.id, member.polite));
+        }
+        for (const [id, portal] of portals) {
+          if (!present.has(id)) {
+            portal.peer.close();
+            portals.delete(id);
+            document.getElementById(`v-${id}`)?.remove();
+          }
+        }
+      } else if (type === "description") {
+        const portal = portals.get(from);
+        if (!portal) return;
+        const collision =
+          payload.type === "offer" && (portal.makingOffer || portal.peer.signalingState !== "stable");
+        portal.ignoreOffer = !portal.polite && collision;
+        if (portal.ignoreOffer) return;
+        try {
+          await portal.peer.setRemoteDescription(payload);
+          if (payload.type === "offer") {
+            await portal.peer.setLocalDescription();
+            send("description", portal.peer.localDescription, from);
+          }
+        } catch (error) {
+          state.errors.push(String(error));
+        }
+      } else if (type === "candidate") {
+        const portal = portals.get(from);
+        if (!portal) return;
+        try {
+          await portal.peer.addIceCandidate(payload ?? undefined);
+        } catch (error) {
+          if (!portal.ignoreOffer) state.errors.push(`candidate: ${error}`);
+        }
+      } else if (type === "error") {
+        // The base library tears everything down on any error; a compatible server must not
+        // send one to a client that does nothing wrong.
+        state.serverErrors.push(payload.code);
+      }
+    };
+    await new Promise<void>((resolve) => {
+      const wait = () => ((window as any).base.id ? resolve() : setTimeout(wait, 50));
+      wait();
+    });
+  }, room);
+}
+
+async function baseId(page: Page): Promise<string> {
+  return page.evaluate(() => (window as any).base.id as string);
+}
+
+/** Members whose video the base client decodes (size known, time moving). */
+async function baseDecodes(page: Page): Promise<string[]> {
+  const sample = () =>
+    page.evaluate(() =>
+      [...document.querySelectorAll<HTMLVideoElement>("video[data-member]")].map((video) => ({
+        member: video.dataset.member!,
+        width: video.videoWidth,
+        time: video.currentTime,
+      })),
+    );
+  const before = await sample();
+  await page.waitForTimeout(700);
+  return (await sample())
+    .filter((v) => v.width > 0 && v.time > (before.find((b) => b.member === v.member)?.time ?? Infinity))
+    .map((v) => v.member)
+    .sort();
+}
+
+test("a base @openlab/portals client and the Leptos client see each other", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("compat");
+  const base = await context.newPage();
+  await startBaseClient(base, room);
+  const idBase = await baseId(base);
+  expect(idBase).not.toBe("chosen-by-the-client");
+
+  const first = await openWall(context, room);
+  const idFirst = await memberId(first);
+  await expectDecoding(first, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idFirst]);
+
+  // A second Leptos tab makes the base client rebuild every connection it has, the first
+  // tab's included: the first tab must follow it onto the new connection.
+  const second = await openWall(context, room);
+  const idSecond = await memberId(second);
+  await expectDecoding(second, [idBase, idFirst].sort());
+  await expectDecoding(first, [idBase, idSecond].sort());
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idFirst, idSecond].sort());
+  for (const page of [first, second]) {
+    await expect(page.locator(`.tile[data-member="${idBase}"]`)).toHaveCount(1);
+  }
+  expect(await base.evaluate(() => (window as any).base.serverErrors)).toEqual([]);
+  await context.close();
+});

@@ -1,0 +1,100 @@
+import { Browser, BrowserContext, expect, Page } from "@playwright/test";
+
+/** A fresh room name per test, so tests never see each other's tabs. */
+export function freshRoom(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export interface TileInfo {
+  member: string;
+  state: string;
+  hasVideo: boolean;
+  width: number;
+  time: number;
+}
+
+/** Opens the wall of `room` in a new page and waits until it has joined. */
+export async function openWall(
+  context: BrowserContext,
+  room: string,
+  options: { base?: string; query?: string } = {},
+): Promise<Page> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  (page as Page & { errors?: string[] }).errors = errors;
+  await page.goto(`${options.base ?? ""}/?room=${room}${options.query ?? ""}`);
+  await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
+  return page;
+}
+
+export function pageErrors(page: Page): string[] {
+  return (page as Page & { errors?: string[] }).errors ?? [];
+}
+
+export async function memberId(page: Page): Promise<string> {
+  const id = await page.locator("main.wall").getAttribute("data-member");
+  expect(id).toBeTruthy();
+  return id!;
+}
+
+export async function tiles(page: Page): Promise<TileInfo[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>(".tile[data-member]:not(.self)")].map((tile) => {
+      const video = tile.querySelector("video")!;
+      return {
+        member: tile.dataset.member!,
+        state: tile.dataset.state!,
+        hasVideo: tile.dataset.video === "true",
+        width: video.videoWidth,
+        time: video.currentTime,
+      };
+    }),
+  );
+}
+
+/**
+ * The members whose video this page really decodes: frames have a size and playback time
+ * moves on. A tile in the DOM proves nothing; this does.
+ */
+export async function decodedMembers(page: Page, windowMs = 700): Promise<string[]> {
+  const before = await tiles(page);
+  await page.waitForTimeout(windowMs);
+  const after = await tiles(page);
+  return after
+    .filter((tile) => {
+      const earlier = before.find((b) => b.member === tile.member);
+      return tile.width > 0 && earlier !== undefined && tile.time > earlier.time + 0.05;
+    })
+    .map((tile) => tile.member)
+    .sort();
+}
+
+/** Waits until `page` decodes exactly the video of `members`. */
+export async function expectDecoding(page: Page, members: string[], timeout = 30_000): Promise<void> {
+  const expected = [...members].sort();
+  await expect
+    .poll(() => decodedMembers(page), { timeout, intervals: [250, 500, 1000] })
+    .toEqual(expected);
+}
+
+export async function connectionsCreated(page: Page): Promise<number> {
+  return Number(await page.locator("main.wall").getAttribute("data-connections-created"));
+}
+
+/** A context whose camera request is refused, exactly as a browser refuses it. */
+export async function cameraDeniedContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    const refuse = () =>
+      Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+    Object.defineProperty(navigator.mediaDevices, "getUserMedia", { value: refuse });
+  });
+  return context;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
