@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PWD/end2end/node_modules/.bin:$PATH"
 # cargo-leptos restarts the server on every change; with a stable secret the open tabs get
 # their ids back and their video keeps playing. Generated once per checkout, never committed.
 if [ -z "${PORTALS_SECRET:-}" ]; then

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 CARGO_LEPTOS_VERSION=0.3.10
 say() { printf '\033[1;32m==>\033[0m %s\n' "$*"; }
 
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # The browser build.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
