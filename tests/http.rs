@@ -60,3 +60,44 @@ async fn a_plain_get_on_the_portal_is_not_an_upgrade() {
     let response = server.get("/portal?room=home").await;
     assert!(response.status().is_client_error());
 }
+
+#[tokio::test]
+async fn metrics_are_scraped_in_the_prometheus_format() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (mut b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    a.send(serde_json::json!({"type": "candidate", "candidate": null, "target": b_welcome.id.as_str()}))
+        .await;
+    b.recv().await;
+    a.send(serde_json::json!({"type": "candidate", "candidate": null, "target": "nobody"}))
+        .await;
+    assert_eq!(a.error_code().await, "target_not_found");
+
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for line in [
+        "portals_connections 2",
+        "portals_rooms 1",
+        "portals_members 2",
+        "portals_sessions_in_grace 0",
+        "portals_messages_relayed_total 1",
+        "portals_joins_total 2",
+        "portals_resumes_total 0",
+        "portals_silent_connections_dropped_total 0",
+        "portals_messages_refused_total{code=\"target_not_found\"} 1",
+        "portals_messages_refused_total{code=\"room_full\"} 0",
+        "portals_relay_duration_seconds_count 1",
+    ] {
+        assert!(
+            text.lines().any(|metric| metric == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE portals_relay_duration_seconds histogram"));
+}

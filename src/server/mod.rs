@@ -4,6 +4,7 @@
 //! JSON API, on one port, so that the page's own origin is the WebSocket's origin.
 
 pub mod config;
+pub mod metrics;
 pub mod switchboard;
 pub mod websocket;
 
@@ -11,7 +12,10 @@ use std::{future::Future, io, sync::Arc, time::Duration};
 
 use axum::{
     extract::{FromRef, State},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
     routing::get,
+    serve::ListenerExt,
     Json, Router,
 };
 use leptos::prelude::*;
@@ -23,12 +27,14 @@ use crate::{
     signalling::{CloseCode, Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
 };
 use config::Config;
+use metrics::Metrics;
 use switchboard::{now, Switchboard};
 use websocket::OriginPolicy;
 
 /// What the signalling endpoint and the API share.
 pub struct Portal {
-    pub switchboard: Switchboard,
+    pub switchboard: Arc<Switchboard>,
+    pub metrics: Metrics,
     pub origins: OriginPolicy,
     pub ping_interval: Duration,
     pub max_message_bytes: usize,
@@ -59,8 +65,11 @@ impl Portal {
             ping_interval_ms: duration_ms(config.ping_interval),
             ..HubConfig::with_defaults(now(), secret, random_bytes())
         });
+        let relay_seconds = metrics::relay_histogram();
+        let switchboard = Arc::new(Switchboard::new(hub, relay_seconds.clone()));
         Self {
-            switchboard: Switchboard::new(hub),
+            metrics: Metrics::new(Arc::clone(&switchboard), relay_seconds),
+            switchboard,
             origins: OriginPolicy::new(&config.allowed_origins),
             ping_interval: config.ping_interval,
             max_message_bytes: config.max_message_bytes as usize,
@@ -83,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal", get(websocket::upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/rooms", get(list_rooms))
+        .route("/metrics", get(render_metrics))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -95,6 +105,20 @@ pub fn router(state: AppState) -> Router {
 
 async fn list_rooms(State(portal): State<Arc<Portal>>) -> Json<Vec<RoomSummary>> {
     Json(portal.switchboard.rooms())
+}
+
+async fn render_metrics(State(portal): State<Arc<Portal>>) -> Response {
+    match portal.metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Serves until `shutdown` resolves, then asks every client to reconnect elsewhere (or to this
@@ -112,6 +136,13 @@ pub async fn serve(
         portal: Arc::clone(&portal),
     });
     let closer = Arc::clone(&portal);
+    // Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's
+    // algorithm meets the peer's delayed ACK and holds some of them back for 40 ms.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

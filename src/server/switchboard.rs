@@ -11,9 +11,10 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Mutex, MutexGuard,
     },
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::mpsc;
 
 use crate::signalling::{
@@ -36,6 +37,15 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 pub struct Switchboard {
     shared: Mutex<Shared>,
     next_connection: AtomicU64,
+    relay_seconds: Histogram,
+}
+
+/// Everything `/metrics` reads, taken under one lock so the figures agree with each other.
+pub struct Snapshot {
+    pub counters: HubCounters,
+    pub gauges: HubGauges,
+    pub connections: usize,
+    pub slow_drops: u64,
 }
 
 struct Shared {
@@ -48,8 +58,9 @@ struct Shared {
 }
 
 impl Switchboard {
-    pub fn new(hub: Hub) -> Self {
+    pub fn new(hub: Hub, relay_seconds: Histogram) -> Self {
         Self {
+            relay_seconds,
             shared: Mutex::new(Shared {
                 hub,
                 outboxes: HashMap::new(),
@@ -79,7 +90,16 @@ impl Switchboard {
     }
 
     pub fn text(&self, connection: ConnectionId, text: &str) {
-        self.lock().run(Input::Text { connection, text });
+        let started = Instant::now();
+        let relayed = {
+            let mut shared = self.lock();
+            let before = shared.hub.counters().relayed;
+            shared.run(Input::Text { connection, text });
+            shared.hub.counters().relayed != before
+        };
+        if relayed {
+            self.relay_seconds.observe(started.elapsed().as_secs_f64());
+        }
     }
 
     pub fn binary(&self, connection: ConnectionId) {
@@ -112,13 +132,14 @@ impl Switchboard {
         self.lock().hub.rooms()
     }
 
-    pub fn counters(&self) -> (HubCounters, HubGauges) {
+    pub fn snapshot(&self) -> Snapshot {
         let shared = self.lock();
-        (shared.hub.counters().clone(), shared.hub.gauges())
-    }
-
-    pub fn slow_drops(&self) -> u64 {
-        self.lock().slow_drops
+        Snapshot {
+            counters: shared.hub.counters().clone(),
+            gauges: shared.hub.gauges(),
+            connections: shared.outboxes.len(),
+            slow_drops: shared.slow_drops,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {

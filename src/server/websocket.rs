@@ -174,6 +174,7 @@ async fn serve(
             _ = pings.tick() => {
                 if last_heard.elapsed() >= interval * 2 {
                     tracing::debug!(connection = connection.0, "dropping a silent connection");
+                    portal.metrics.silent_drops.inc();
                     return Departure::Lost;
                 }
                 let ping = socket.send(Message::Ping(Default::default()));

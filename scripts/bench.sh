@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Reproduces the figures of BENCHMARKS.md, one command per figure, against a release build.
+#
+#   scripts/bench.sh relay    relay throughput at saturation; latency at 1k, 10k and 50k msg/s
+#   scripts/bench.sh memory   server RSS holding 1k and 10k idle connections
+#   scripts/bench.sh join     server time of a join and a leave in rooms of 2, 6 and 12
+#   scripts/bench.sh page     server time for /?room=home while the relay runs 10k msg/s
+#   scripts/bench.sh bundle   the release wasm and JS bundle, gzip
+#   scripts/bench.sh all      everything above
+#
+# RUNS=n repeats each measurement (default 3) and reports the median. Raw output is kept under
+# bench/results/<date>/. The server and the load generator share this machine and talk over
+# loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-all}
+runs=${RUNS:-3}
+port=${PORTALS_BENCH_PORT:-3100}
+results="bench/results/$(date +%Y%m%d-%H%M%S)-$what"
+server_pid=""
+
+scripts/setup.sh
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PWD/end2end/node_modules/.bin:$PATH"
+mkdir -p "$results"
+# 10 000 connections need 20 000 file descriptors on this side of loopback alone.
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+say() { printf '\033[1;34m==> %s\033[0m\n' "$*"; }
+
+build() {
+  say "release build of the server and the load generator"
+  cargo build --release --features ssr --bin portals --bin portals-load 2>&1 | tail -1
+}
+
+start_server() {
+  # Rate limits off: the benchmark is the sender here, not an abuser.
+  target/release/portals --addr "127.0.0.1:$port" --log warn \
+    --messages-per-second 10000000 --message-burst 10000000 "$@" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return
+    sleep 0.1
+  done
+  echo "the server did not start" >&2
+  exit 1
+}
+
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+load() {
+  target/release/portals-load --url "ws://127.0.0.1:$port/portal" --json "$@"
+}
+
+# median FILE EXPRESSION: the median over the JSON lines of FILE of a Python expression of `r`.
+median() {
+  python3 - "$1" "$2" <<'EOF'
+import json, statistics, sys
+values = [eval(sys.argv[2], {}, {"r": json.loads(line)}) for line in open(sys.argv[1]) if line.strip()]
+print(f"{statistics.median(values):.1f}")
+EOF
+}
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
+
+bench_relay() {
+  build
+  say "relay: 1000 connections in 100 rooms of 10, ${runs} runs each"
+  {
+    printf '| load | relayed msg/s | p50 µs | p90 µs | p99 µs | max µs | errors | dropped |\n'
+    printf '|---|---|---|---|---|---|---|---|\n'
+  } >"$results/relay.md"
+  for rate in 0 1000 10000 50000; do
+    out="$results/relay-$rate.jsonl"
+    for run in $(seq "$runs"); do
+      start_server
+      load --connections 1000 --rooms 100 --rate "$rate" --duration 10s >>"$out"
+      stop_server
+    done
+    label=$([ "$rate" = 0 ] && echo "saturation" || echo "$rate msg/s")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
+      "$(median "$out" 'r["relayed_per_second"]')" \
+      "$(median "$out" 'r["latency_us"]["p50"]')" \
+      "$(median "$out" 'r["latency_us"]["p90"]')" \
+      "$(median "$out" 'r["latency_us"]["p99"]')" \
+      "$(median "$out" 'r["latency_us"]["max"]')" \
+      "$(median "$out" 'sum(r["errors"].values())')" \
+      "$(median "$out" 'r["dropped"]')" >>"$results/relay.md"
+  done
+  cat "$results/relay.md"
+}
+
+bench_memory() {
+  build
+  say "memory: server RSS with idle connections, ${runs} runs each"
+  {
+    printf '| idle connections | RSS before | RSS holding | per connection |\n'
+    printf '|---|---|---|---|\n'
+  } >"$results/memory.md"
+  for connections in 1000 10000; do
+    out="$results/memory-$connections.txt"
+    : >"$out"
+    for run in $(seq "$runs"); do
+      start_server
+      before=$(rss_kib)
+      load --idle --connections "$connections" --rooms $((connections / 10)) --duration 60s \
+        --connect-concurrency 256 >"$results/memory-$connections-load-$run.json" &
+      generator=$!
+      # Wait until the server holds them all, then let it settle.
+      for _ in $(seq 600); do
+        held=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "portals_connections" { print $2 }')
+        [ "${held:-0}" -ge "$connections" ] && break
+        sleep 0.1
+      done
+      sleep 2
+      holding=$(rss_kib)
+      echo "$before $holding $held" >>"$out"
+      kill "$generator" 2>/dev/null || true
+      wait "$generator" 2>/dev/null || true
+      stop_server
+    done
+    python3 - "$out" "$connections" >>"$results/memory.md" <<'EOF'
+import statistics, sys
+rows = [list(map(int, line.split())) for line in open(sys.argv[1]) if line.strip()]
+n = int(sys.argv[2])
+before = statistics.median(r[0] for r in rows)
+holding = statistics.median(r[1] for r in rows)
+per = statistics.median((r[1] - r[0]) * 1024 / r[2] for r in rows if r[2])
+print(f"| {n} | {before/1024:.1f} MiB | {holding/1024:.1f} MiB | {per/1024:.2f} KiB |")
+EOF
+  done
+  cat "$results/memory.md"
+}
+
+bench_join() {
+  say "join and leave (cargo bench)"
+  cargo bench --features ssr --bench join_leave 2>/dev/null | tee "$results/join.txt"
+}
+
+bench_page() {
+  build
+  say "page: GET /?room=home while 1000 connections relay 10 000 msg/s, ${runs} runs"
+  out="$results/page.jsonl"
+  for run in $(seq "$runs"); do
+    start_server
+    load --connections 1000 --rooms 100 --rate 10000 --duration 20s \
+      --page "http://127.0.0.1:$port/?room=home" --page-requests 400 >>"$out"
+    stop_server
+  done
+  printf '| page under 10k msg/s | p50 %s ms | p99 %s ms |\n' \
+    "$(median "$out" 'r["page_ms"]["p50"]')" "$(median "$out" 'r["page_ms"]["p99"]')" |
+    tee "$results/page.md"
+}
+
+bench_bundle() {
+  say "bundle: cargo leptos build --release"
+  cargo leptos build --release 2>&1 | tail -1
+  for file in target/site/pkg/portals.wasm target/site/pkg/portals.js; do
+    printf '| %s | %d bytes | %d bytes gzip |\n' "$(basename "$file")" \
+      "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)"
+  done | tee "$results/bundle.md"
+}
+
+case "$what" in
+relay | memory | join | page | bundle) "bench_$what" ;;
+all) for each in join relay memory page bundle; do "bench_$each"; done ;;
+*)
+  sed -n '2,13p' "$0"
+  exit 2
+  ;;
+esac
+echo "raw output: $results"
