@@ -6,14 +6,16 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use portals::{
     server::{
         metrics::relay_histogram,
-        switchboard::{now, Outbound, Switchboard},
+        outbox::{Outbound, Outbox},
+        switchboard::{now, Switchboard},
     },
     signalling::{ConnectionId, Departure, Hub, HubConfig},
 };
-use tokio::sync::mpsc;
 
 const ROUNDS: usize = 20_000;
 const RUNS: usize = 5;
@@ -57,36 +59,36 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         [seed; 32],
     ));
     let board = Switchboard::new(hub, relay_histogram());
-    let mut inboxes: Vec<mpsc::Receiver<Outbound>> = Vec::new();
+    let mut outboxes: Vec<Arc<Outbox>> = Vec::new();
     for _ in 1..room_size {
-        let (outbox, inbox) = mpsc::channel(1024);
-        board.connect(outbox, Some("bench"), None);
-        inboxes.push(inbox);
+        let outbox = Arc::new(Outbox::default());
+        board.connect(Arc::clone(&outbox), Some("bench"), None);
+        outboxes.push(outbox);
     }
-    drain(&mut inboxes);
+    drain(&outboxes);
     let mut join_times = Vec::with_capacity(ROUNDS);
     let mut leave_times = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
-        let (outbox, inbox) = mpsc::channel(1024);
-        inboxes.push(inbox);
+        let outbox = Arc::new(Outbox::default());
+        outboxes.push(Arc::clone(&outbox));
         let started = Instant::now();
         let connection: ConnectionId = board.connect(outbox, Some("bench"), None);
-        drain(&mut inboxes);
+        drain(&outboxes);
         join_times.push(started.elapsed());
 
         let started = Instant::now();
         board.disconnect(connection, Departure::Left);
-        drain(&mut inboxes);
+        drain(&outboxes);
         leave_times.push(started.elapsed());
-        inboxes.pop();
+        outboxes.pop();
     }
     (percentiles(join_times), percentiles(leave_times))
 }
 
 /// Encodes everything queued, as the connections' tasks would before writing.
-fn drain(inboxes: &mut [mpsc::Receiver<Outbound>]) {
-    for inbox in inboxes {
-        while let Ok(outbound) = inbox.try_recv() {
+fn drain(outboxes: &[Arc<Outbox>]) {
+    for outbox in outboxes {
+        for outbound in outbox.take_queued() {
             if let Outbound::Message(message) = outbound {
                 std::hint::black_box(message.encode());
             }

@@ -55,9 +55,9 @@ stop_server() {
 }
 trap stop_server EXIT
 
-load() {
-  target/release/portals-load --url "ws://127.0.0.1:$port/portal" --json "$@"
-}
+# Not a function around the binary: a backgrounded function is a subshell, and killing that
+# would leave the generator running.
+load_command=(target/release/portals-load --url "ws://127.0.0.1:$port/portal" --json)
 
 # median FILE EXPRESSION: the median over the JSON lines of FILE of a Python expression of `r`.
 median() {
@@ -81,7 +81,7 @@ bench_relay() {
     out="$results/relay-$rate.jsonl"
     for run in $(seq "$runs"); do
       start_server
-      load --connections 1000 --rooms 100 --rate "$rate" --duration 10s >>"$out"
+      "${load_command[@]}" --connections 1000 --rooms 100 --rate "$rate" --duration 10s >>"$out"
       stop_server
     done
     label=$([ "$rate" = 0 ] && echo "saturation" || echo "$rate msg/s")
@@ -110,7 +110,7 @@ bench_memory() {
     for run in $(seq "$runs"); do
       start_server
       before=$(rss_kib)
-      load --idle --connections "$connections" --rooms $((connections / 10)) --duration 60s \
+      "${load_command[@]}" --idle --connections "$connections" --rooms $((connections / 10)) --duration 60s \
         --connect-concurrency 256 >"$results/memory-$connections-load-$run.json" &
       generator=$!
       # Wait until the server holds them all, then let it settle.
@@ -150,7 +150,7 @@ bench_page() {
   out="$results/page.jsonl"
   for run in $(seq "$runs"); do
     start_server
-    load --connections 1000 --rooms 100 --rate 10000 --duration 20s \
+    "${load_command[@]}" --connections 1000 --rooms 100 --rate 10000 --duration 20s \
       --page "http://127.0.0.1:$port/?room=home" --page-requests 400 >>"$out"
     stop_server
   done

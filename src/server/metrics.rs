@@ -1,8 +1,8 @@
 //! `GET /metrics` in the Prometheus text format, through the `prometheus-client` crate.
 //!
-//! Counts that the hub keeps anyway (members, rooms, relays, refusals) are read at scrape time
-//! by a collector instead of being mirrored on every message; only what the hub cannot see is
-//! recorded as it happens: time spent relaying and connections dropped for silence.
+//! Counts that the hub and the switchboard keep anyway (members, rooms, relays, refusals,
+//! dropped connections) are read at scrape time by a collector instead of being mirrored on
+//! every message; only the time spent relaying is recorded as it happens.
 
 use std::{fmt, sync::Arc};
 
@@ -10,7 +10,7 @@ use prometheus_client::{
     collector::Collector,
     encoding::{text::encode, DescriptorEncoder, EncodeMetric},
     metrics::{
-        counter::{ConstCounter, Counter},
+        counter::ConstCounter,
         gauge::ConstGauge,
         histogram::{exponential_buckets, Histogram},
     },
@@ -22,8 +22,6 @@ use crate::signalling::ErrorCode;
 
 pub struct Metrics {
     registry: Registry,
-    /// Dropped because they showed no sign of life for two ping intervals.
-    pub silent_drops: Counter,
 }
 
 /// The histogram of relay times, shared with the switchboard that records it.
@@ -35,12 +33,6 @@ pub fn relay_histogram() -> Histogram {
 impl Metrics {
     pub fn new(switchboard: Arc<Switchboard>, relay_seconds: Histogram) -> Self {
         let mut registry = Registry::with_prefix("portals");
-        let silent_drops = Counter::default();
-        registry.register(
-            "silent_connections_dropped",
-            "Connections dropped because they answered no ping for two intervals",
-            silent_drops.clone(),
-        );
         registry.register_with_unit(
             "relay_duration",
             "Server time to relay one description or candidate: lock, checks, queueing",
@@ -48,10 +40,7 @@ impl Metrics {
             relay_seconds,
         );
         registry.register_collector(Box::new(HubCollector(switchboard)));
-        Self {
-            registry,
-            silent_drops,
-        }
+        Self { registry }
     }
 
     pub fn render(&self) -> Result<String, fmt::Error> {
@@ -129,6 +118,11 @@ impl Collector for HubCollector {
                 "slow_connections_dropped",
                 "Connections dropped because they read slower than their room talked",
                 snapshot.slow_drops,
+            ),
+            (
+                "silent_connections_dropped",
+                "Connections dropped because they answered no ping for two intervals",
+                snapshot.silent_drops,
             ),
         ];
         for (name, help, value) in counters {

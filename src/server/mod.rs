@@ -4,7 +4,9 @@
 //! JSON API, on one port, so that the page's own origin is the WebSocket's origin.
 
 pub mod config;
+mod connection;
 pub mod metrics;
+pub mod outbox;
 pub mod switchboard;
 pub mod websocket;
 
@@ -131,6 +133,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let portal = Arc::new(Portal::new(config));
     let ticker = tokio::spawn(tick(Arc::clone(&portal)));
+    let pinger = tokio::spawn(ping(Arc::clone(&portal)));
     let app = router(AppState {
         leptos_options,
         portal: Arc::clone(&portal),
@@ -150,6 +153,7 @@ pub async fn serve(
         })
         .await;
     ticker.abort();
+    pinger.abort();
     result
 }
 
@@ -159,6 +163,17 @@ async fn tick(portal: Arc<Portal>) {
     loop {
         ticks.tick().await;
         portal.switchboard.tick();
+    }
+}
+
+/// Pings every connection each interval; two intervals of silence drop a connection.
+async fn ping(portal: Arc<Portal>) {
+    let interval = portal.ping_interval;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        portal.switchboard.ping_all(interval * 2);
     }
 }
 

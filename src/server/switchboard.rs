@@ -9,30 +9,18 @@ use std::{
     collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard,
     },
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use prometheus_client::metrics::histogram::Histogram;
-use tokio::sync::mpsc;
 
+use super::outbox::{Abandoned, Outbound, Outbox};
 use crate::signalling::{
     hub::{HubCounters, HubGauges},
-    Action, CloseCode, ConnectionId, Departure, Hub, Input, Outgoing, RoomSummary, ServerMessage,
-    Timestamp,
+    Action, CloseCode, ConnectionId, Departure, Hub, Input, Outgoing, RoomSummary, Timestamp,
 };
-
-/// What a connection's task is asked to do.
-#[derive(Debug)]
-pub enum Outbound {
-    Message(ServerMessage),
-    Close(CloseCode),
-}
-
-/// Messages a connection may have waiting before it counts as too slow and is dropped. A
-/// newcomer in a full room receives a few hundred messages in its first second.
-pub const OUTBOX_CAPACITY: usize = 1024;
 
 pub struct Switchboard {
     shared: Mutex<Shared>,
@@ -46,15 +34,18 @@ pub struct Snapshot {
     pub gauges: HubGauges,
     pub connections: usize,
     pub slow_drops: u64,
+    pub silent_drops: u64,
 }
 
 struct Shared {
     hub: Hub,
-    outboxes: HashMap<ConnectionId, mpsc::Sender<Outbound>>,
+    outboxes: HashMap<ConnectionId, Arc<Outbox>>,
     /// Reused across calls so the hot path does not allocate a vector per message.
     scratch: Vec<Outgoing>,
     /// Connections dropped because their outbox was full.
     slow_drops: u64,
+    /// Connections dropped because they answered no ping.
+    silent_drops: u64,
 }
 
 impl Switchboard {
@@ -66,6 +57,7 @@ impl Switchboard {
                 outboxes: HashMap::new(),
                 scratch: Vec::new(),
                 slow_drops: 0,
+                silent_drops: 0,
             }),
             next_connection: AtomicU64::new(1),
         }
@@ -74,7 +66,7 @@ impl Switchboard {
     /// Registers a connection's outbox and tells the hub it connected.
     pub fn connect(
         &self,
-        outbox: mpsc::Sender<Outbound>,
+        outbox: Arc<Outbox>,
         room: Option<&str>,
         token: Option<&str>,
     ) -> ConnectionId {
@@ -124,8 +116,29 @@ impl Switchboard {
     pub fn close_all(&self, code: CloseCode) {
         let shared = self.lock();
         for outbox in shared.outboxes.values() {
-            let _ = outbox.try_send(Outbound::Close(code));
+            let _ = outbox.push(Outbound::Close(code));
         }
+    }
+
+    /// Pings every connection, and gives up on those that have sent nothing for `silence`.
+    /// One sweep for all connections, rather than a timer in each, keeps an idle connection
+    /// small. Their tasks report them lost, so their members keep their seats for the grace
+    /// period.
+    pub fn ping_all(&self, silence: Duration) {
+        let mut shared = self.lock();
+        let mut silent = 0;
+        for (connection, outbox) in &shared.outboxes {
+            if outbox.silent_for() >= silence {
+                if outbox.abandon(Abandoned::Silent) {
+                    tracing::debug!(connection = connection.0, "dropping a silent connection");
+                    silent += 1;
+                }
+            } else {
+                // A full outbox is already being dealt with; one ping less changes nothing.
+                let _ = outbox.push(Outbound::Ping);
+            }
+        }
+        shared.silent_drops += silent;
     }
 
     pub fn rooms(&self) -> Vec<RoomSummary> {
@@ -139,6 +152,7 @@ impl Switchboard {
             gauges: shared.hub.gauges(),
             connections: shared.outboxes.len(),
             slow_drops: shared.slow_drops,
+            silent_drops: shared.silent_drops,
         }
     }
 
@@ -164,14 +178,17 @@ impl Shared {
                 Action::Send(message) => (Outbound::Message(message), false),
                 Action::Close(code) => (Outbound::Close(code), true),
             };
-            if outbox.try_send(outbound).is_err() || last {
-                // Full: the client reads slower than its room talks. Dropping the outbox ends
-                // its task, which reports the connection lost; its member keeps the seat for the
-                // grace period and can resume. After a close nothing more may be queued.
-                if !last {
+            if outbox.push(outbound).is_err() {
+                // The client reads slower than its room talks. Its task ends and reports the
+                // connection lost; its member keeps the seat for the grace period and can
+                // resume.
+                if outbox.abandon(Abandoned::TooSlow) {
                     self.slow_drops += 1;
                     tracing::warn!(connection = to.0, "outbox full, dropping a slow connection");
                 }
+                self.outboxes.remove(&to);
+            } else if last {
+                // After a close nothing more may be queued.
                 self.outboxes.remove(&to);
             }
         }

@@ -1,0 +1,219 @@
+//! A connection's queue of frames to send, and what the server knows of its liveness.
+//!
+//! The switchboard fills the queue under its lock, in the order the hub decided; the
+//! connection's task takes everything queued at once and writes it as one batch. It is not a
+//! channel because an idle connection should cost next to nothing: a bounded tokio channel
+//! allocates a block of 32 slots up front (3 KiB with our messages), while this queue holds no
+//! buffer at all until something is queued.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex, MutexGuard,
+    },
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use crate::signalling::{CloseCode, ServerMessage};
+
+/// Messages a connection may have waiting before it counts as too slow and is dropped. A
+/// newcomer in a full room receives a few hundred messages in its first second.
+pub const OUTBOX_CAPACITY: usize = 1024;
+
+/// What a connection's task is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Message(ServerMessage),
+    /// A WebSocket Ping frame: the client's answer (or anything else it sends) shows it is alive.
+    Ping,
+    /// Send a close frame with this code and end the connection.
+    Close(CloseCode),
+}
+
+/// Why the server gave up on a connection without a close of its own choosing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abandoned {
+    /// Its queue filled up: it reads slower than its room talks.
+    TooSlow,
+    /// It sent nothing, not even an answer to a ping, for two ping intervals.
+    Silent,
+}
+
+/// What the connection's task takes from its outbox at once, in order.
+pub type Batch = VecDeque<Outbound>;
+
+/// The queue was full; the message was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+pub struct Outbox {
+    state: Mutex<State>,
+    /// When the connection was accepted: `last_heard_ms` counts from here.
+    opened: Instant,
+    last_heard_ms: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Outbound>,
+    waker: Option<Waker>,
+    abandoned: Option<Abandoned>,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            opened: Instant::now(),
+            last_heard_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Outbox {
+    /// Queues one thing to send and wakes the connection's task.
+    pub fn push(&self, outbound: Outbound) -> Result<(), Full> {
+        let waker = {
+            let mut state = self.lock();
+            if state.queue.len() >= OUTBOX_CAPACITY {
+                return Err(Full);
+            }
+            state.queue.push_back(outbound);
+            state.waker.take()
+        };
+        // Woken outside the lock, so the task does not wake up only to wait for it.
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Tells the connection's task to stop. Returns false if it had already been told.
+    pub fn abandon(&self, why: Abandoned) -> bool {
+        let waker = {
+            let mut state = self.lock();
+            if state.abandoned.is_some() {
+                return false;
+            }
+            state.abandoned = Some(why);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Everything queued so far, once there is something; or why the connection was abandoned.
+    /// Abandonment wins over what is still queued: nothing more is worth writing.
+    pub fn poll_batch(&self, context: &mut Context<'_>) -> Poll<Result<Batch, Abandoned>> {
+        let mut state = self.lock();
+        if let Some(why) = state.abandoned {
+            return Poll::Ready(Err(why));
+        }
+        if !state.queue.is_empty() {
+            // Taking the buffer, not copying out of it, leaves an idle connection with none.
+            return Poll::Ready(Ok(std::mem::take(&mut state.queue)));
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(context.waker()) => {}
+            waker => *waker = Some(context.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Everything queued so far, without waiting (for benchmarks and tests).
+    pub fn take_queued(&self) -> Batch {
+        std::mem::take(&mut self.lock().queue)
+    }
+
+    /// Records that a frame arrived from the client.
+    pub fn heard(&self) {
+        let since_open = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_heard_ms.store(since_open, Ordering::Relaxed);
+    }
+
+    /// How long the client has said nothing.
+    pub fn silent_for(&self) -> Duration {
+        let heard = Duration::from_millis(self.last_heard_ms.load(Ordering::Relaxed));
+        self.opened.elapsed().saturating_sub(heard)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while this lock is held (queue operations and waker swaps); if
+        // something did, the queue is still whole.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use super::*;
+
+    async fn next_batch(outbox: &Outbox) -> Result<Batch, Abandoned> {
+        poll_fn(|context| outbox.poll_batch(context)).await
+    }
+
+    fn ping_count(batch: &Batch) -> usize {
+        batch
+            .iter()
+            .filter(|outbound| matches!(outbound, Outbound::Ping))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_everything_queued_in_order() {
+        let outbox = Outbox::default();
+        outbox.push(Outbound::Ping).unwrap();
+        outbox.push(Outbound::Close(CloseCode::NORMAL)).unwrap();
+        let batch = next_batch(&outbox).await.unwrap();
+        assert_eq!(ping_count(&batch), 1);
+        assert!(matches!(
+            batch.back(),
+            Some(Outbound::Close(CloseCode::NORMAL))
+        ));
+        assert!(outbox.take_queued().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_task_wakes_when_something_is_queued() {
+        let outbox = std::sync::Arc::new(Outbox::default());
+        let writer = tokio::spawn({
+            let outbox = std::sync::Arc::clone(&outbox);
+            async move { next_batch(&outbox).await.map(|batch| ping_count(&batch)) }
+        });
+        tokio::task::yield_now().await;
+        outbox.push(Outbound::Ping).unwrap();
+        assert_eq!(writer.await.unwrap(), Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_and_abandoning_wins_over_what_is_queued() {
+        let outbox = Outbox::default();
+        for _ in 0..OUTBOX_CAPACITY {
+            outbox.push(Outbound::Ping).unwrap();
+        }
+        assert_eq!(outbox.push(Outbound::Ping), Err(Full));
+        assert!(outbox.abandon(Abandoned::TooSlow));
+        assert!(!outbox.abandon(Abandoned::Silent), "told once");
+        assert_eq!(
+            next_batch(&outbox).await.map(|batch| batch.len()),
+            Err(Abandoned::TooSlow)
+        );
+    }
+
+    #[test]
+    fn silence_is_counted_from_the_last_frame() {
+        let outbox = Outbox::default();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(outbox.silent_for() >= Duration::from_millis(30));
+        outbox.heard();
+        assert!(outbox.silent_for() < Duration::from_millis(30));
+    }
+}
