@@ -176,6 +176,11 @@ impl MeshInner {
                 self.reconcile();
             }
             ServerMessage::Description { from, description } => {
+                // Our server checks every payload; a base server relays whatever it gets.
+                let Ok(description) = description.parse() else {
+                    trace!("{}: unreadable description ignored", from.short());
+                    return;
+                };
                 self.replace_if_rebuilt(&from, &description);
                 let offer = description.kind == SdpType::Offer;
                 if let Some(link) = self.link_for(&from, offer) {
@@ -183,7 +188,7 @@ impl MeshInner {
                 }
             }
             ServerMessage::Candidate { from, candidate } => {
-                if let Some(link) = self.links.get(&from) {
+                if let (Some(link), Ok(candidate)) = (self.links.get(&from), candidate.parse()) {
                     link.receive_candidate(candidate);
                 }
             }

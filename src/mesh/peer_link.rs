@@ -15,6 +15,7 @@ use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::{GetUntracked, Set, WithUntracked};
 use send_wrapper::SendWrapper;
+use serde_json::value::RawValue;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
@@ -27,7 +28,7 @@ use super::{signalling_socket::SignalSender, trace::trace};
 use crate::{
     components::model::{LinkState, Tile},
     signalling::{
-        protocol::{IceCandidate, Peer, RtcConfiguration, SdpType, SessionDescription},
+        protocol::{IceCandidate, Peer, Relayed, RtcConfiguration, SdpType, SessionDescription},
         ClientMessage, MemberId,
     },
 };
@@ -392,32 +393,31 @@ impl LinkCore {
         trace!("{} → {kind:?}", self.peer.short());
         self.signal.send(&ClientMessage::Description {
             target: self.peer.clone(),
-            description: SessionDescription {
+            description: Relayed::new(&SessionDescription {
                 kind,
                 sdp: local.sdp(),
-            },
+            }),
         });
     }
 
     fn send_candidate(&self, candidate: Option<web_sys::RtcIceCandidate>) {
         let candidate = match candidate {
-            // The browser's own JSON form carries every field, usernameFragment included.
+            // The browser's own JSON form carries every field, usernameFragment included, and
+            // goes out as it is.
             Some(candidate) => {
                 let json = js_sys::JSON::stringify(&candidate.to_json())
                     .ok()
-                    .and_then(|json| json.as_string());
-                match json.and_then(|json| serde_json::from_str::<IceCandidate>(&json).ok()) {
-                    Some(candidate) => Some(candidate),
+                    .and_then(|json| json.as_string())
+                    .and_then(|json| RawValue::from_string(json).ok())
+                    .and_then(|json| Relayed::from_json(json).ok());
+                match json {
+                    Some(candidate) => candidate,
                     None => return,
                 }
             }
-            None => None,
+            None => Relayed::new(&None),
         };
-        trace!(
-            "{} → candidate {}",
-            self.peer.short(),
-            candidate.as_ref().map_or("(end)", |c| c.candidate.as_str())
-        );
+        trace!("{} → candidate {}", self.peer.short(), candidate.json());
         self.signal.send(&ClientMessage::Candidate {
             target: self.peer.clone(),
             candidate,

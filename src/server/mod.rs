@@ -7,6 +7,7 @@ pub mod config;
 mod connection;
 pub mod metrics;
 pub mod outbox;
+mod read_ahead;
 pub mod switchboard;
 pub mod websocket;
 
@@ -30,6 +31,7 @@ use crate::{
 };
 use config::Config;
 use metrics::Metrics;
+use read_ahead::ReadAheadListener;
 use switchboard::{now, Switchboard};
 use websocket::OriginPolicy;
 
@@ -141,11 +143,11 @@ pub async fn serve(
     let closer = Arc::clone(&portal);
     // Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's
     // algorithm meets the peer's delayed ACK and holds some of them back for 40 ms.
-    let listener = listener.tap_io(|stream| {
+    let listener = ReadAheadListener(listener.tap_io(|stream| {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-    });
+    }));
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

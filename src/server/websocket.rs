@@ -11,12 +11,11 @@ use axum::{
 
 use super::{connection::Connection, Portal};
 
-/// The socket's read buffer, allocated up front for every connection and the most read at
-/// once. Signalling messages are small (candidates ~300 B, descriptions a few KiB), so
-/// tungstenite's 128 KiB default would only cost memory; a bigger frame still fits, as the
-/// buffer grows to hold it. 512 B keeps an idle connection small and still reads a candidate
-/// or two per call.
-const READ_BUFFER_BYTES: usize = 512;
+/// tungstenite's read buffer, allocated up front for every connection: the most it reads per
+/// call. Small, because idle connections are most of them; the read-ahead layer under it
+/// (`read_ahead.rs`) still takes everything the kernel has in one system call, and a frame
+/// bigger than this still fits, as the buffer grows to hold it.
+const READ_BUFFER_BYTES: usize = 256;
 /// Outgoing bytes gathered before a write; a batch is flushed as one write anyway.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 

@@ -6,10 +6,10 @@
 //! and nowhere else. One enum per direction means a client message can never be mistaken for a
 //! server message: the server cannot be talked into relaying an `info` or a `welcome`.
 
-use std::{borrow::Cow, fmt, sync::Arc};
+use std::{borrow::Cow, fmt, marker::PhantomData, sync::Arc};
 
 use serde::{
-    de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor},
+    de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor},
     ser::SerializeMap,
     Deserialize, Deserializer, Serialize, Serializer,
 };
@@ -171,6 +171,88 @@ pub struct IceCandidate {
     pub username_fragment: Option<String>,
 }
 
+/// What one member sends another through the server: a `description` or a `candidate`.
+///
+/// The server checks once, on arrival, that the payload has the shape of `T` (a malformed one
+/// gets `bad_message` and never reaches the other member), then passes on the very JSON the
+/// sender wrote. Rebuilding it would cost an unescape and an escape of every SDP (a few KiB
+/// each) and would drop any field a newer browser adds that this version does not know. The
+/// receiving client reads the `T` out with [`Relayed::parse`].
+pub struct Relayed<T> {
+    json: Box<RawValue>,
+    shape: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Relayed<T> {
+    /// Checks that `json` has the shape of `T` and keeps it as it is.
+    pub fn from_json(json: Box<RawValue>) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<T>(json.get())?;
+        Ok(Self {
+            json,
+            shape: PhantomData,
+        })
+    }
+
+    /// The payload itself. It was checked when it was decoded, so this fails only for one
+    /// that no check has seen (a server that does not check relaying a bad peer's message).
+    pub fn parse(&self) -> Result<T, ProtocolError> {
+        serde_json::from_str(self.json.get())
+            .map_err(|error| ProtocolError::BadMessage(format!("relayed payload: {error}")))
+    }
+}
+
+impl<T: Serialize> Relayed<T> {
+    pub fn new(value: &T) -> Self {
+        Self {
+            // Payloads are plain structs with string keys: serialising them cannot fail.
+            json: serde_json::value::to_raw_value(value).expect("payloads serialise to JSON"),
+            shape: PhantomData,
+        }
+    }
+}
+
+impl<T> Relayed<T> {
+    pub fn json(&self) -> &str {
+        self.json.get()
+    }
+}
+
+impl<T> Clone for Relayed<T> {
+    fn clone(&self) -> Self {
+        Self {
+            json: self.json.clone(),
+            shape: PhantomData,
+        }
+    }
+}
+
+impl<T> PartialEq for Relayed<T> {
+    /// The same JSON value, whatever the key order or spacing (for tests; nothing on the relay
+    /// path compares payloads).
+    fn eq(&self, other: &Self) -> bool {
+        let value = |json: &RawValue| serde_json::from_str::<serde_json::Value>(json.get()).ok();
+        self.json.get() == other.json.get() || value(&self.json) == value(&other.json)
+    }
+}
+
+impl<T> fmt::Debug for Relayed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Relayed({})", self.json.get())
+    }
+}
+
+impl<T> Serialize for Relayed<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Relayed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_json(Box::<RawValue>::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
+}
+
 /// One entry of `RTCConfiguration.iceServers`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
@@ -252,12 +334,12 @@ pub enum ClientMessage {
     Ping(serde_json::Number),
     Description {
         target: MemberId,
-        description: SessionDescription,
+        description: Relayed<SessionDescription>,
     },
     Candidate {
         target: MemberId,
-        /// `None` is end-of-candidates.
-        candidate: Option<IceCandidate>,
+        /// `null` is end-of-candidates.
+        candidate: Relayed<Option<IceCandidate>>,
     },
 }
 
@@ -268,11 +350,11 @@ pub enum ServerMessage {
     Info(Info),
     Description {
         from: MemberId,
-        description: SessionDescription,
+        description: Relayed<SessionDescription>,
     },
     Candidate {
         from: MemberId,
-        candidate: Option<IceCandidate>,
+        candidate: Relayed<Option<IceCandidate>>,
     },
     Pong(serde_json::Number),
     Error(ErrorReport),
@@ -303,11 +385,11 @@ impl ClientMessage {
             "ping" => Ok(ClientMessage::Ping(envelope.payload(kind)?)),
             "description" => Ok(ClientMessage::Description {
                 target: target()?,
-                description: envelope.payload(kind)?,
+                description: envelope.relayed(kind)?,
             }),
             "candidate" => Ok(ClientMessage::Candidate {
                 target: target()?,
-                candidate: envelope.payload(kind)?,
+                candidate: envelope.relayed(kind)?,
             }),
             _ => Err(ProtocolError::UnknownType(truncated(kind))),
         }
@@ -386,11 +468,11 @@ impl ServerMessage {
             "info" => Ok(ServerMessage::Info(envelope.payload(kind)?)),
             "description" => Ok(ServerMessage::Description {
                 from: from()?,
-                description: envelope.payload(kind)?,
+                description: envelope.relayed(kind)?,
             }),
             "candidate" => Ok(ServerMessage::Candidate {
                 from: from()?,
-                candidate: envelope.payload(kind)?,
+                candidate: envelope.relayed(kind)?,
             }),
             "pong" => Ok(ServerMessage::Pong(envelope.payload(kind)?)),
             "error" => Ok(ServerMessage::Error(envelope.payload(kind)?)),
@@ -498,12 +580,24 @@ impl<'a> Envelope<'a> {
     }
 
     fn payload<T: Deserialize<'a>>(&self, kind: &str) -> Result<T, ProtocolError> {
-        let raw = self
-            .payload
-            .ok_or_else(|| ProtocolError::BadMessage(format!("`{kind}` payload is missing")))?;
-        serde_json::from_str(raw.get())
-            .map_err(|error| ProtocolError::BadMessage(format!("`{kind}` payload: {error}")))
+        serde_json::from_str(self.raw_payload(kind)?.get())
+            .map_err(|error| bad_payload(kind, error))
     }
+
+    /// The payload kept as the sender wrote it, once its shape is checked.
+    fn relayed<T: DeserializeOwned>(&self, kind: &str) -> Result<Relayed<T>, ProtocolError> {
+        Relayed::from_json(self.raw_payload(kind)?.to_owned())
+            .map_err(|error| bad_payload(kind, error))
+    }
+
+    fn raw_payload(&self, kind: &str) -> Result<&'a RawValue, ProtocolError> {
+        self.payload
+            .ok_or_else(|| ProtocolError::BadMessage(format!("`{kind}` payload is missing")))
+    }
+}
+
+fn bad_payload(kind: &str, error: serde_json::Error) -> ProtocolError {
+    ProtocolError::BadMessage(format!("`{kind}` payload: {error}"))
 }
 
 /// What the envelope visitor collects: at most one raw payload per known type, because the
@@ -616,10 +710,10 @@ mod tests {
             ClientMessage::decode(&offer.to_string()).unwrap(),
             ClientMessage::Description {
                 target: id("b"),
-                description: SessionDescription {
+                description: Relayed::new(&SessionDescription {
                     kind: SdpType::Offer,
                     sdp: "v=0\r\n".into()
-                },
+                }),
             }
         );
 
@@ -630,13 +724,10 @@ mod tests {
             "target": "b",
         });
         let decoded = ClientMessage::decode(&candidate.to_string()).unwrap();
-        let ClientMessage::Candidate {
-            candidate: Some(candidate),
-            ..
-        } = decoded
-        else {
+        let ClientMessage::Candidate { candidate, .. } = decoded else {
             panic!("expected a candidate, got {decoded:?}");
         };
+        let candidate = candidate.parse().unwrap().unwrap();
         assert_eq!(candidate.sdp_mid.as_deref(), Some("0"));
         assert_eq!(candidate.sdp_m_line_index, Some(0));
 
@@ -645,8 +736,29 @@ mod tests {
             ClientMessage::decode(end_of_candidates).unwrap(),
             ClientMessage::Candidate {
                 target: id("b"),
-                candidate: None
+                candidate: Relayed::new(&None)
             }
+        );
+    }
+
+    #[test]
+    fn a_relayed_payload_is_passed_on_as_the_sender_wrote_it() {
+        // Spacing, key order and a field this version does not know all survive the relay.
+        let text = r#"{"type":"candidate","target":"b","candidate": {"sdpMid":"0", "candidate":"candidate:1","futureField":[1]}}"#;
+        let ClientMessage::Candidate { candidate, .. } = ClientMessage::decode(text).unwrap()
+        else {
+            panic!("expected a candidate");
+        };
+        let relayed = ServerMessage::Candidate {
+            from: id("a"),
+            candidate,
+        }
+        .encode();
+        assert!(
+            relayed.contains(
+                r#""candidate":{"sdpMid":"0", "candidate":"candidate:1","futureField":[1]}"#
+            ),
+            "{relayed}"
         );
     }
 
@@ -655,10 +767,7 @@ mod tests {
         let text = r#"{"target":"b","candidate":null,"extra":[1,2],"type":"candidate"}"#;
         assert!(matches!(
             ClientMessage::decode(text).unwrap(),
-            ClientMessage::Candidate {
-                candidate: None,
-                ..
-            }
+            ClientMessage::Candidate { candidate, .. } if candidate.json() == "null"
         ));
     }
 
@@ -734,7 +843,7 @@ mod tests {
             }),
             ServerMessage::Candidate {
                 from: id("b"),
-                candidate: None,
+                candidate: Relayed::new(&None),
             },
             ServerMessage::Pong(3.into()),
             ServerMessage::error(&ProtocolError::RoomFull {
@@ -749,10 +858,10 @@ mod tests {
 
         let relayed = ServerMessage::Description {
             from: id("a"),
-            description: SessionDescription {
+            description: Relayed::new(&SessionDescription {
                 kind: SdpType::Answer,
                 sdp: "v=0".into(),
-            },
+            }),
         };
         let value: serde_json::Value = serde_json::from_str(&relayed.encode()).unwrap();
         assert_eq!(
@@ -777,12 +886,12 @@ mod tests {
     fn client_messages_round_trip() {
         let message = ClientMessage::Candidate {
             target: id("z"),
-            candidate: Some(IceCandidate {
+            candidate: Relayed::new(&Some(IceCandidate {
                 candidate: "candidate:1".into(),
                 sdp_mid: Some("0".into()),
                 sdp_m_line_index: Some(0),
                 username_fragment: None,
-            }),
+            })),
         };
         assert_eq!(ClientMessage::decode(&message.encode()).unwrap(), message);
     }

@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::*;
-use crate::signalling::protocol::{ErrorReport, IceCandidate, SdpType, SessionDescription};
+use crate::signalling::protocol::{ErrorReport, Relayed, SdpType, SessionDescription};
 
 const SECRET: &[u8] = b"test secret";
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -243,23 +243,20 @@ fn descriptions_and_candidates_are_relayed_with_the_senders_id() {
         out.to(b).messages(),
         [&ServerMessage::Description {
             from: a_id.clone(),
-            description: SessionDescription {
+            description: Relayed::new(&SessionDescription {
                 kind: SdpType::Offer,
                 sdp: "v=0\r\n".into()
-            }
+            })
         }]
     );
 
     let out = h.text(b, &candidate_to(&a_id));
     assert_eq!(out.receivers(), [a].into());
     let received = out.to(a);
-    let ServerMessage::Candidate {
-        from,
-        candidate: Some(IceCandidate { sdp_mid, .. }),
-    } = received.messages()[0]
-    else {
+    let ServerMessage::Candidate { from, candidate } = received.messages()[0] else {
         panic!("expected a candidate");
     };
+    let sdp_mid = candidate.parse().unwrap().and_then(|c| c.sdp_mid);
     assert_eq!((from, sdp_mid.as_deref()), (&b_id, Some("0")));
     assert_eq!(h.hub.counters().relayed, 2);
 }
@@ -276,7 +273,7 @@ fn a_forged_from_is_replaced_by_the_real_sender() {
         out.to(b).messages(),
         [&ServerMessage::Candidate {
             from: a_id,
-            candidate: None
+            candidate: Relayed::new(&None)
         }]
     );
 }
