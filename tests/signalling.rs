@@ -272,6 +272,42 @@ async fn a_silent_client_is_dropped_and_the_room_told() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_and_the_room_told() {
+    let server = TestServer::start(&[
+        "--messages-per-second",
+        "1000000",
+        "--message-burst",
+        "1000000",
+        "--grace-period",
+        "100ms",
+    ])
+    .await;
+    let (mut talker, _, _) = Client::join(&server, "home").await;
+    // `deaf` never reads again: first the socket buffers fill, then its outbox.
+    let (_deaf, deaf_welcome, _) = Client::join(&server, "home").await;
+    assert_eq!(talker.info().await.members.len(), 1);
+    let offer = json!({
+        "type": "description",
+        "description": {"type": "offer", "sdp": "a".repeat(32 * 1024)},
+        "target": deaf_welcome.id.as_str(),
+    })
+    .to_string();
+    // Loopback buffers hold a few MiB and the outbox 1024 messages: 64 MiB is more than both.
+    for _ in 0..2048 {
+        talker.send_text(&offer).await;
+    }
+    let info = talker.info().await;
+    assert!(info.members.is_empty(), "{info:?}");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "portals_slow_connections_dropped_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn a_frame_over_the_limit_closes_with_1009() {
     let server = TestServer::start(&[]).await;
     let (mut a, _, _) = Client::join(&server, "home").await;

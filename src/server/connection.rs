@@ -97,13 +97,13 @@ impl Connection {
                     Poll::Ready(Ok(None)) => Phase::Open,
                     Poll::Ready(Ok(Some(code))) => Phase::closing(code),
                     Poll::Ready(Err(_)) => Phase::Ended(Departure::Lost),
-                    Poll::Pending => ready!(self.poll_deadline(context)),
+                    Poll::Pending => ready!(self.poll_stuck(context)),
                 },
                 Phase::Closing { frame, departure } => {
                     let departure = *departure;
                     match poll_close(&mut self.socket, frame, context) {
                         Poll::Ready(()) => Phase::Ended(departure),
-                        Poll::Pending => ready!(self.poll_deadline(context)),
+                        Poll::Pending => ready!(self.poll_stuck(context)),
                     }
                 }
                 Phase::Ended(departure) => return Poll::Ready(*departure),
@@ -144,8 +144,13 @@ impl Connection {
         })
     }
 
-    /// Pending while a stuck write still has time; then the connection is lost.
-    fn poll_deadline(&mut self, context: &mut Context<'_>) -> Poll<Phase> {
+    /// Pending while a write waits for the client to read and still has time. The connection
+    /// is lost when the deadline passes, or at once if the switchboard gives up on it first
+    /// (its outbox filled up meanwhile): no close frame, as the client is not reading.
+    fn poll_stuck(&mut self, context: &mut Context<'_>) -> Poll<Phase> {
+        if self.outbox.poll_abandoned(context).is_ready() {
+            return Poll::Ready(Phase::Ended(Departure::Lost));
+        }
         let patience = self.portal.ping_interval;
         let deadline = self
             .deadline

@@ -62,6 +62,15 @@ struct State {
     abandoned: Option<Abandoned>,
 }
 
+impl State {
+    fn wake_later(&mut self, context: &Context<'_>) {
+        match &mut self.waker {
+            Some(waker) if waker.will_wake(context.waker()) => {}
+            waker => *waker = Some(context.waker().clone()),
+        }
+    }
+}
+
 impl Default for Outbox {
     fn default() -> Self {
         Self {
@@ -117,11 +126,21 @@ impl Outbox {
             // Taking the buffer, not copying out of it, leaves an idle connection with none.
             return Poll::Ready(Ok(std::mem::take(&mut state.queue)));
         }
-        match &mut state.waker {
-            Some(waker) if waker.will_wake(context.waker()) => {}
-            waker => *waker = Some(context.waker().clone()),
-        }
+        state.wake_later(context);
         Poll::Pending
+    }
+
+    /// Ready once the connection is abandoned, whatever is queued: for a task stuck writing,
+    /// which has nothing to take from the queue until its write goes through.
+    pub fn poll_abandoned(&self, context: &mut Context<'_>) -> Poll<Abandoned> {
+        let mut state = self.lock();
+        match state.abandoned {
+            Some(why) => Poll::Ready(why),
+            None => {
+                state.wake_later(context);
+                Poll::Pending
+            }
+        }
     }
 
     /// Everything queued so far, without waiting (for benchmarks and tests).
@@ -206,6 +225,20 @@ mod tests {
             next_batch(&outbox).await.map(|batch| batch.len()),
             Err(Abandoned::TooSlow)
         );
+    }
+
+    #[tokio::test]
+    async fn a_task_stuck_writing_hears_that_it_was_abandoned() {
+        let outbox = std::sync::Arc::new(Outbox::default());
+        let stuck = tokio::spawn({
+            let outbox = std::sync::Arc::clone(&outbox);
+            async move { poll_fn(|context| outbox.poll_abandoned(context)).await }
+        });
+        tokio::task::yield_now().await;
+        outbox.push(Outbound::Ping).unwrap();
+        assert!(!stuck.is_finished(), "something to send is not abandonment");
+        outbox.abandon(Abandoned::TooSlow);
+        assert_eq!(stuck.await.unwrap(), Abandoned::TooSlow);
     }
 
     #[test]
