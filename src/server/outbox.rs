@@ -22,6 +22,12 @@ use crate::signalling::{CloseCode, ServerMessage};
 /// newcomer in a full room receives a few hundred messages in its first second.
 pub const OUTBOX_CAPACITY: usize = 1024;
 
+/// Bytes of relayed payloads a connection may have waiting, whatever their number: without it,
+/// a room's members sending their largest messages to a member that reads slowly could make
+/// the server hold 1024 × 64 KiB for it. A newcomer's first second in a full room is about
+/// 100 KiB (an offer and a dozen candidates from each of eleven members).
+pub const OUTBOX_BYTES: usize = 1024 * 1024;
+
 /// What a connection's task is asked to do.
 #[derive(Debug)]
 pub enum Outbound {
@@ -30,6 +36,20 @@ pub enum Outbound {
     Ping,
     /// Send a close frame with this code and end the connection.
     Close(CloseCode),
+}
+
+impl Outbound {
+    /// The bytes of relayed payload this holds: the part of a message whose size a client
+    /// chooses. The rest is small and bounded by the count of messages.
+    fn payload_bytes(&self) -> usize {
+        match self {
+            Outbound::Message(ServerMessage::Description { description, .. }) => {
+                description.json().len()
+            }
+            Outbound::Message(ServerMessage::Candidate { candidate, .. }) => candidate.json().len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Why the server gave up on a connection without a close of its own choosing.
@@ -58,6 +78,8 @@ pub struct Outbox {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Outbound>,
+    /// [`Outbound::payload_bytes`] of everything in `queue`.
+    queued_bytes: usize,
     waker: Option<Waker>,
     abandoned: Option<Abandoned>,
 }
@@ -86,9 +108,11 @@ impl Outbox {
     pub fn push(&self, outbound: Outbound) -> Result<(), Full> {
         let waker = {
             let mut state = self.lock();
-            if state.queue.len() >= OUTBOX_CAPACITY {
+            let bytes = outbound.payload_bytes();
+            if state.queue.len() >= OUTBOX_CAPACITY || state.queued_bytes + bytes > OUTBOX_BYTES {
                 return Err(Full);
             }
+            state.queued_bytes += bytes;
             state.queue.push_back(outbound);
             state.waker.take()
         };
@@ -124,6 +148,7 @@ impl Outbox {
         }
         if !state.queue.is_empty() {
             // Taking the buffer, not copying out of it, leaves an idle connection with none.
+            state.queued_bytes = 0;
             return Poll::Ready(Ok(std::mem::take(&mut state.queue)));
         }
         state.wake_later(context);
@@ -145,7 +170,9 @@ impl Outbox {
 
     /// Everything queued so far, without waiting (for benchmarks and tests).
     pub fn take_queued(&self) -> Batch {
-        std::mem::take(&mut self.lock().queue)
+        let mut state = self.lock();
+        state.queued_bytes = 0;
+        std::mem::take(&mut state.queue)
     }
 
     /// Records that a frame arrived from the client.
@@ -174,6 +201,10 @@ mod tests {
     use std::future::poll_fn;
 
     use super::*;
+    use crate::signalling::{
+        protocol::{Relayed, SdpType, SessionDescription},
+        MemberId,
+    };
 
     async fn next_batch(outbox: &Outbox) -> Result<Batch, Abandoned> {
         poll_fn(|context| outbox.poll_batch(context)).await
@@ -225,6 +256,27 @@ mod tests {
             next_batch(&outbox).await.map(|batch| batch.len()),
             Err(Abandoned::TooSlow)
         );
+    }
+
+    #[test]
+    fn large_payloads_fill_the_queue_before_its_count_does() {
+        let offer = |size: usize| {
+            Outbound::Message(ServerMessage::Description {
+                from: MemberId::new("a"),
+                description: Relayed::new(&SessionDescription {
+                    kind: SdpType::Offer,
+                    sdp: "x".repeat(size),
+                }),
+            })
+        };
+        let outbox = Outbox::default();
+        for _ in 0..15 {
+            outbox.push(offer(64 * 1024)).unwrap();
+        }
+        assert_eq!(outbox.push(offer(64 * 1024)), Err(Full));
+        outbox.push(Outbound::Ping).unwrap();
+        assert_eq!(outbox.take_queued().len(), 16);
+        outbox.push(offer(64 * 1024)).unwrap();
     }
 
     #[tokio::test]
