@@ -30,7 +30,8 @@ say() { printf '\033[1;34m==> %s\033[0m\n' "$*"; }
 
 build() {
   say "release build of the server and the load generator"
-  cargo build --release --features ssr --bin portals --bin portals-load 2>&1 | tail -1
+  # The output name cargo-leptos would set: the server then finds its Leptos configuration.
+  LEPTOS_OUTPUT_NAME=portals cargo build --release --features ssr --bin portals --bin portals-load 2>&1 | tail -1
 }
 
 start_server() {
