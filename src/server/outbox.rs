@@ -85,6 +85,12 @@ struct State {
 }
 
 impl State {
+    /// Taking the buffer, not copying out of it, leaves an idle connection with none.
+    fn take(&mut self) -> Batch {
+        self.queued_bytes = 0;
+        std::mem::take(&mut self.queue)
+    }
+
     fn wake_later(&mut self, context: &Context<'_>) {
         match &mut self.waker {
             Some(waker) if waker.will_wake(context.waker()) => {}
@@ -147,9 +153,7 @@ impl Outbox {
             return Poll::Ready(Err(why));
         }
         if !state.queue.is_empty() {
-            // Taking the buffer, not copying out of it, leaves an idle connection with none.
-            state.queued_bytes = 0;
-            return Poll::Ready(Ok(std::mem::take(&mut state.queue)));
+            return Poll::Ready(Ok(state.take()));
         }
         state.wake_later(context);
         Poll::Pending
@@ -170,9 +174,7 @@ impl Outbox {
 
     /// Everything queued so far, without waiting (for benchmarks and tests).
     pub fn take_queued(&self) -> Batch {
-        let mut state = self.lock();
-        state.queued_bytes = 0;
-        std::mem::take(&mut state.queue)
+        self.lock().take()
     }
 
     /// Records that a frame arrived from the client.
