@@ -122,23 +122,22 @@ impl Switchboard {
 
     /// Pings every connection, and gives up on those that have sent nothing for `silence`.
     /// One sweep for all connections, rather than a timer in each, keeps an idle connection
-    /// small. Their tasks report them lost, so their members keep their seats for the grace
-    /// period.
+    /// small.
     pub fn ping_all(&self, silence: Duration) {
         let mut shared = self.lock();
-        let mut silent = 0;
-        for (connection, outbox) in &shared.outboxes {
-            if outbox.silent_for() >= silence {
-                if outbox.abandon(Abandoned::Silent) {
-                    tracing::debug!(connection = connection.0, "dropping a silent connection");
-                    silent += 1;
-                }
-            } else {
-                // A full outbox is already being dealt with; one ping less changes nothing.
-                let _ = outbox.push(Outbound::Ping);
-            }
+        let silent: Vec<ConnectionId> = shared
+            .outboxes
+            .iter()
+            .filter(|(_, outbox)| outbox.silent_for() >= silence)
+            .map(|(connection, _)| *connection)
+            .collect();
+        for connection in silent {
+            shared.abandon(connection, Abandoned::Silent);
         }
-        shared.silent_drops += silent;
+        for outbox in shared.outboxes.values() {
+            // A full outbox is already being dealt with; one ping less changes nothing.
+            let _ = outbox.push(Outbound::Ping);
+        }
     }
 
     pub fn rooms(&self) -> Vec<RoomSummary> {
@@ -179,20 +178,38 @@ impl Shared {
                 Action::Close(code) => (Outbound::Close(code), true),
             };
             if outbox.push(outbound).is_err() {
-                // The client reads slower than its room talks. Its task ends and reports the
-                // connection lost; its member keeps the seat for the grace period and can
-                // resume.
-                if outbox.abandon(Abandoned::TooSlow) {
-                    self.slow_drops += 1;
-                    tracing::warn!(connection = to.0, "outbox full, dropping a slow connection");
-                }
-                self.outboxes.remove(&to);
+                self.abandon(to, Abandoned::TooSlow);
             } else if last {
                 // After a close nothing more may be queued.
                 self.outboxes.remove(&to);
             }
         }
         self.scratch = out;
+    }
+
+    /// Gives up on a connection and forgets its outbox: nothing more is queued for it. Its
+    /// task ends and reports the connection lost, so its member keeps the seat for the grace
+    /// period and can resume.
+    fn abandon(&mut self, connection: ConnectionId, why: Abandoned) {
+        let Some(outbox) = self.outboxes.remove(&connection) else {
+            return;
+        };
+        if !outbox.abandon(why) {
+            return;
+        }
+        match why {
+            Abandoned::TooSlow => {
+                self.slow_drops += 1;
+                tracing::warn!(
+                    connection = connection.0,
+                    "outbox full, dropping a slow connection"
+                );
+            }
+            Abandoned::Silent => {
+                self.silent_drops += 1;
+                tracing::debug!(connection = connection.0, "dropping a silent connection");
+            }
+        }
     }
 }
 

@@ -247,12 +247,6 @@ impl<T> Serialize for Relayed<T> {
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Relayed<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::from_json(Box::<RawValue>::deserialize(deserializer)?).map_err(de::Error::custom)
-    }
-}
-
 /// One entry of `RTCConfiguration.iceServers`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IceServer {
