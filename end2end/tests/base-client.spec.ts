@@ -1,14 +1,15 @@
 import { expect, Page, test } from "@playwright/test";
-import { expectDecoding, freshRoom, memberId, openWall } from "./helpers";
+import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall } from "./helpers";
 
 /**
  * A client that speaks only the base `@openlab/portals` 0.2 wire format, written the way its
  * PortalGun and Portal classes work: no `welcome`, no token, an `id` it makes up, and a brand
  * new RTCPeerConnection for every member on every `info`.
  */
-async function startBaseClient(page: Page, room: string): Promise<void> {
+async function startBaseClient(page: Page, room: string, dropOffers = 0): Promise<void> {
   await page.goto("/healthz"); // any page of the same origin
-  await page.evaluate(async (room) => {
+  await page.evaluate(async ({ room, dropOffers }) => {
+    let offersToDrop = dropOffers;
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
     const url = new URL("/portal", location.href);
     url.protocol = url.protocol.replace(/^http/, "ws");
@@ -75,6 +76,12 @@ async function startBaseClient(page: Page, room: string): Promise<void> {
       } else if (type === "description") {
         const portal = portals.get(from);
         if (!portal) return;
+        // A stand-in for the base client's own misjudged collisions (it does not know that an
+        // answer it is still applying makes a new offer no collision): the offer is lost.
+        if (payload.type === "offer" && offersToDrop > 0) {
+          offersToDrop--;
+          return;
+        }
         const collision =
           payload.type === "offer" && (portal.makingOffer || portal.peer.signalingState !== "stable");
         portal.ignoreOffer = !portal.polite && collision;
@@ -106,7 +113,7 @@ async function startBaseClient(page: Page, room: string): Promise<void> {
       const wait = () => ((window as any).base.id ? resolve() : setTimeout(wait, 50));
       wait();
     });
-  }, room);
+  }, { room, dropOffers });
 }
 
 async function baseId(page: Page): Promise<string> {
@@ -155,5 +162,19 @@ test("a base @openlab/portals client and the Leptos client see each other", asyn
     await expect(page.locator(`.tile[data-member="${idBase}"]`)).toHaveCount(1);
   }
   expect(await base.evaluate(() => (window as any).base.serverErrors)).toEqual([]);
+  await context.close();
+});
+
+test("an offer the base client drops is made again", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("dropped");
+  const base = await context.newPage();
+  await startBaseClient(base, room, 1);
+  const idBase = await baseId(base);
+  const tab = await openWall(context, room);
+  const idTab = await memberId(tab);
+  await expectDecoding(tab, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  expect(await connectionsCreated(tab), "recovered without a new connection").toBe(1);
   await context.close();
 });

@@ -343,22 +343,48 @@ impl LinkCore {
             .any(|transceiver| transceiver.receiver().track().kind() == "video")
     }
 
-    /// A connection can get stuck short of `connected` with nothing left to fail: seen in
-    /// Chromium when a polite side's first offer is rolled back before it gathered a single
-    /// candidate. Restarting ICE gathers afresh.
-    fn look_for_a_stall(&self) {
-        let stuck = matches!(
+    /// Two ways a connection can get stuck with nothing left to fail, each seen in Chromium:
+    ///
+    /// - short of `connected`, when a polite side's first offer is rolled back before it
+    ///   gathered a single candidate. Restarting ICE gathers afresh.
+    /// - with an offer of ours that is never answered. A peer that settles collisions less
+    ///   carefully than we do (the base `@openlab/portals` client has no notion of an answer
+    ///   still being applied) can take our offer for a collision and drop it. Rolling the
+    ///   offer back returns to `stable`, where the browser asks for negotiation again and the
+    ///   new offer meets a peer that is ready for it.
+    fn look_for_a_stall(self: &Rc<Self>) {
+        let connecting = matches!(
             self.connection.connection_state(),
             RtcPeerConnectionState::New | RtcPeerConnectionState::Connecting
         ) && self.deferred.borrow().is_none();
-        if !stuck {
+        let unanswered = self.connection.signaling_state() == RtcSignalingState::HaveLocalOffer
+            && !self.making_offer.get();
+        if !(connecting || unanswered) {
             self.stalled_looks.set(0);
             return;
         }
         self.stalled_looks.set(self.stalled_looks.get() + 1);
-        if self.stalled_looks.get() >= 2 {
+        if self.stalled_looks.get() < 2 {
+            return;
+        }
+        self.stalled_looks.set(0);
+        if unanswered {
+            trace!(
+                "{}: offer never answered, offering again",
+                self.peer.short()
+            );
+            let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+            let rolled_back = self.connection.set_local_description(&rollback);
+            let weak = Rc::downgrade(self);
+            spawn_local(async move {
+                if let (Err(error), Some(core)) =
+                    (JsFuture::from(rolled_back).await, weak.upgrade())
+                {
+                    warn(&format!("rollback towards {}", core.peer.short()), &error);
+                }
+            });
+        } else {
             trace!("{}: stuck connecting, restarting ICE", self.peer.short());
-            self.stalled_looks.set(0);
             modern(&self.connection).restart_ice();
         }
     }
