@@ -21,6 +21,9 @@ cargo clippy --features hydrate --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test --features ssr
 
+step "type-check the end-to-end tests"
+(cd end2end && tsc --noEmit -p .)
+
 step "end-to-end tests (cargo leptos end-to-end)"
 cargo leptos end-to-end
 
