@@ -30,7 +30,7 @@ fi
 # (Not --locked: its lockfile names a webpki-roots the registry no longer has.)
 wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
-  say "installing wasm-bindgen-cli $wasm_bindgen_version (about 3 minutes, once)"
+  say "installing wasm-bindgen-cli $wasm_bindgen_version (about 4 minutes, once)"
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
 fi
 
