@@ -12,14 +12,25 @@ started=$SECONDS
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The server's checks and tests build with the flag cargo-leptos passes in debug builds
+# (leptos's erase_components: type-erased views), and the browser's clippy runs in cargo-leptos's
+# front target directory: the end-to-end build then reuses what they compiled instead of
+# compiling every dependency a second time. Per command, not exported: cargo-leptos appends
+# the flag to the RUSTFLAGS it inherits, and a doubled flag would rebuild everything.
+server_rustflags="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components"
+# leptos reads this one at compile time, and cargo-leptos sets it (to output-name in
+# Cargo.toml): without it here, the tests and the end-to-end build would rebuild leptos and
+# everything above it for each other, on every run.
+export LEPTOS_OUTPUT_NAME=portals
+
 step "clippy, server (ssr)"
-cargo clippy --features ssr --all-targets -- -D warnings
+RUSTFLAGS=$server_rustflags cargo clippy --features ssr --all-targets -- -D warnings
 
 step "clippy, browser (hydrate, wasm32)"
-cargo clippy --features hydrate --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --features hydrate --target wasm32-unknown-unknown --target-dir target/front -- -D warnings
 
 step "unit and integration tests"
-cargo test --features ssr
+RUSTFLAGS=$server_rustflags cargo test --features ssr
 
 step "type-check the end-to-end tests"
 (cd end2end && tsc --noEmit -p .)
