@@ -11,7 +11,7 @@ async fn health_is_ok() {
     let server = TestServer::start(&[]).await;
     let response = server.get("/healthz").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.text().await.unwrap(), "ok\n");
+    assert_eq!(response.body(), "ok\n");
 }
 
 #[tokio::test]
@@ -37,7 +37,7 @@ async fn the_pages_are_rendered_on_the_server() {
 
     let picker = server.get("/").await;
     assert_eq!(picker.status(), 200);
-    let html = picker.text().await.unwrap();
+    let html = picker.body();
     assert!(html.contains("Rooms open now"), "{html}");
     assert!(html.contains("href=\"/?room=lobby\""), "{html}");
     assert!(
@@ -47,7 +47,7 @@ async fn the_pages_are_rendered_on_the_server() {
 
     let wall = server.get("/?room=home").await;
     assert_eq!(wall.status(), 200);
-    let html = wall.text().await.unwrap();
+    let html = wall.body();
     assert!(html.contains("data-room=\"home\""), "{html}");
 
     let missing = server.get("/nowhere").await;
@@ -80,7 +80,7 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
         .to_str()
         .unwrap()
         .starts_with("application/openmetrics-text"));
-    let text = response.text().await.unwrap();
+    let text = response.body();
     for line in [
         "portals_connections 2",
         "portals_rooms 1",

@@ -298,7 +298,7 @@ async fn a_client_that_stops_reading_is_dropped_and_the_room_told() {
     }
     let info = talker.info().await;
     assert!(info.members.is_empty(), "{info:?}");
-    let metrics = server.get("/metrics").await.text().await.unwrap();
+    let metrics = server.get("/metrics").await.into_body();
     assert!(
         metrics
             .lines()

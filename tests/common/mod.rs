@@ -24,6 +24,7 @@ use tokio_tungstenite::{
     tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
     MaybeTlsStream, WebSocketStream,
 };
+use ureq::http::Response;
 
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -67,20 +68,34 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// GETs a path, failing (not hanging) if the server does not answer in time.
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        reqwest::Client::builder()
-            .timeout(PATIENCE)
-            .build()
-            .unwrap()
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+    /// GETs a path, failing (not hanging) if the server does not answer in time. ureq, not
+    /// reqwest: it shares no crate with the server whose features it would change, so the
+    /// tests and the end-to-end build compile the server's dependencies once, not each.
+    pub async fn get(&self, path: &str) -> Response<String> {
+        let url = self.url(path);
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(PATIENCE))
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let response = agent
+                .get(&url)
+                .call()
+                .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+            let (parts, mut body) = response.into_parts();
+            let text = body
+                .read_to_string()
+                .unwrap_or_else(|error| panic!("GET {path}, body: {error}"));
+            Response::from_parts(parts, text)
+        })
+        .await
+        .expect("the GET does not panic")
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        self.get(path).await.json().await.expect("JSON")
+        serde_json::from_str(self.get(path).await.body()).expect("JSON")
     }
 
     pub fn portal(&self, query: &str) -> String {
