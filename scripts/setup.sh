@@ -10,21 +10,30 @@ say() { printf '\033[1;32m==>\033[0m %s\n' "$*"; }
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # Debian's Chromium for the end-to-end tests (Playwright's own browser download cannot work
-# on a closed network). It downloads and unpacks while the compilers below use the cores; sudo
-# asks for its password first, in the foreground.
+# on a closed network). It downloads and unpacks while the compilers below use the cores. sudo
+# asks for a password, if it needs one, here in the foreground; in the background it must not
+# ask (-n). apt waits for a lock another apt holds (unattended-upgrades on a new machine)
+# instead of failing, and if this script stops early it waits for the install to end rather
+# than leave it running behind the next attempt.
 chromium_pid=""
 if [ ! -x /usr/bin/chromium ]; then
   say "installing Debian's chromium in the background (log: target/setup-chromium.log)"
   sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; $sudo -v; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo -n"
+    sudo -v || true
+  fi
   mkdir -p target
   (
     t=$SECONDS
-    $sudo apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium
     echo "chromium installed in $((SECONDS - t)) s"
   ) > target/setup-chromium.log 2>&1 &
   chromium_pid=$!
+  trap 'if kill -0 "$chromium_pid" 2>/dev/null; then
+          echo "setup: waiting for the chromium install to end" >&2; wait "$chromium_pid" || true
+        fi' EXIT
 fi
 
 # The browser build.
@@ -42,7 +51,7 @@ fi
 # without). The check is on the version only, so an optimised cargo-leptos of the right
 # version that is already installed is kept.
 if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes on 2 cores, once)"
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (10 to 12 minutes on 2 cores, once)"
   t=$SECONDS
   CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
     --features no_downloads --debug

@@ -12,11 +12,15 @@ started=$SECONDS
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-# The server's checks and tests build with the flag cargo-leptos passes in debug builds
-# (leptos's erase_components: type-erased views), and the browser's clippy runs in cargo-leptos's
-# front target directory: the end-to-end build then reuses what they compiled instead of
-# compiling every dependency a second time. Per command, not exported: cargo-leptos appends
-# the flag to the RUSTFLAGS it inherits, and a doubled flag would rebuild everything.
+# The server's clippy and tests build with the flag cargo-leptos passes in debug builds
+# (leptos's erase_components: type-erased views) and the same LEPTOS_OUTPUT_NAME, so the
+# end-to-end server build is the one the tests compiled, not a second one; the clippy runs
+# share their build scripts and proc macros with the builds (a check compiles no libraries to
+# share). The browser's clippy runs in cargo-leptos's target/front for the same reason, and
+# without the flag, so the views are also checked in their release form. The flag is set per
+# command, not exported: cargo-leptos appends it to the RUSTFLAGS it inherits, and a doubled
+# flag would rebuild everything. (Flags from a cargo config file are not carried over: with
+# some there, the end-to-end build compiles the server once more.)
 server_rustflags="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components"
 # leptos reads this one at compile time, and cargo-leptos sets it (to output-name in
 # Cargo.toml): without it here, the tests and the end-to-end build would rebuild leptos and

@@ -37,7 +37,7 @@ test("four pages each decode three, and a leave touches no other connection", as
   await expect(pages[0].locator(".tile")).toHaveCount(4);
   // Into the test's output, so that a test run leaves the checkout clean; with
   // UPDATE_README_SCREENSHOT=1 it replaces the README's picture instead.
-  const screenshot = process.env.UPDATE_README_SCREENSHOT
+  const screenshot = process.env.UPDATE_README_SCREENSHOT === "1"
     ? path.join(__dirname, "..", "..", "docs", "four-tile-wall.png")
     : test.info().outputPath("four-tile-wall.png");
   await pages[0].screenshot({ path: screenshot });

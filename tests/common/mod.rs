@@ -91,7 +91,7 @@ impl TestServer {
             Response::from_parts(parts, text)
         })
         .await
-        .expect("the GET does not panic")
+        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
