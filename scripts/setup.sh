@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
 say() { printf '\033[1;32m==>\033[0m %s\n' "$*"; }
+# Runs an install and says how long it took: these are the figures the README quotes.
+timed() {
+  local what=$1 t=$SECONDS
+  shift
+  "$@"
+  say "$what installed in $((SECONDS - t)) s"
+}
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
@@ -24,12 +31,11 @@ if [ ! -x /usr/bin/chromium ]; then
     sudo -v || true
   fi
   mkdir -p target
-  (
-    t=$SECONDS
+  install_chromium() {
     $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium
-    echo "chromium installed in $((SECONDS - t)) s"
-  ) > target/setup-chromium.log 2>&1 &
+  }
+  timed chromium install_chromium > target/setup-chromium.log 2>&1 &
   chromium_pid=$!
   trap 'if kill -0 "$chromium_pid" 2>/dev/null; then
           echo "setup: waiting for the chromium install to end" >&2; wait "$chromium_pid" || true
@@ -52,10 +58,8 @@ fi
 # version that is already installed is kept.
 if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
   say "installing cargo-leptos $CARGO_LEPTOS_VERSION (10 to 12 minutes on 2 cores, once)"
-  t=$SECONDS
-  CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked \
-    --features no_downloads --debug
-  say "cargo-leptos installed in $((SECONDS - t)) s"
+  timed cargo-leptos env CARGO_PROFILE_DEV_DEBUG=0 cargo install cargo-leptos \
+    --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --debug
 fi
 
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
@@ -66,9 +70,7 @@ fi
 wasm_bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
   say "installing wasm-bindgen-cli $wasm_bindgen_version (about 4 minutes, once)"
-  t=$SECONDS
-  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
-  say "wasm-bindgen-cli installed in $((SECONDS - t)) s"
+  timed wasm-bindgen-cli cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --force
 fi
 
 if [ -n "$chromium_pid" ]; then
@@ -77,14 +79,12 @@ if [ -n "$chromium_pid" ]; then
     echo "setup: installing chromium failed (log above)" >&2
     exit 1
   fi
-  say "$(tail -n 1 target/setup-chromium.log)"
+  tail -n 1 target/setup-chromium.log
 fi
 
 # Playwright, TypeScript and binaryen's wasm-opt (release builds), from package-lock.json.
 if [ ! -f end2end/node_modules/.package-lock.json ] ||
   [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "installing the npm packages of end2end/"
-  t=$SECONDS
-  (cd end2end && npm ci --no-audit --no-fund)
-  say "npm packages installed in $((SECONDS - t)) s"
+  timed "the npm packages" npm ci --prefix end2end --no-audit --no-fund
 fi

@@ -22,10 +22,12 @@ cargo fmt --all -- --check
 # flag would rebuild everything. (Flags from a cargo config file are not carried over: with
 # some there, the end-to-end build compiles the server once more.)
 server_rustflags="${RUSTFLAGS:+$RUSTFLAGS }--cfg erase_components"
-# leptos reads this one at compile time, and cargo-leptos sets it (to output-name in
-# Cargo.toml): without it here, the tests and the end-to-end build would rebuild leptos and
+# leptos reads this one at compile time, and cargo-leptos sets it to output-name in
+# Cargo.toml: without it here, the tests and the end-to-end build would rebuild leptos and
 # everything above it for each other, on every run.
-export LEPTOS_OUTPUT_NAME=portals
+LEPTOS_OUTPUT_NAME=$(awk -F'"' '/^output-name = / { print $2; exit }' Cargo.toml)
+: "${LEPTOS_OUTPUT_NAME:?no output-name in Cargo.toml}"
+export LEPTOS_OUTPUT_NAME
 
 step "clippy, server (ssr)"
 RUSTFLAGS=$server_rustflags cargo clippy --features ssr --all-targets -- -D warnings
