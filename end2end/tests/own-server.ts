@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from "node:child_process";
+import * as https from "node:https";
 import * as path from "node:path";
 
 const root = path.join(__dirname, "..", "..");
@@ -14,8 +15,22 @@ export class OwnServer {
   constructor(
     private readonly port: number,
     private readonly env: Record<string, string> = {},
+    private readonly tls = false,
   ) {
-    this.base = `http://127.0.0.1:${port}`;
+    this.base = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  }
+
+  /** Whether /healthz answers; over TLS, whatever certificate the server has made. */
+  private async healthy(): Promise<boolean> {
+    if (!this.tls) return (await fetch(`${this.base}/healthz`)).ok;
+    return new Promise((resolve, reject) => {
+      https
+        .get(`${this.base}/healthz`, { rejectUnauthorized: false }, (response) => {
+          response.resume();
+          resolve(response.statusCode === 200);
+        })
+        .on("error", reject);
+    });
   }
 
   async start(): Promise<void> {
@@ -34,7 +49,7 @@ export class OwnServer {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       try {
-        if ((await fetch(`${this.base}/healthz`)).ok) return;
+        if (await this.healthy()) return;
       } catch {
         // not up yet
       }

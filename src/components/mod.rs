@@ -2,6 +2,7 @@
 //! signals, which the mesh writes in the browser.
 
 pub mod banners;
+pub mod invite;
 pub mod layout;
 pub mod model;
 pub mod video_tile;

@@ -3,13 +3,19 @@
 use leptos::{html, prelude::*};
 
 use super::{
+    invite::InvitePanel,
     layout::{fit, GAP},
     model::{Connection, WallModel},
     video_tile::{SelfTile, VideoTile},
 };
 
 #[component]
-pub fn VideoWall(model: WallModel, room: String) -> impl IntoView {
+pub fn VideoWall(
+    model: WallModel,
+    room: String,
+    /// The "Add a camera" button's state: shows the invite over the tiles.
+    adding: RwSignal<bool>,
+) -> impl IntoView {
     let stage = NodeRef::<html::Div>::new();
     // The server renders for a common laptop window; the browser measures the real one.
     let size = RwSignal::new((1280.0, 680.0));
@@ -47,21 +53,21 @@ pub fn VideoWall(model: WallModel, room: String) -> impl IntoView {
     };
     let alone =
         move || model.tiles.with(Vec::is_empty) && model.connection.get() == Connection::Joined;
-    // The server does not know the public address the browser used; the browser does.
-    let path = format!("/?room={room}");
-    let share_link = RwSignal::new(path.clone());
-    Effect::new(move |_| {
-        if let Some(origin) = web_sys::window().and_then(|window| window.location().origin().ok()) {
-            share_link.set(format!("{origin}{path}"));
-        }
-    });
+    let overlay_room = room.clone();
 
     view! {
         <div class="stage" node_ref=stage>
             <Show when=alone>
                 <div class="empty-room" data-empty="true">
-                    <p>"Nobody else is here yet. Open this link in another tab or on another device:"</p>
-                    <code class="share-link">{move || share_link.get()}</code>
+                    <p>"Nobody else is here yet. Add a camera:"</p>
+                    <InvitePanel room=room.clone()/>
+                </div>
+            </Show>
+            <Show when=move || adding.get() && !alone()>
+                <div class="invite-overlay" data-adding="true">
+                    <button class="close-invite" title="Close" on:click=move |_| adding.set(false)>"×"</button>
+                    <p>"Add a camera to this room:"</p>
+                    <InvitePanel room=overlay_room.clone()/>
                 </div>
             </Show>
             <div class="grid" style=grid_style data-count=count>

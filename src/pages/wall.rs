@@ -53,6 +53,7 @@ pub fn WallPage(
         Connection::Fatal { .. } => "not joined".to_string(),
     };
     let me = move || model.me.get().map(|id| id.to_string());
+    let adding = RwSignal::new(false);
     let toggle = |signal: RwSignal<bool>| move |_| signal.update(|on| *on = !*on);
 
     view! {
@@ -70,6 +71,12 @@ pub fn WallPage(
                 <span class="room-name">{room.clone()}</span>
                 <span class="status" data-status=move || model.connection.get().as_str()>{status}</span>
                 <span class="spacer"></span>
+                <button
+                    class="add-camera"
+                    aria-pressed=move || adding.get().to_string()
+                    title="Show a QR code that opens this room on a phone"
+                    on:click=toggle(adding)
+                >"Add a camera"</button>
                 <button
                     class="toggle-microphone"
                     aria-pressed=move || model.microphone.get().to_string()
@@ -90,7 +97,7 @@ pub fn WallPage(
                 >"Self view"</button>
             </header>
             <Banners model/>
-            <VideoWall model room=room.clone()/>
+            <VideoWall model room=room.clone() adding/>
         </main>
     }
 }

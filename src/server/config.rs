@@ -1,6 +1,10 @@
 //! Command-line flags and environment variables, one source of truth for both.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use clap::Parser;
 
@@ -16,10 +20,38 @@ use crate::signalling::{
 #[derive(Clone, Debug, Parser)]
 #[command(name = "portals", version, about, long_about)]
 pub struct Config {
-    /// Address to listen on for the pages and the WebSocket. cargo-leptos sets
+    /// Address to listen on for the pages and the WebSocket. Default: `127.0.0.1:3000`
+    /// (this machine only) without TLS; `0.0.0.0:3000` (every interface, so that phones on
+    /// the LAN can join) with --tls-self-signed or --tls-cert. cargo-leptos sets
     /// LEPTOS_SITE_ADDR from `site-addr` in Cargo.toml.
-    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
-    pub addr: SocketAddr,
+    #[arg(long, env = "LEPTOS_SITE_ADDR")]
+    pub addr: Option<SocketAddr>,
+
+    /// TLS certificate chain (PEM), e.g. from an ACME client: pages and `/portal` are then
+    /// served over https and wss on the same port. Needs --tls-key.
+    #[arg(
+        long,
+        env = "PORTALS_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "PORTALS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve over https with a self-signed certificate for `localhost` and every address of
+    /// this machine, made once and kept under --data-dir. Phones accept it once (compare the
+    /// SHA-256 fingerprint printed at start with the one the phone shows).
+    #[arg(long, env = "PORTALS_TLS_SELF_SIGNED")]
+    pub tls_self_signed: bool,
+
+    /// Where the server keeps what it makes (the self-signed certificate). Default: the
+    /// user's data directory (`$XDG_DATA_HOME/portals`, i.e. `~/.local/share/portals` on
+    /// Linux), or `./.portals` when there is none.
+    #[arg(long, env = "PORTALS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 
     /// The only rooms that exist, comma-separated (e.g. `home,coffee-chat,misc`); others are
     /// refused with `room_not_found`. Empty (the default): any valid room name may be joined,
@@ -98,7 +130,33 @@ pub struct Config {
     pub log: String,
 }
 
+/// The port of the default addresses, as in `site-addr` in Cargo.toml.
+const DEFAULT_PORT: u16 = 3000;
+
 impl Config {
+    /// Whether pages and `/portal` are served over TLS.
+    pub fn tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// --addr, or its default: this machine only without TLS, every interface with it.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.addr.unwrap_or_else(|| {
+            let ip = if self.tls() {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::LOCALHOST
+            };
+            SocketAddr::from((ip, DEFAULT_PORT))
+        })
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir().map_or_else(|| PathBuf::from(".portals"), |dir| dir.join("portals"))
+        })
+    }
+
     pub fn rtc(&self) -> RtcConfiguration {
         let ice_servers = self
             .ice_servers
@@ -158,6 +216,40 @@ mod tests {
         assert_eq!(config.ping_interval, Duration::from_secs(15));
         assert_eq!(config.max_message_bytes, 65_536);
         assert!(config.rtc().ice_servers.is_empty());
+    }
+
+    #[test]
+    fn tls_listens_on_every_interface_unless_told_otherwise() {
+        let plain = parse(&[]).unwrap();
+        assert!(!plain.tls());
+        assert_eq!(plain.listen_addr(), "127.0.0.1:3000".parse().unwrap());
+        let tls = parse(&["--tls-self-signed"]).unwrap();
+        assert_eq!(tls.listen_addr(), "0.0.0.0:3000".parse().unwrap());
+        let chosen = parse(&["--tls-self-signed", "--addr", "127.0.0.1:4000"]).unwrap();
+        assert_eq!(chosen.listen_addr(), "127.0.0.1:4000".parse().unwrap());
+
+        assert!(
+            parse(&["--tls-cert", "c.pem"]).is_err(),
+            "a certificate needs its key"
+        );
+        assert!(
+            parse(&["--tls-key", "k.pem"]).is_err(),
+            "a key needs its certificate"
+        );
+        assert!(
+            parse(&[
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+                "--tls-self-signed"
+            ])
+            .is_err(),
+            "one certificate at a time"
+        );
+        assert!(parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])
+            .unwrap()
+            .tls());
     }
 
     #[test]

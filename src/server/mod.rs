@@ -5,13 +5,16 @@
 
 pub mod config;
 mod connection;
+pub mod invite;
 pub mod metrics;
 pub mod outbox;
 mod read_ahead;
 pub mod switchboard;
+pub mod tls;
+mod tls_listener;
 pub mod websocket;
 
-use std::{future::Future, io, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     extract::{FromRef, State},
@@ -30,9 +33,12 @@ use crate::{
     signalling::{CloseCode, Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
 };
 use config::Config;
+use invite::Reach;
 use metrics::Metrics;
 use read_ahead::ReadAheadListener;
 use switchboard::{now, Switchboard};
+use tls::{Tls, TlsError};
+use tls_listener::TlsListener;
 use websocket::OriginPolicy;
 
 /// What the signalling endpoint and the API share.
@@ -86,6 +92,7 @@ impl Portal {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub portal: Arc<Portal>,
+    pub reach: Arc<Reach>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -96,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal", get(websocket::upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/rooms", get(list_rooms))
+        .route("/api/invite", get(invite::invite))
         .route("/metrics", get(render_metrics))
         .leptos_routes_with_context(
             &state,
@@ -126,34 +134,53 @@ async fn render_metrics(State(portal): State<Arc<Portal>>) -> Response {
 }
 
 /// Serves until `shutdown` resolves, then asks every client to reconnect elsewhere (or to this
-/// server once it is back) and stops.
+/// server once it is back) and stops. With `tls`, every route is served over it.
 pub async fn serve(
     listener: TcpListener,
     config: &Config,
+    tls: Option<&Tls>,
     leptos_options: LeptosOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let portal = Arc::new(Portal::new(config));
     let ticker = tokio::spawn(tick(Arc::clone(&portal)));
     let pinger = tokio::spawn(ping(Arc::clone(&portal)));
+    let reach = Arc::new(Reach {
+        tls: tls.is_some(),
+        local_addr: listener.local_addr()?,
+    });
     let app = router(AppState {
         leptos_options,
         portal: Arc::clone(&portal),
+        reach,
     });
     let closer = Arc::clone(&portal);
-    // Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's
-    // algorithm meets the peer's delayed ACK and holds some of them back for 40 ms.
-    let listener = ReadAheadListener(listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
+    let shutdown = async move {
+        shutdown.await;
+        closer.switchboard.close_all(CloseCode::GOING_AWAY);
+    };
+    let result = match tls {
+        // rustls keeps its own buffers under the reader, so the read-ahead layer would only
+        // copy; the TLS listener sets TCP_NODELAY itself.
+        Some(tls) => {
+            let listener = TlsListener::new(listener, Arc::clone(&tls.server_config))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
         }
-    }));
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closer.switchboard.close_all(CloseCode::GOING_AWAY);
-        })
-        .await;
+        None => {
+            // Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's
+            // algorithm meets the peer's delayed ACK and holds some of them back for 40 ms.
+            let listener = ReadAheadListener(listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+            }));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
     ticker.abort();
     pinger.abort();
     result
@@ -179,20 +206,81 @@ async fn ping(portal: Arc<Portal>) {
     }
 }
 
+/// Why the server did not start: one line each, naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: io::Error },
+    #[error(transparent)]
+    Serve(#[from] io::Error),
+}
+
+/// The certificate the flags ask for, if any.
+pub fn load_tls(config: &Config) -> Result<Option<Tls>, TlsError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(certificate), Some(key)) => tls::from_files(certificate, key).map(Some),
+        _ if config.tls_self_signed => {
+            tls::self_signed(&config.data_dir(), &tls::machine_names()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The binary's entry point.
-pub async fn run(config: Config) -> io::Result<()> {
+pub async fn run(config: Config) -> Result<(), StartError> {
     let leptos_options = match get_configuration(None) {
         Ok(configuration) => configuration.leptos_options,
         // Built without cargo-leptos (plain `cargo run`): the pages still render, the assets
         // under target/site are whatever the last cargo-leptos build left there.
         Err(_) => LeptosOptions::builder().output_name("portals").build(),
     };
-    let listener = TcpListener::bind(config.addr).await?;
-    tracing::info!(
-        "portals listening on http://{}/?room=home",
-        listener.local_addr()?
-    );
-    serve(listener, &config, leptos_options, shutdown_signal()).await
+    let tls = load_tls(&config)?;
+    let addr = config.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local_addr = listener.local_addr()?;
+    print_banner(&config, tls.as_ref(), local_addr);
+    serve(
+        listener,
+        &config,
+        tls.as_ref(),
+        leptos_options,
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a person needs to open the wall and to add phones, on stdout whatever the log level.
+fn print_banner(config: &Config, tls: Option<&Tls>, local_addr: SocketAddr) {
+    let room = config.rooms.first().map_or("home", |room| room.as_str());
+    let reach = Reach {
+        tls: tls.is_some(),
+        local_addr,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let here = if local_addr.ip().is_unspecified() || local_addr.ip().is_loopback() {
+        format!("{scheme}://localhost:{}/?room={room}", local_addr.port())
+    } else {
+        format!("{scheme}://{local_addr}/?room={room}")
+    };
+    println!("portals listening on {local_addr}");
+    println!("  open the wall here:     {here}");
+    for url in reach.lan_urls(room, &tls::lan_addresses()) {
+        println!("  or on the network:      {url}");
+    }
+    if let Some(tls) = tls {
+        let made = match tls.origin {
+            tls::Origin::Files => "",
+            tls::Origin::SelfSigned { made: true } => " (self-signed, made now)",
+            tls::Origin::SelfSigned { made: false } => " (self-signed)",
+        };
+        println!("  certificate{made}: {}", tls.certificate_path.display());
+        println!("  SHA-256 fingerprint:    {}", tls.fingerprint);
+    }
 }
 
 async fn shutdown_signal() {

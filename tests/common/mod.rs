@@ -7,7 +7,7 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use leptos::prelude::LeptosOptions;
 use portals::{
-    server::{config::Config, serve},
+    server::{config::Config, load_tls, serve, tls::Tls},
     signalling::{
         protocol::{Info, Welcome},
         ServerMessage,
@@ -38,12 +38,20 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with these flags on a free port.
     pub async fn start(flags: &[&str]) -> Self {
+        Self::start_with_tls(flags).await.0
+    }
+
+    /// Starts a server with these flags on a free port, with the TLS they ask for (e.g.
+    /// `--tls-self-signed`), and returns the certificate it serves.
+    pub async fn start_with_tls(flags: &[&str]) -> (Self, Option<Tls>) {
         let config = Config::try_parse_from(
             ["portals", "--addr", "127.0.0.1:0", "--log", "warn"]
                 .into_iter()
                 .chain(flags.iter().copied()),
         )
         .expect("valid flags");
+        let tls = load_tls(&config).expect("the certificate loads");
+        let served = tls.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let options = LeptosOptions::builder()
@@ -52,16 +60,17 @@ impl TestServer {
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            serve(listener, &config, options, async {
+            serve(listener, &config, served.as_ref(), options, async {
                 let _ = stopped.await;
             })
             .await
         });
-        Self {
+        let server = Self {
             addr,
             stop: Some(stop),
             task,
-        }
+        };
+        (server, tls)
     }
 
     pub fn url(&self, path: &str) -> String {
