@@ -1,8 +1,11 @@
 # The two commands of the README, plus their parts.
-.PHONY: run serve test setup lint
+.PHONY: run run-tls serve test setup lint
 
 run: ## set up what is missing, then `cargo leptos watch` on http://127.0.0.1:3000
 	scripts/run.sh
+
+run-tls: ## the same over https on every interface with a self-signed certificate, for phones
+	scripts/run.sh tls
 
 serve: ## the same with a release build, no live reload
 	scripts/run.sh serve

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then serves the app with live reload on http://127.0.0.1:3000.
-# `scripts/run.sh serve` serves a release build instead (no reload).
+# `scripts/run.sh serve` serves a release build instead (no reload); `scripts/run.sh tls`
+# serves https on every interface with the self-signed certificate, for phones, with live
+# reload through the server's own port (see src/server/live_reload.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,9 +15,18 @@ if [ -z "${PORTALS_SECRET:-}" ]; then
   PORTALS_SECRET=$(cat target/dev-secret)
   export PORTALS_SECRET
 fi
-echo "portals: open http://127.0.0.1:3000/?room=home in several tabs"
-if [ "${1:-watch}" = "serve" ]; then
-  exec cargo leptos serve --release
+mode=${1:-watch}
+if [ "$mode" = "tls" ]; then
+  export PORTALS_TLS_SELF_SIGNED=true
+  export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-0.0.0.0:3000}"
+  # The page's reload script connects to the server's own port, over its TLS.
+  export LEPTOS_RELOAD_EXTERNAL_PORT="${LEPTOS_SITE_ADDR##*:}"
+  echo "portals: the server prints the https URLs to open, and the certificate's fingerprint"
 else
-  exec cargo leptos watch
+  echo "portals: open http://127.0.0.1:3000/?room=home in several tabs"
 fi
+case "$mode" in
+  serve) exec cargo leptos serve --release ;;
+  watch | tls) exec cargo leptos watch ;;
+  *) echo "usage: scripts/run.sh [watch|serve|tls]" >&2; exit 2 ;;
+esac

@@ -28,6 +28,8 @@ const NEEDS_HTTPS: &str = "Phones give a page their camera only over https: star
                            with --tls-self-signed to add them as cameras.";
 const THIS_MACHINE_ONLY: &str = "The server listens on this machine only: start it with \
                                  --tls-self-signed to let phones on your network join.";
+const THIS_MACHINE_ONLY_TLS: &str = "The server listens on this machine only: start it with \
+                                     --addr 0.0.0.0:3000 to let phones on your network join.";
 
 impl Reach {
     fn scheme(&self) -> &'static str {
@@ -82,7 +84,11 @@ impl Reach {
                 Some(url) => (url, (!self.tls).then_some(NEEDS_HTTPS)),
                 None => (
                     format!("{}://{own}/?room={room}", self.scheme()),
-                    Some(THIS_MACHINE_ONLY),
+                    Some(if self.tls {
+                        THIS_MACHINE_ONLY_TLS
+                    } else {
+                        THIS_MACHINE_ONLY
+                    }),
                 ),
             };
         }
@@ -225,6 +231,13 @@ mod tests {
                 "http://127.0.0.1:3000/?room=home".to_string(),
                 Some(THIS_MACHINE_ONLY)
             )
+        );
+        let tls_loopback = reach(true, "127.0.0.1:3000");
+        assert_eq!(
+            tls_loopback
+                .invite_url(Some("localhost:3000"), None, "home", &lan())
+                .1,
+            Some(THIS_MACHINE_ONLY_TLS)
         );
         let plain_lan = reach(false, "0.0.0.0:3000");
         assert_eq!(

@@ -6,6 +6,7 @@
 pub mod config;
 mod connection;
 pub mod invite;
+mod live_reload;
 pub mod metrics;
 pub mod outbox;
 mod read_ahead;
@@ -99,7 +100,12 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let portal = Arc::clone(&state.portal);
     let options = state.leptos_options.clone();
-    Router::new()
+    let app = if live_reload::watching() {
+        Router::new().route("/live_reload", get(live_reload::proxy))
+    } else {
+        Router::new()
+    };
+    let app = app
         .route("/portal", get(websocket::upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/rooms", get(list_rooms))
@@ -112,7 +118,14 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .with_state(state)
+        .with_state(state);
+    if live_reload::watching() {
+        app.layer(axum::middleware::map_response(
+            live_reload::name_the_process,
+        ))
+    } else {
+        app
+    }
 }
 
 async fn list_rooms(State(portal): State<Arc<Portal>>) -> Json<Vec<RoomSummary>> {
