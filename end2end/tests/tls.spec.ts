@@ -1,18 +1,32 @@
 import { expect, Page, test } from "@playwright/test";
 import jsQR from "jsqr";
+import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expectDecoding, freshRoom, memberId, openWall } from "./helpers";
 import { OwnServer } from "./own-server";
 
-/** The address the server puts in the QR code: its first LAN IPv4 address, in its own order. */
-function firstLanAddress(): string | undefined {
+/**
+ * The address the server puts in the QR code: the one of the default route when there is one,
+ * else its first LAN IPv4 address, in its own order.
+ */
+async function firstLanAddress(): Promise<string | undefined> {
   const addresses = Object.values(os.networkInterfaces())
     .flat()
     .filter((entry) => entry && entry.family === "IPv4" && !entry.internal)
     .map((entry) => entry!.address)
     .filter((address) => !address.startsWith("169.254."));
+  const routed = await new Promise<string | undefined>((resolve) => {
+    // Connecting a UDP socket sends nothing: it only asks the kernel for the route.
+    const socket = dgram.createSocket("udp4");
+    socket.on("error", () => resolve(undefined));
+    socket.connect(9, "192.0.2.1", () => {
+      resolve(socket.address().address);
+      socket.close();
+    });
+  });
+  if (routed && addresses.includes(routed)) return routed;
   const key = (address: string) => address.split(".").map(Number).reduce((n, part) => n * 256 + part, 0);
   return addresses.sort((a, b) => key(a) - key(b))[0];
 }
@@ -54,7 +68,7 @@ test("over https: two tabs decode each other through wss, and the empty wall off
   const first = await openWall(context, room, { base: server.base });
   expect(await first.evaluate(() => window.isSecureContext)).toBe(true);
   await expect(first.locator('[data-empty="true"] .invite .qr svg')).toBeVisible();
-  const lan = firstLanAddress();
+  const lan = await firstLanAddress();
   const expected = lan ? `https://${lan}:${port}/?room=${room}` : `https://127.0.0.1:${port}/?room=${room}`;
   await expect(first.locator('[data-empty="true"] .share-link')).toHaveText(expected);
   expect(await readQrCode(first)).toBe(expected);

@@ -47,6 +47,7 @@ pub fn InvitePanel(room: String) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 async fn load_invite(room: String) -> Result<Invite, String> {
+    let room = js_sys::encode_uri_component(&room);
     crate::browser::fetch_json(&format!("/api/invite?room={room}")).await
 }
 

@@ -57,13 +57,13 @@ pub fn VideoWall(
 
     view! {
         <div class="stage" node_ref=stage>
-            <Show when=alone>
+            <Show when=move || alone() && !adding.get()>
                 <div class="empty-room" data-empty="true">
                     <p>"Nobody else is here yet. Add a camera:"</p>
                     <InvitePanel room=room.clone()/>
                 </div>
             </Show>
-            <Show when=move || adding.get() && !alone()>
+            <Show when=move || adding.get()>
                 <div class="invite-overlay" data-adding="true">
                     <button class="close-invite" title="Close" on:click=move |_| adding.set(false)>"×"</button>
                     <p>"Add a camera to this room:"</p>

@@ -47,9 +47,10 @@ pub struct Config {
     #[arg(long, env = "PORTALS_TLS_SELF_SIGNED")]
     pub tls_self_signed: bool,
 
-    /// Where the server keeps what it makes (the self-signed certificate). Default: the
-    /// user's data directory (`$XDG_DATA_HOME/portals`, i.e. `~/.local/share/portals` on
-    /// Linux), or `./.portals` when there is none.
+    /// Where the server keeps what it makes (the self-signed certificate). Default: `portals`
+    /// in the platform's data directory (`$XDG_DATA_HOME`, i.e. `~/.local/share/portals` on
+    /// Linux; `~/Library/Application Support/portals` on macOS), or `./.portals` when there
+    /// is none.
     #[arg(long, env = "PORTALS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 

@@ -28,8 +28,8 @@ const NEEDS_HTTPS: &str = "Phones give a page their camera only over https: star
                            with --tls-self-signed to add them as cameras.";
 const THIS_MACHINE_ONLY: &str = "The server listens on this machine only: start it with \
                                  --tls-self-signed to let phones on your network join.";
-const THIS_MACHINE_ONLY_TLS: &str = "The server listens on this machine only: start it with \
-                                     --addr 0.0.0.0:3000 to let phones on your network join.";
+const NO_NETWORK: &str = "This machine has no network address a phone could use: connect it \
+                          to the phones' network and reload.";
 
 impl Reach {
     fn scheme(&self) -> &'static str {
@@ -77,19 +77,30 @@ impl Reach {
         forwarded_proto: Option<&str>,
         room: &str,
         lan: &[IpAddr],
-    ) -> (String, Option<&'static str>) {
+    ) -> (String, Option<String>) {
         let own = page_host.map_or_else(|| self.local_addr.to_string(), str::to_string);
         if is_loopback_host(&own) {
             return match self.lan_urls(room, lan).into_iter().next() {
-                Some(url) => (url, (!self.tls).then_some(NEEDS_HTTPS)),
-                None => (
-                    format!("{}://{own}/?room={room}", self.scheme()),
-                    Some(if self.tls {
-                        THIS_MACHINE_ONLY_TLS
+                Some(url) => (url, (!self.tls).then(|| NEEDS_HTTPS.to_string())),
+                None => {
+                    let hint = if self.local_addr.ip().is_loopback() {
+                        if self.tls {
+                            format!(
+                                "The server listens on this machine only: start it with \
+                                 --addr 0.0.0.0:{} to let phones on your network join.",
+                                self.local_addr.port()
+                            )
+                        } else {
+                            THIS_MACHINE_ONLY.to_string()
+                        }
                     } else {
-                        THIS_MACHINE_ONLY
-                    }),
-                ),
+                        NO_NETWORK.to_string()
+                    };
+                    (
+                        format!("{}://{own}/?room={room}", self.scheme()),
+                        Some(hint),
+                    )
+                }
             };
         }
         // Behind a TLS-terminating proxy the page is https although this hop is not.
@@ -98,7 +109,7 @@ impl Reach {
             Some("http") => "http",
             _ => self.scheme(),
         };
-        let hint = (scheme == "http").then_some(NEEDS_HTTPS);
+        let hint = (scheme == "http").then(|| NEEDS_HTTPS.to_string());
         (format!("{scheme}://{own}/?room={room}"), hint)
     }
 }
@@ -152,12 +163,7 @@ pub async fn invite(
         &lan,
     );
     match qr_svg(&url) {
-        Some(svg) => Json(Invite {
-            url,
-            svg,
-            hint: hint.map(str::to_string),
-        })
-        .into_response(),
+        Some(svg) => Json(Invite { url, svg, hint }).into_response(),
         // A URL of a valid room on a Host header of at most a few hundred bytes always fits.
         None => (
             StatusCode::BAD_REQUEST,
@@ -191,6 +197,13 @@ mod tests {
         assert_eq!(
             reach.invite_url(Some("localhost:3000"), None, "home", &lan()),
             ("https://192.168.1.20:3000/?room=home".to_string(), None)
+        );
+        assert_eq!(
+            reach.invite_url(Some("localhost:3000"), None, "home", &[]),
+            (
+                "https://localhost:3000/?room=home".to_string(),
+                Some(NO_NETWORK.to_string())
+            )
         );
         assert_eq!(
             reach.invite_url(Some("[::1]:3000"), None, "home", &lan()).0,
@@ -229,22 +242,24 @@ mod tests {
             loopback.invite_url(Some("127.0.0.1:3000"), None, "home", &lan()),
             (
                 "http://127.0.0.1:3000/?room=home".to_string(),
-                Some(THIS_MACHINE_ONLY)
+                Some(THIS_MACHINE_ONLY.to_string())
             )
         );
-        let tls_loopback = reach(true, "127.0.0.1:3000");
+        let tls_loopback = reach(true, "127.0.0.1:4000");
         assert_eq!(
             tls_loopback
-                .invite_url(Some("localhost:3000"), None, "home", &lan())
-                .1,
-            Some(THIS_MACHINE_ONLY_TLS)
+                .invite_url(Some("localhost:4000"), None, "home", &lan())
+                .1
+                .unwrap(),
+            "The server listens on this machine only: start it with --addr 0.0.0.0:4000 to \
+             let phones on your network join."
         );
         let plain_lan = reach(false, "0.0.0.0:3000");
         assert_eq!(
             plain_lan.invite_url(Some("localhost:3000"), None, "home", &lan()),
             (
                 "http://192.168.1.20:3000/?room=home".to_string(),
-                Some(NEEDS_HTTPS)
+                Some(NEEDS_HTTPS.to_string())
             )
         );
     }

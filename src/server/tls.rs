@@ -3,7 +3,7 @@
 //! Browsers give a page the camera only in a secure context, so a phone on the LAN needs
 //! `https:`. A self-signed certificate is made once (rcgen), kept under the data directory and
 //! reused, so that each phone accepts it once; it is made again only when the machine has an
-//! address it does not name (the new one names the old addresses too, so that moving between
+//! IPv4 address it does not name (the new one names the old addresses too, so that moving between
 //! networks does not make every phone accept a new one each time) or when it nears its end.
 
 use std::{
@@ -85,22 +85,32 @@ pub fn from_files(certificate: &Path, key: &Path) -> Result<Tls, TlsError> {
     build(chain, private_key, certificate, key, Origin::Files)
 }
 
-/// The names a self-signed certificate must hold on this machine: the loopback names and
-/// every address of its interfaces except IPv6 link-local ones, which no URL can carry.
+/// The names a self-signed certificate must hold on this machine: the loopback names and its
+/// IPv4 addresses. Not its IPv6 ones: with privacy extensions a new temporary address comes
+/// every day or so, and each would make a new certificate for every phone to accept again;
+/// the URLs a phone is given are IPv4.
 pub fn machine_names() -> BTreeSet<String> {
     let mut names: BTreeSet<String> = ["localhost", "127.0.0.1", "::1"]
         .into_iter()
         .map(String::from)
         .collect();
-    names.extend(lan_addresses().into_iter().map(|ip| ip.to_string()));
+    names.extend(
+        lan_addresses()
+            .into_iter()
+            .filter(IpAddr::is_ipv4)
+            .map(|ip| ip.to_string()),
+    );
     names
 }
 
-/// The addresses another device may reach this machine on, IPv4 first.
+/// The addresses another device may reach this machine on: interfaces that are up, the one
+/// of the default route first (most likely the Wi-Fi a phone is on, not a container bridge),
+/// then IPv4 before IPv6.
 pub fn lan_addresses() -> Vec<IpAddr> {
     let mut addresses: Vec<IpAddr> = match if_addrs::get_if_addrs() {
         Ok(interfaces) => interfaces
             .iter()
+            .filter(|interface| interface.is_oper_up() && !interface.is_p2p())
             .map(if_addrs::Interface::ip)
             .filter(|ip| reachable_from_lan(*ip))
             .collect(),
@@ -109,9 +119,21 @@ pub fn lan_addresses() -> Vec<IpAddr> {
             Vec::new()
         }
     };
-    addresses.sort_by_key(|ip| (ip.is_ipv6(), *ip));
+    let routed = default_route_address();
+    addresses.sort_by_key(|ip| (Some(*ip) != routed, ip.is_ipv6(), *ip));
     addresses.dedup();
     addresses
+}
+
+/// The local address the kernel would send from to the Internet. Connecting a UDP socket
+/// sends nothing; it only picks the route.
+fn default_route_address() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    // A documentation address (TEST-NET-1): never contacted, only routed.
+    socket
+        .connect((std::net::Ipv4Addr::new(192, 0, 2, 1), 9))
+        .ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 fn reachable_from_lan(ip: IpAddr) -> bool {
