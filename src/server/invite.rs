@@ -297,16 +297,21 @@ mod tests {
         let (width, dark) = rasterise(&svg);
         const SCALE: usize = 4;
         let size = width * SCALE;
-        let mut image = rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| {
-            if dark[(y / SCALE) * width + x / SCALE] {
-                0
-            } else {
-                255
-            }
-        });
-        let grids = image.detect_grids();
-        assert_eq!(grids.len(), 1);
-        let (_, content) = grids[0].decode().unwrap();
+        let pixels: Vec<u8> = (0..size * size)
+            .map(|i| {
+                let (x, y) = (i % size, i / size);
+                if dark[(y / SCALE) * width + x / SCALE] {
+                    0
+                } else {
+                    255
+                }
+            })
+            .collect();
+        let mut decoder = quircs::Quirc::default();
+        let codes: Vec<_> = decoder.identify(size, size, &pixels).collect();
+        assert_eq!(codes.len(), 1);
+        let decoded = codes[0].as_ref().unwrap().decode().unwrap();
+        let content = String::from_utf8(decoded.payload).unwrap();
         assert_eq!(content, url);
     }
 
