@@ -26,11 +26,31 @@ use tokio::{
 use tokio_rustls::{client::TlsStream, TlsConnector};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
-fn temporary_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("portals-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system's temporary one, removed when the test ends, passed or
+/// failed.
+struct TemporaryDir(PathBuf);
+
+impl TemporaryDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("portals-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl std::ops::Deref for TemporaryDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TemporaryDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn self_signed_server(data_dir: &Path) -> (TestServer, Tls) {
@@ -78,7 +98,7 @@ async fn request<S: AsyncReadExt + AsyncWriteExt + Unpin>(mut stream: S, path: &
 
 #[tokio::test]
 async fn health_is_served_over_https() {
-    let dir = temporary_dir("https-health");
+    let dir = TemporaryDir::new("https-health");
     let (server, tls) = self_signed_server(&dir).await;
     let stream = connect(&server, &tls.certificate, "localhost")
         .await
@@ -90,7 +110,7 @@ async fn health_is_served_over_https() {
 
 #[tokio::test]
 async fn a_wss_session_is_welcomed() {
-    let dir = temporary_dir("https-wss");
+    let dir = TemporaryDir::new("https-wss");
     let (server, tls) = self_signed_server(&dir).await;
     let stream = connect(&server, &tls.certificate, "localhost")
         .await
@@ -115,7 +135,7 @@ async fn a_wss_session_is_welcomed() {
 
 #[tokio::test]
 async fn the_certificate_names_localhost_loopback_and_the_machines_addresses() {
-    let dir = temporary_dir("https-names");
+    let dir = TemporaryDir::new("https-names");
     let (server, tls) = self_signed_server(&dir).await;
     // IPv4 only: see `machine_names`.
     let lan: Vec<String> = portals::server::tls::lan_addresses()
@@ -145,7 +165,7 @@ async fn the_certificate_names_localhost_loopback_and_the_machines_addresses() {
 
 #[tokio::test]
 async fn a_second_start_reuses_the_certificate() {
-    let dir = temporary_dir("https-reuse");
+    let dir = TemporaryDir::new("https-reuse");
     let (first, made) = self_signed_server(&dir).await;
     first.stop().await;
     assert_eq!(made.origin, Origin::SelfSigned { made: true });
@@ -157,7 +177,7 @@ async fn a_second_start_reuses_the_certificate() {
 
 #[tokio::test]
 async fn plain_http_on_the_tls_port_is_sent_to_https() {
-    let dir = temporary_dir("https-plain");
+    let dir = TemporaryDir::new("https-plain");
     let (server, _tls) = self_signed_server(&dir).await;
     let stream = TcpStream::connect(server.addr).await.unwrap();
     let response = request(stream, "/?room=home").await;
@@ -207,7 +227,7 @@ fn assert_one_line(stderr: &str, expected: &[&str]) {
 
 #[test]
 fn bad_certificates_and_data_dirs_stop_the_server_with_one_line() {
-    let dir = temporary_dir("https-bad");
+    let dir = TemporaryDir::new("https-bad");
     let made = dir.join("made");
     // Two certificates of our own making, to mismatch their keys.
     for name in ["a", "b"] {
@@ -275,5 +295,4 @@ fn bad_certificates_and_data_dirs_stop_the_server_with_one_line() {
         &stderr,
         &["cannot write to the data directory", &path(&a_file)],
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,7 +4,10 @@
 //! phone can use; the QR code then carries the machine's LAN address instead. Opened on any
 //! other address, the page's own is the one to share: the browser already reached it.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    fmt::Display,
+    net::{IpAddr, SocketAddr},
+};
 
 use axum::{
     extract::{Query, State},
@@ -31,8 +34,13 @@ const THIS_MACHINE_ONLY: &str = "The server listens on this machine only: start 
 const NO_NETWORK: &str = "This machine has no network address a phone could use: connect it \
                           to the phones' network and reload.";
 
+/// The wall of `room` at `scheme://authority`, the one shape every URL given out has.
+pub fn room_url(scheme: &str, authority: impl Display, room: &str) -> String {
+    format!("{scheme}://{authority}/?room={room}")
+}
+
 impl Reach {
-    fn scheme(&self) -> &'static str {
+    pub fn scheme(&self) -> &'static str {
         if self.tls {
             "https"
         } else {
@@ -59,13 +67,7 @@ impl Reach {
         };
         addresses
             .into_iter()
-            .map(|ip| {
-                format!(
-                    "{}://{}/?room={room}",
-                    self.scheme(),
-                    SocketAddr::new(ip, port)
-                )
-            })
+            .map(|ip| room_url(self.scheme(), SocketAddr::new(ip, port), room))
             .collect()
     }
 
@@ -96,10 +98,7 @@ impl Reach {
                     } else {
                         NO_NETWORK.to_string()
                     };
-                    (
-                        format!("{}://{own}/?room={room}", self.scheme()),
-                        Some(hint),
-                    )
+                    (room_url(self.scheme(), &own, room), Some(hint))
                 }
             };
         }
@@ -110,7 +109,7 @@ impl Reach {
             _ => self.scheme(),
         };
         let hint = (scheme == "http").then(|| NEEDS_HTTPS.to_string());
-        (format!("{scheme}://{own}/?room={room}"), hint)
+        (room_url(scheme, &own, room), hint)
     }
 }
 

@@ -15,7 +15,13 @@ pub mod tls;
 mod tls_listener;
 pub mod websocket;
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    io,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{
     extract::{FromRef, State},
@@ -27,7 +33,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::{
     app::{shell, App},
@@ -100,7 +106,8 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let portal = Arc::clone(&state.portal);
     let options = state.leptos_options.clone();
-    let app = if live_reload::watching() {
+    let watching = live_reload::watching();
+    let app = if watching {
         Router::new().route("/live_reload", get(live_reload::proxy))
     } else {
         Router::new()
@@ -119,7 +126,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state);
-    if live_reload::watching() {
+    if watching {
         app.layer(axum::middleware::map_response(
             live_reload::name_the_process,
         ))
@@ -182,13 +189,7 @@ pub async fn serve(
                 .await
         }
         None => {
-            // Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's
-            // algorithm meets the peer's delayed ACK and holds some of them back for 40 ms.
-            let listener = ReadAheadListener(listener.tap_io(|stream| {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%error, "could not set TCP_NODELAY");
-                }
-            }));
+            let listener = ReadAheadListener(listener.tap_io(|stream| set_nodelay(stream)));
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
@@ -197,6 +198,14 @@ pub async fn serve(
     ticker.abort();
     pinger.abort();
     result
+}
+
+/// Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's algorithm
+/// meets the peer's delayed ACK and holds some of them back for 40 ms.
+pub(crate) fn set_nodelay(stream: &TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "could not set TCP_NODELAY");
+    }
 }
 
 /// Ends grace periods on time.
@@ -230,12 +239,12 @@ pub enum StartError {
     Serve(#[from] io::Error),
 }
 
-/// The certificate the flags ask for, if any.
-pub fn load_tls(config: &Config) -> Result<Option<Tls>, TlsError> {
+/// The certificate the flags ask for, if any; a self-signed one names the `lan` addresses.
+pub fn load_tls(config: &Config, lan: &[IpAddr]) -> Result<Option<Tls>, TlsError> {
     match (&config.tls_cert, &config.tls_key) {
         (Some(certificate), Some(key)) => tls::from_files(certificate, key).map(Some),
         _ if config.tls_self_signed => {
-            tls::self_signed(&config.data_dir(), &tls::machine_names()).map(Some)
+            tls::self_signed(&config.data_dir(), &tls::machine_names(lan)).map(Some)
         }
         _ => Ok(None),
     }
@@ -249,13 +258,15 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         // under target/site are whatever the last cargo-leptos build left there.
         Err(_) => LeptosOptions::builder().output_name("portals").build(),
     };
-    let tls = load_tls(&config)?;
+    // One look at the interfaces, so that the certificate and the banner agree.
+    let lan = tls::lan_addresses();
+    let tls = load_tls(&config, &lan)?;
     let addr = config.listen_addr();
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     let local_addr = listener.local_addr()?;
-    print_banner(&config, tls.as_ref(), local_addr);
+    print_banner(&config, tls.as_ref(), local_addr, &lan);
     serve(
         listener,
         &config,
@@ -268,21 +279,24 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 }
 
 /// What a person needs to open the wall and to add phones, on stdout whatever the log level.
-fn print_banner(config: &Config, tls: Option<&Tls>, local_addr: SocketAddr) {
+fn print_banner(config: &Config, tls: Option<&Tls>, local_addr: SocketAddr, lan: &[IpAddr]) {
     let room = config.rooms.first().map_or("home", |room| room.as_str());
     let reach = Reach {
         tls: tls.is_some(),
         local_addr,
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let here = if local_addr.ip().is_unspecified() || local_addr.ip().is_loopback() {
-        format!("{scheme}://localhost:{}/?room={room}", local_addr.port())
+        invite::room_url(
+            reach.scheme(),
+            format_args!("localhost:{}", local_addr.port()),
+            room,
+        )
     } else {
-        format!("{scheme}://{local_addr}/?room={room}")
+        invite::room_url(reach.scheme(), local_addr, room)
     };
     println!("portals listening on {local_addr}");
     println!("  open the wall here:     {here}");
-    for url in reach.lan_urls(room, &tls::lan_addresses()) {
+    for url in reach.lan_urls(room, lan) {
         println!("  or on the network:      {url}");
     }
     if let Some(tls) = tls {

@@ -80,25 +80,33 @@ pub struct Tls {
 
 /// Loads the operator's certificate chain and key.
 pub fn from_files(certificate: &Path, key: &Path) -> Result<Tls, TlsError> {
-    let chain = read_chain(certificate)?;
-    let private_key = read_key(key)?;
-    build(chain, private_key, certificate, key, Origin::Files)
+    load(certificate, key, Origin::Files)
+}
+
+/// Reads a PEM chain and key from disk and makes them ready to serve.
+fn load(certificate: &Path, key: &Path, origin: Origin) -> Result<Tls, TlsError> {
+    build(
+        read_chain(certificate)?,
+        read_key(key)?,
+        certificate,
+        key,
+        origin,
+    )
 }
 
 /// The names a self-signed certificate must hold on this machine: the loopback names and its
 /// IPv4 addresses. Not its IPv6 ones: with privacy extensions a new temporary address comes
 /// every day or so, and each would make a new certificate for every phone to accept again;
-/// the URLs a phone is given are IPv4.
-pub fn machine_names() -> BTreeSet<String> {
+/// the URLs a phone is given are IPv4. `lan` is what [`lan_addresses`] found.
+pub fn machine_names(lan: &[IpAddr]) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = ["localhost", "127.0.0.1", "::1"]
         .into_iter()
         .map(String::from)
         .collect();
     names.extend(
-        lan_addresses()
-            .into_iter()
-            .filter(IpAddr::is_ipv4)
-            .map(|ip| ip.to_string()),
+        lan.iter()
+            .filter(|ip| ip.is_ipv4())
+            .map(ToString::to_string),
     );
     names
 }
@@ -172,16 +180,11 @@ pub fn self_signed(data_dir: &Path, names: &BTreeSet<String>) -> Result<Tls, Tls
     let renew_by = unix_seconds(SystemTime::now() + RENEW_BEFORE);
     if let Some(record) = &record {
         if record.names.is_superset(names) && record.not_after > renew_by {
-            let reused = read_chain(&certificate_path).and_then(|chain| {
-                let key = read_key(&key_path)?;
-                build(
-                    chain,
-                    key,
-                    &certificate_path,
-                    &key_path,
-                    Origin::SelfSigned { made: false },
-                )
-            });
+            let reused = load(
+                &certificate_path,
+                &key_path,
+                Origin::SelfSigned { made: false },
+            );
             match reused {
                 Ok(tls) => return Ok(tls),
                 Err(error) => tracing::warn!(%error, "making the self-signed certificate again"),
@@ -203,9 +206,8 @@ pub fn self_signed(data_dir: &Path, names: &BTreeSet<String>) -> Result<Tls, Tls
     // Serialising a struct of strings and a number cannot fail.
     let record = serde_json::to_vec_pretty(&record).expect("a plain record serialises");
     write_private(&record_path, &record).map_err(data_dir_error)?;
-    build(
-        read_chain(&certificate_path)?,
-        read_key(&key_path)?,
+    // Read back from disk: what the next start will reuse is what is served now.
+    load(
         &certificate_path,
         &key_path,
         Origin::SelfSigned { made: true },
@@ -379,6 +381,18 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_certificate_names_loopback_and_ipv4_addresses_only() {
+        let lan = [
+            "192.168.1.20".parse().unwrap(),
+            "2001:db8::20".parse().unwrap(),
+        ];
+        assert_eq!(
+            machine_names(&lan),
+            names(&["localhost", "127.0.0.1", "::1", "192.168.1.20"])
+        );
     }
 
     #[test]

@@ -84,10 +84,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        // Signalling messages are small and latency matters (see `serve`).
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
+        super::set_nodelay(&stream);
         let acceptor = acceptor.clone();
         let handshaken = handshaken.clone();
         tokio::spawn(async move {

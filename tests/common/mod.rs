@@ -7,7 +7,11 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use leptos::prelude::LeptosOptions;
 use portals::{
-    server::{config::Config, load_tls, serve, tls::Tls},
+    server::{
+        config::Config,
+        load_tls, serve,
+        tls::{lan_addresses, Tls},
+    },
     signalling::{
         protocol::{Info, Welcome},
         ServerMessage,
@@ -50,7 +54,7 @@ impl TestServer {
                 .chain(flags.iter().copied()),
         )
         .expect("valid flags");
-        let tls = load_tls(&config).expect("the certificate loads");
+        let tls = load_tls(&config, &lan_addresses()).expect("the certificate loads");
         let served = tls.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
