@@ -257,6 +257,31 @@ async fn a_deliberate_close_leaves_at_once() {
 }
 
 #[tokio::test]
+async fn an_unloading_page_is_held_for_the_reload_hold_then_leaves() {
+    let server = TestServer::start(&["--reload-hold", "300ms"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+
+    // A reload: the page closes with 4002 and comes back with its token.
+    b.close(4002).await;
+    let (b, welcome, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", b_welcome.token.as_str()),
+    )
+    .await;
+    assert_eq!(welcome.id, b_welcome.id);
+    a.expect_silence(QUIET).await;
+
+    // A closed tab: the same close, and no one comes back. The room is told after the hold,
+    // well inside the 20 s grace period.
+    let closed_at = std::time::Instant::now();
+    b.close(4002).await;
+    assert!(a.info().await.members.is_empty());
+    assert!(closed_at.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn a_silent_client_is_dropped_and_the_room_told() {
     let server = TestServer::start(&["--ping-interval", "100ms", "--grace-period", "100ms"]).await;
     let (mut a, _, _) = Client::join(&server, "home").await;

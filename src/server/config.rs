@@ -72,6 +72,13 @@ pub struct Config {
           value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
 
+    /// How long a member whose page is unloading keeps its seat, so that a reload comes back
+    /// as the same member. A closed tab's tile stays this long at the others. At most the
+    /// grace period.
+    #[arg(long, env = "PORTALS_RELOAD_HOLD", default_value = "2s",
+          value_parser = humantime::parse_duration)]
+    pub reload_hold: Duration,
+
     /// How often the server pings each WebSocket. A connection silent for two intervals is
     /// dropped (and its member enters the grace period).
     #[arg(long, env = "PORTALS_PING_INTERVAL", default_value = "15s",
@@ -214,6 +221,7 @@ mod tests {
         let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(config.max_members, 12);
         assert_eq!(config.grace_period, Duration::from_secs(20));
+        assert_eq!(config.reload_hold, Duration::from_secs(2));
         assert_eq!(config.ping_interval, Duration::from_secs(15));
         assert_eq!(config.max_message_bytes, 65_536);
         assert!(config.rtc().ice_servers.is_empty());

@@ -242,12 +242,14 @@ fn close_frame(code: CloseCode) -> Message {
     }))
 }
 
-/// A client that closes with 1000 or 1001 (or without a code) is leaving; any other code, or
-/// no close frame at all, is a drop it may come back from.
+/// A client that closes with 1000 or 1001 (or without a code) is leaving, one that closes with
+/// 4002 is unloading and may be reloading; any other code, or no close frame at all, is a drop
+/// it may come back from.
 fn departure_of(frame: Option<&CloseFrame>) -> Departure {
     match frame {
         None => Departure::Left,
         Some(frame) if CloseCode(frame.code).is_deliberate_leave() => Departure::Left,
+        Some(frame) if CloseCode(frame.code) == CloseCode::UNLOADING => Departure::Unloading,
         Some(_) => Departure::Lost,
     }
 }

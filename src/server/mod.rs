@@ -72,6 +72,7 @@ impl Portal {
             rooms,
             max_members: config.max_members as usize,
             grace_period_ms: duration_ms(config.grace_period),
+            reload_hold_ms: duration_ms(config.reload_hold),
             rate: RateLimit {
                 per_second: config.messages_per_second,
                 burst: config.message_burst,

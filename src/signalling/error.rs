@@ -79,6 +79,9 @@ impl CloseCode {
     pub const TOO_BIG: CloseCode = CloseCode(1009);
     /// **ext** Another connection resumed this session.
     pub const SESSION_REPLACED: CloseCode = CloseCode(4000);
+    /// **ext** Sent by a client: the page is unloading, and may be a reload that resumes at
+    /// once. The member keeps its seat for the short reload hold only.
+    pub const UNLOADING: CloseCode = CloseCode(4002);
 
     /// Whether a client closing with this code means to leave its room for good, rather than
     /// to come back within the grace period.

@@ -64,6 +64,9 @@ pub struct HubConfig {
     pub max_members: usize,
     /// How long a dropped member keeps its seat; zero removes it at once.
     pub grace_period_ms: u64,
+    /// How long a member whose page is unloading keeps its seat: long enough for a reload to
+    /// come back with its token, short enough that a closed tab's tile goes at once.
+    pub reload_hold_ms: u64,
     /// How many relayed messages are kept for a member in grace.
     pub held_messages: usize,
     pub rate: RateLimit,
@@ -89,6 +92,7 @@ impl HubConfig {
             rooms: RoomPolicy::Any,
             max_members: 12,
             grace_period_ms: 20_000,
+            reload_hold_ms: 2_000,
             held_messages: 64,
             rate: RateLimit::default(),
             token_ttl_ms: 24 * 60 * 60 * 1000,
@@ -109,6 +113,9 @@ pub enum Departure {
     Left,
     /// The connection broke or went silent: the member keeps its seat for the grace period.
     Lost,
+    /// The page is unloading (close code 4002): a reload or a closed tab, which the page
+    /// cannot tell apart. The seat is kept for the short reload hold.
+    Unloading,
 }
 
 /// One thing that happened at the edge.
@@ -625,12 +632,17 @@ impl Hub {
         let Some(id) = self.connections.remove(&connection) else {
             return;
         };
-        if departure == Departure::Left || self.config.grace_period_ms == 0 {
+        let hold_ms = match departure {
+            Departure::Left => 0,
+            Departure::Lost => self.config.grace_period_ms,
+            Departure::Unloading => self.config.reload_hold_ms.min(self.config.grace_period_ms),
+        };
+        if hold_ms == 0 {
             return self.remove_member(&id, out);
         }
         if let Some(member) = self.members.get_mut(&id) {
             member.link = Link::Grace {
-                until: Timestamp(now.0.saturating_add(self.config.grace_period_ms)),
+                until: Timestamp(now.0.saturating_add(hold_ms)),
                 held: VecDeque::new(),
             };
             self.in_grace.insert(id);

@@ -393,6 +393,35 @@ fn a_lost_member_keeps_its_seat_until_the_grace_period_ends() {
 }
 
 #[test]
+fn an_unloading_page_keeps_its_seat_for_the_reload_hold_only() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    let unload = |h: &mut Harness, connection| {
+        h.input(Input::Disconnect {
+            connection,
+            departure: Departure::Unloading,
+        })
+    };
+    assert!(unload(&mut h, b).is_empty(), "a reload is no leave");
+    assert_eq!(h.hub.next_deadline(), Some(h.now.plus_ms(2_000)));
+
+    // The reload comes back with its token: the same member, and the others see nothing.
+    h.advance(1_500);
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(out.receivers(), [b2].into());
+    assert_eq!(out.to(b2).welcome().id, b_id);
+
+    // A closed tab does not come back: it leaves when the hold ends, not after the grace.
+    assert!(unload(&mut h, b2).is_empty());
+    assert!(h.advance(1_999).is_empty());
+    let out = h.advance(1);
+    assert_eq!(out.receivers(), [a].into());
+    assert!(out.to(a).info().members.is_empty());
+    assert_eq!(h.hub.gauges().members, 1);
+}
+
+#[test]
 fn a_resume_within_grace_keeps_the_id_and_delivers_what_was_held() {
     let mut h = Harness::new();
     let (a, a_id, _) = h.join("home");
