@@ -6,29 +6,31 @@ use super::model::{Camera, Connection, WallModel};
 
 #[component]
 pub fn Banners(model: WallModel) -> impl IntoView {
-    let connection = move || {
-        match model.connection.get() {
-        Connection::Reconnecting { seconds_left } => Some(view! {
-            <p class="banner warning" role="status" data-banner="reconnecting">
-                {format!(
-                    "The server is unreachable. Reconnecting in {seconds_left} s… Video already playing keeps playing."
-                )}
-            </p>
-        }.into_any()),
+    // The reconnecting banner is made once per outage: only its countdown changes, and the
+    // countdown sits outside the live region, so a screen reader says "unreachable" once
+    // rather than every second.
+    let reconnecting =
+        Memo::new(move |_| matches!(model.connection.get(), Connection::Reconnecting { .. }));
+    let countdown = move || match model.connection.get() {
+        Connection::Reconnecting { seconds_left } => {
+            format!("Reconnecting in {seconds_left} s…")
+        }
+        _ => String::new(),
+    };
+    let fatal = move || match model.connection.get() {
         Connection::Fatal { message } => Some(view! {
             <p class="banner fatal" role="alert" data-banner="fatal">
                 {message} " " <a href="/">"Pick another room"</a>
             </p>
-        }.into_any()),
-        Connection::Connecting | Connection::Joined => None,
-    }
+        }),
+        _ => None,
     };
     let camera = move || {
         let text = match model.camera.get() {
             Camera::Denied => "Camera access was refused: you are watching only, and the others see you as a viewer.".to_string(),
             Camera::Missing => "No camera found: you are watching only.".to_string(),
             Camera::Unavailable(why) => format!("{why} You are watching only."),
-            Camera::Starting | Camera::On => return None,
+            Camera::Starting | Camera::On | Camera::Off => return None,
         };
         Some(view! { <p class="banner warning" role="status" data-banner="camera">{text}</p> })
     };
@@ -38,5 +40,16 @@ pub fn Banners(model: WallModel) -> impl IntoView {
             .get()
             .map(|text| view! { <p class="banner warning" role="status" data-banner="notice">{text}</p> })
     };
-    view! { {connection} {camera} {notice} }
+    view! {
+        <Show when=move || reconnecting.get()>
+            <p class="banner warning" data-banner="reconnecting">
+                <span role="status">"The server is unreachable. Video already playing keeps playing."</span>
+                " "
+                <span class="countdown">{countdown}</span>
+            </p>
+        </Show>
+        {fatal}
+        {camera}
+        {notice}
+    }
 }

@@ -43,6 +43,8 @@ impl Connection {
 pub enum Camera {
     Starting,
     On,
+    /// Turned off with the Camera button.
+    Off,
     /// Permission refused: the tab still joins and watches.
     Denied,
     Missing,
@@ -54,6 +56,7 @@ impl Camera {
         match self {
             Camera::Starting => "starting",
             Camera::On => "on",
+            Camera::Off => "off",
             Camera::Denied => "denied",
             Camera::Missing => "missing",
             Camera::Unavailable(_) => "unavailable",
@@ -122,6 +125,8 @@ pub struct WallModel {
     /// Peer connections ever created by this page: the tests use it to prove that a join or a
     /// leave does not rebuild anyone else's connection.
     pub connections_created: RwSignal<u32>,
+    /// Send this tab's camera (on by default).
+    pub camera_enabled: RwSignal<bool>,
     /// Send this tab's microphone (off by default).
     pub microphone: RwSignal<bool>,
     /// Play the others' sound (off by default, so tiles can autoplay).
@@ -140,6 +145,7 @@ impl WallModel {
             tiles: RwSignal::new(Vec::new()),
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),
+            camera_enabled: RwSignal::new(true),
             microphone: RwSignal::new(false),
             sound: RwSignal::new(false),
             self_view: RwSignal::new(self_view),

@@ -42,12 +42,21 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
     view! {
         <figure
             class="tile"
+            tabindex="0"
+            aria-label=format!("Camera of {}", tile.member.short())
             data-member=tile.member.to_string()
             data-state=move || state.get().as_str()
             data-video=move || has_video.get().to_string()
             data-present=move || present.get().to_string()
         >
-            <video node_ref=video autoplay playsinline muted=true prop:muted=move || !sound.get()></video>
+            <video
+                node_ref=video
+                aria-label=format!("Video of {}", tile.member.short())
+                autoplay
+                playsinline
+                muted=true
+                prop:muted=move || !sound.get()
+            ></video>
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
             <figcaption class="label">
                 <span class="dot"></span>
@@ -68,8 +77,8 @@ pub fn SelfTile(stream: RwSignal<Option<SharedStream>>) -> impl IntoView {
         }
     });
     view! {
-        <figure class="tile self" data-member="self">
-            <video node_ref=video autoplay playsinline muted=true prop:muted=true></video>
+        <figure class="tile self" data-member="self" tabindex="0" aria-label="Your own camera">
+            <video node_ref=video aria-label="Your own video" autoplay playsinline muted=true prop:muted=true></video>
             {move || stream.with(Option::is_none).then(|| view! { <div class="placeholder">"No camera"</div> })}
             <figcaption class="label"><span class="dot"></span><span class="name">"you"</span></figcaption>
         </figure>

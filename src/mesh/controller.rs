@@ -7,15 +7,15 @@ use std::{
     rc::{Rc, Weak},
 };
 
+use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::{
-    local_media::{self, Device},
+    local_media::{self, Capture, Device, MediaError},
     peer_link::PeerLink,
     plan::{reconcile, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
@@ -51,27 +51,41 @@ struct MeshInner {
     /// others may still be on their way back too.
     rejoined_at: Option<f64>,
     members: Vec<Peer>,
-    camera: Option<MediaStream>,
-    microphone: Option<MediaStream>,
+    camera: Option<Capture>,
+    /// A camera request is in flight: a second toggle waits for it instead of opening a
+    /// second capture.
+    camera_requested: bool,
+    /// `ended` on the camera's track: unplugged, or its permission withdrawn.
+    _camera_ended: Option<EventListener>,
+    microphone: Option<Capture>,
+    microphone_requested: bool,
+    /// Ourselves, for the requests this mesh starts and finishes later.
+    this: Weak<RefCell<MeshInner>>,
     _sweep: Option<Interval>,
 }
 
 impl Mesh {
     pub fn start(room: &str, model: WallModel, debug: bool) -> Self {
         super::trace::enable(debug);
-        let inner = Rc::new(RefCell::new(MeshInner {
-            model,
-            socket: None,
-            links: BTreeMap::new(),
-            me: None,
-            rtc: RtcConfiguration::default(),
-            grace_ms: DEFAULT_GRACE_MS,
-            rejoined_at: None,
-            members: Vec::new(),
-            camera: None,
-            microphone: None,
-            _sweep: None,
-        }));
+        let inner = Rc::new_cyclic(|this| {
+            RefCell::new(MeshInner {
+                this: this.clone(),
+                model,
+                socket: None,
+                links: BTreeMap::new(),
+                me: None,
+                rtc: RtcConfiguration::default(),
+                grace_ms: DEFAULT_GRACE_MS,
+                rejoined_at: None,
+                members: Vec::new(),
+                camera: None,
+                camera_requested: false,
+                _camera_ended: None,
+                microphone: None,
+                microphone_requested: false,
+                _sweep: None,
+            })
+        });
         let weak = Rc::downgrade(&inner);
         let socket = SignallingSocket::open(room, move |event| dispatch(&weak, event));
         let weak = Rc::downgrade(&inner);
@@ -84,17 +98,16 @@ impl Mesh {
             mesh._sweep = Some(sweep);
         }
         // Join first, camera in parallel: a slow permission prompt must not keep the others'
-        // video off this wall.
+        // video off this wall. Each effect also runs once at the start.
         let weak = Rc::downgrade(&inner);
-        spawn_local(async move {
-            let camera = local_media::request(Device::Camera).await;
-            with(&weak, |mesh| mesh.camera_ready(camera));
+        Effect::new(move |_| {
+            let wanted = model.camera_enabled.get();
+            with(&weak, move |mesh| mesh.camera_wanted(wanted));
         });
         let weak = Rc::downgrade(&inner);
         Effect::new(move |_| {
             let wanted = model.microphone.get();
-            let weak = weak.clone();
-            spawn_local(async move { microphone(weak, wanted).await });
+            with(&weak, move |mesh| mesh.microphone_wanted(wanted));
         });
         Self { inner }
     }
@@ -105,12 +118,10 @@ impl Drop for Mesh {
         let mut mesh = self.inner.borrow_mut();
         mesh.socket = None;
         mesh.links.clear();
-        for stream in [mesh.camera.take(), mesh.microphone.take()]
-            .into_iter()
-            .flatten()
-        {
-            local_media::stop(&stream);
-        }
+        // Dropping a capture turns its device off.
+        mesh._camera_ended = None;
+        mesh.camera = None;
+        mesh.microphone = None;
         // The page may be going away with its signals: try_ does nothing on disposed ones.
         mesh.model.tiles.try_set(Vec::new());
         mesh.model.local_stream.try_set(None);
@@ -137,18 +148,6 @@ fn dispatch(weak: &Weak<RefCell<MeshInner>>, event: SocketEvent) {
     with(weak, move |mesh| mesh.on_socket_event(event));
 }
 
-async fn microphone(weak: Weak<RefCell<MeshInner>>, wanted: bool) {
-    let have = weak
-        .upgrade()
-        .is_some_and(|inner| inner.borrow().microphone.is_some());
-    if wanted && !have {
-        let result = local_media::request(Device::Microphone).await;
-        with(&weak, move |mesh| mesh.microphone_ready(result));
-    } else {
-        with(&weak, move |mesh| mesh.enable_microphone(wanted));
-    }
-}
-
 impl MeshInner {
     fn on_socket_event(&mut self, event: SocketEvent) {
         match event {
@@ -171,6 +170,9 @@ impl MeshInner {
             ServerMessage::Welcome(welcome) => self.welcomed(*welcome),
             ServerMessage::Info(info) => {
                 self.identify(&info.id, false);
+                if let Some(socket) = &self.socket {
+                    socket.joined();
+                }
                 self.members = info.members;
                 self.model.connection.set(Connection::Joined);
                 self.reconcile();
@@ -204,6 +206,7 @@ impl MeshInner {
         }
         if let Some(socket) = &self.socket {
             socket.set_token(Some(welcome.token.as_str().to_string()));
+            socket.joined();
         }
         self.rtc = (*welcome.rtc).clone();
         self.grace_ms = welcome.limits.grace_period_ms;
@@ -220,6 +223,7 @@ impl MeshInner {
         if self.me.is_some() {
             web_sys::console::info_1(&"portals: rejoined under a new id".into());
             self.links.clear();
+            self.members.clear();
             self.model.tiles.set(Vec::new());
             self.rejoined_at = None;
             if let Some(socket) = &self.socket {
@@ -367,71 +371,152 @@ impl MeshInner {
         [&self.camera, &self.microphone]
             .into_iter()
             .flatten()
-            .flat_map(|stream| {
-                stream
-                    .get_tracks()
-                    .iter()
-                    .filter_map(|track| track.dyn_into::<MediaStreamTrack>().ok())
-                    .map(|track| (track, stream.clone()))
-                    .collect::<Vec<_>>()
+            .flat_map(|capture| {
+                capture
+                    .tracks()
+                    .into_iter()
+                    .map(|track| (track, capture.stream().clone()))
             })
             .collect()
     }
 
-    fn camera_ready(&mut self, camera: Result<MediaStream, Camera>) {
-        trace!("camera: {}", if camera.is_ok() { "on" } else { "refused" });
-        match camera {
-            Ok(stream) => {
-                self.model.camera.set(Camera::On);
-                self.model
-                    .local_stream
-                    .set(Some(SendWrapper::new(stream.clone())));
-                self.send_to_all(&stream);
-                self.camera = Some(stream);
+    /// The Camera button, and the start. One request at a time: what is wanted when it
+    /// resolves decides whether the camera is used.
+    fn camera_wanted(&mut self, wanted: bool) {
+        if !wanted {
+            let status = self.model.camera.get_untracked();
+            if self.camera.is_some() || matches!(status, Camera::On | Camera::Starting) {
+                self.camera_off();
+                self.model.camera.set(Camera::Off);
             }
-            Err(refusal) => self.model.camera.set(refusal),
+            return;
         }
+        if self.camera.is_some() || self.camera_requested {
+            return;
+        }
+        self.camera_requested = true;
+        self.model.camera.set(Camera::Starting);
+        let this = self.this.clone();
+        spawn_local(async move {
+            let camera = local_media::request(Device::Camera).await;
+            // Should the mesh be gone, the closure and the capture in it are dropped: the
+            // camera goes off again.
+            with(&this, move |mesh| mesh.camera_ready(camera));
+        });
     }
 
-    fn microphone_ready(&mut self, microphone: Result<MediaStream, Camera>) {
+    fn camera_ready(&mut self, camera: Result<Capture, MediaError>) {
+        self.camera_requested = false;
+        trace!("camera: {}", if camera.is_ok() { "on" } else { "refused" });
+        let capture = match camera {
+            Ok(capture) => capture,
+            Err(error) => {
+                self.model.camera.set(camera_status(&error));
+                return;
+            }
+        };
+        if !self.model.camera_enabled.get_untracked() {
+            // Turned off while the prompt was up.
+            self.model.camera.set(Camera::Off);
+            return;
+        }
+        self.model.camera.set(Camera::On);
+        self.model
+            .local_stream
+            .set(Some(SendWrapper::new(capture.stream().clone())));
+        self.send_to_all(&capture);
+        self._camera_ended = capture
+            .tracks()
+            .into_iter()
+            .find(|track| track.kind() == "video")
+            .map(|track| {
+                let this = self.this.clone();
+                EventListener::new(&track, "ended", move |_| {
+                    with(&this, MeshInner::camera_lost);
+                })
+            });
+        self.camera = Some(capture);
+    }
+
+    /// Stops sending the camera and turns it off. The others' connections stay; each sees the
+    /// track go quiet and shows its tile as a viewer's.
+    fn camera_off(&mut self) {
+        self._camera_ended = None;
+        if let Some(capture) = self.camera.take() {
+            for track in capture.tracks() {
+                for link in self.links.values() {
+                    link.stop_sending(&track);
+                }
+            }
+        }
+        self.model.local_stream.set(None);
+    }
+
+    /// The camera ended without being asked to: say so, and let the button ask again.
+    fn camera_lost(&mut self) {
+        web_sys::console::warn_1(&"portals: the camera stopped".into());
+        self.camera_off();
+        self.model.camera.set(Camera::Unavailable(
+            "The camera stopped: it was unplugged, or its permission was taken back. Press Camera to try again."
+                .to_string(),
+        ));
+        self.model.camera_enabled.set(false);
+    }
+
+    /// The Mic button: the first "on" asks for the microphone; later ones mute and unmute
+    /// without renegotiating (the track stays, its content goes silent).
+    fn microphone_wanted(&mut self, wanted: bool) {
+        if let Some(capture) = &self.microphone {
+            for track in capture.tracks() {
+                track.set_enabled(wanted);
+            }
+            return;
+        }
+        if !wanted || self.microphone_requested {
+            return;
+        }
+        self.microphone_requested = true;
+        let this = self.this.clone();
+        spawn_local(async move {
+            let microphone = local_media::request(Device::Microphone).await;
+            with(&this, move |mesh| mesh.microphone_ready(microphone));
+        });
+    }
+
+    fn microphone_ready(&mut self, microphone: Result<Capture, MediaError>) {
+        self.microphone_requested = false;
         match microphone {
-            Ok(stream) => {
-                self.send_to_all(&stream);
-                self.microphone = Some(stream);
+            // Turned off while the prompt was up: nothing is sent, and the device goes off.
+            Ok(_) if !self.model.microphone.get_untracked() => {}
+            Ok(capture) => {
+                self.send_to_all(&capture);
+                self.microphone = Some(capture);
                 self.model.notice.set(None);
             }
-            Err(refusal) => {
+            Err(error) => {
                 self.model.microphone.set(false);
-                let why = match refusal {
-                    Camera::Denied => "The microphone was blocked.".to_string(),
-                    Camera::Missing => "No microphone was found.".to_string(),
-                    Camera::Unavailable(why) => why,
-                    Camera::On | Camera::Starting => return,
-                };
-                self.model.notice.set(Some(why));
+                self.model
+                    .notice
+                    .set(Some(error.sentence(Device::Microphone)));
             }
         }
     }
 
-    /// Mutes or unmutes without renegotiating: the track stays, its content goes silent.
-    fn enable_microphone(&mut self, enabled: bool) {
-        if let Some(stream) = &self.microphone {
-            for track in stream.get_audio_tracks().iter() {
-                if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
-                    track.set_enabled(enabled);
-                }
+    fn send_to_all(&self, capture: &Capture) {
+        for track in capture.tracks() {
+            for link in self.links.values() {
+                link.send_track(&track, capture.stream());
             }
         }
     }
+}
 
-    fn send_to_all(&self, stream: &MediaStream) {
-        for track in stream.get_tracks().iter() {
-            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
-                for link in self.links.values() {
-                    link.add_track(&track, stream);
-                }
-            }
-        }
+/// A camera that could not be had, as the wall shows it.
+fn camera_status(error: &MediaError) -> Camera {
+    match error {
+        MediaError::Denied => Camera::Denied,
+        MediaError::Missing => Camera::Missing,
+        other => Camera::Unavailable(other.sentence(Device::Camera)),
     }
 }
 

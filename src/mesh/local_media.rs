@@ -3,9 +3,7 @@
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MediaStream, MediaStreamConstraints};
-
-use crate::components::model::Camera;
+use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
@@ -13,14 +11,77 @@ pub enum Device {
     Microphone,
 }
 
-/// Asks for one device. `Err` carries what the page should say instead.
-pub async fn request(device: Device) -> Result<MediaStream, Camera> {
-    let window = web_sys::window().ok_or(Camera::Unavailable("no window".into()))?;
+impl Device {
+    fn noun(self) -> &'static str {
+        match self {
+            Device::Camera => "camera",
+            Device::Microphone => "microphone",
+        }
+    }
+}
+
+/// Why a device could not be had, whichever device it was: the words are chosen by
+/// [`MediaError::sentence`] for the device that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaError {
+    /// Not a secure context: no `mediaDevices` at all.
+    Insecure,
+    Denied,
+    Missing,
+    InUse,
+    /// Anything else, with the DOMException's name.
+    Failed(String),
+}
+
+impl MediaError {
+    pub fn sentence(&self, device: Device) -> String {
+        let noun = device.noun();
+        match self {
+            MediaError::Insecure => format!("The {noun} needs https (or localhost)."),
+            MediaError::Denied => format!("Access to the {noun} was refused."),
+            MediaError::Missing => format!("No {noun} was found."),
+            MediaError::InUse => format!("The {noun} is in use by another program."),
+            MediaError::Failed(name) => format!("The {noun} could not be started ({name})."),
+        }
+    }
+}
+
+/// A device in use. Dropping it turns the device off, so that whoever ends up holding it (the
+/// mesh, or a callback that finds the mesh gone) cannot leave the camera light on.
+pub struct Capture {
+    stream: MediaStream,
+}
+
+impl Capture {
+    pub fn stream(&self) -> &MediaStream {
+        &self.stream
+    }
+
+    pub fn tracks(&self) -> Vec<MediaStreamTrack> {
+        self.stream
+            .get_tracks()
+            .iter()
+            .filter_map(|track| track.dyn_into::<MediaStreamTrack>().ok())
+            .collect()
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        for track in self.tracks() {
+            track.stop();
+        }
+    }
+}
+
+/// Asks for one device.
+pub async fn request(device: Device) -> Result<Capture, MediaError> {
+    let window = web_sys::window().ok_or(MediaError::Insecure)?;
     // `mediaDevices` only exists in secure contexts: https, or http on localhost.
     let devices = window
         .navigator()
         .media_devices()
-        .map_err(|_| Camera::Unavailable("Camera access needs https (or localhost).".into()))?;
+        .map_err(|_| MediaError::Insecure)?;
     let constraints = MediaStreamConstraints::new();
     match device {
         Device::Camera => {
@@ -40,7 +101,8 @@ pub async fn request(device: Device) -> Result<MediaStream, Camera> {
         .map_err(|error| describe(&error))?;
     stream
         .dyn_into::<MediaStream>()
-        .map_err(|_| Camera::Unavailable("getUserMedia returned no stream".into()))
+        .map(|stream| Capture { stream })
+        .map_err(|_| MediaError::Failed("no stream".into()))
 }
 
 /// 720p is plenty for a tile and keeps a 12-way mesh within ordinary uplinks.
@@ -51,26 +113,15 @@ fn video_constraints() -> JsValue {
     .unwrap_or(JsValue::TRUE)
 }
 
-fn describe(error: &JsValue) -> Camera {
+fn describe(error: &JsValue) -> MediaError {
     let name = error
         .dyn_ref::<web_sys::DomException>()
         .map(|exception| exception.name())
         .unwrap_or_default();
     match name.as_str() {
-        "NotAllowedError" | "SecurityError" => Camera::Denied,
-        "NotFoundError" | "OverconstrainedError" => Camera::Missing,
-        "NotReadableError" | "AbortError" => {
-            Camera::Unavailable("The camera is in use by another program.".into())
-        }
-        _ => Camera::Unavailable(format!("The camera could not be started ({name}).")),
-    }
-}
-
-/// Turns the device off: the camera light goes out when the page is done with it.
-pub fn stop(stream: &MediaStream) {
-    for track in stream.get_tracks().iter() {
-        if let Ok(track) = track.dyn_into::<web_sys::MediaStreamTrack>() {
-            track.stop();
-        }
+        "NotAllowedError" | "SecurityError" => MediaError::Denied,
+        "NotFoundError" | "OverconstrainedError" => MediaError::Missing,
+        "NotReadableError" | "AbortError" => MediaError::InUse,
+        _ => MediaError::Failed(name),
     }
 }

@@ -19,9 +19,10 @@ use serde_json::value::RawValue;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, RtcIceConnectionState, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiverDirection,
-    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
+    MediaStream, MediaStreamTrack, MediaStreamTrackState, RtcIceConnectionState, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
 };
 
 use super::{signalling_socket::SignalSender, trace::trace};
@@ -95,6 +96,8 @@ struct LinkCore {
     deferred: RefCell<Option<LocalTracks>>,
     first_offer_wait: RefCell<Option<Timeout>>,
     stalled_looks: Cell<u32>,
+    /// `mute`, `unmute` and `ended` on each remote track.
+    track_listeners: RefCell<Vec<EventListener>>,
 }
 
 impl PeerLink {
@@ -123,6 +126,7 @@ impl PeerLink {
             deferred: RefCell::new(None),
             first_offer_wait: RefCell::new(None),
             stalled_looks: Cell::new(0),
+            track_listeners: RefCell::new(Vec::new()),
         });
         let target = core.connection.clone();
         let weak = Rc::downgrade(&core);
@@ -185,23 +189,76 @@ impl PeerLink {
         &self.core.tile
     }
 
-    /// Starts sending a local track (the camera arriving late, the microphone switched on).
-    /// `addTrack` reuses the receive-only transceiver of a viewer, and `negotiationneeded`
-    /// takes care of the rest.
-    pub fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+    /// Starts sending a local track (the camera arriving late or turned back on, the
+    /// microphone switched on). A transceiver of the same kind that sends nothing (a viewer's
+    /// receive-only one, or the camera's after it was turned off) is reused, as `addTrack`
+    /// itself would do for one never used: turning the camera off and on does not grow the
+    /// SDP by a media section each time. `negotiationneeded` takes care of the rest.
+    pub fn send_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
         if let Some(deferred) = self.core.deferred.borrow_mut().as_mut() {
             deferred.push((track.clone(), stream.clone()));
             return;
         }
-        let already = self
-            .core
-            .connection
-            .get_senders()
-            .iter()
-            .filter_map(|sender| sender.dyn_into::<web_sys::RtcRtpSender>().ok())
-            .any(|sender| sender.track().is_some_and(|sent| sent.id() == track.id()));
-        if !already {
-            self.core.connection.add_track_0(track, stream);
+        let transceivers = self.core.transceivers();
+        let sent = |transceiver: &RtcRtpTransceiver| {
+            transceiver
+                .sender()
+                .track()
+                .is_some_and(|sent| sent.id() == track.id())
+        };
+        if transceivers.iter().any(sent) {
+            return;
+        }
+        let idle = transceivers.into_iter().find(|transceiver| {
+            !transceiver.stopped()
+                && transceiver.sender().track().is_none()
+                && transceiver.receiver().track().kind() == track.kind()
+        });
+        match idle {
+            Some(transceiver) => {
+                let replaced = transceiver.sender().replace_track(Some(track));
+                spawn_local(async move {
+                    if let Err(error) = JsFuture::from(replaced).await {
+                        warn("replaceTrack", &error);
+                    }
+                });
+                let direction = match transceiver.direction() {
+                    RtcRtpTransceiverDirection::Inactive | RtcRtpTransceiverDirection::Sendonly => {
+                        RtcRtpTransceiverDirection::Sendonly
+                    }
+                    _ => RtcRtpTransceiverDirection::Sendrecv,
+                };
+                transceiver.set_direction(direction);
+            }
+            None => {
+                self.core.connection.add_track_0(track, stream);
+            }
+        }
+    }
+
+    /// Stops sending a local track that is going away. The direction change renegotiates, and
+    /// the other side's copy of the track is muted: its tile shows a viewer, not a frozen frame.
+    pub fn stop_sending(&self, track: &MediaStreamTrack) {
+        if let Some(deferred) = self.core.deferred.borrow_mut().as_mut() {
+            deferred.retain(|(held, _)| held.id() != track.id());
+            return;
+        }
+        for transceiver in self.core.transceivers() {
+            let sender = transceiver.sender();
+            if sender.track().is_none_or(|sent| sent.id() != track.id()) {
+                continue;
+            }
+            let replaced = sender.replace_track(None);
+            spawn_local(async move {
+                if let Err(error) = JsFuture::from(replaced).await {
+                    warn("replaceTrack", &error);
+                }
+            });
+            let direction = match transceiver.direction() {
+                RtcRtpTransceiverDirection::Sendrecv => RtcRtpTransceiverDirection::Recvonly,
+                _ => RtcRtpTransceiverDirection::Inactive,
+            };
+            transceiver.set_direction(direction);
         }
     }
 
@@ -300,6 +357,7 @@ impl PeerLink {
 impl Drop for PeerLink {
     fn drop(&mut self) {
         self.core.ice_restart.borrow_mut().take();
+        self.core.track_listeners.borrow_mut().clear();
         self.core.connection.close();
         self.core.tile.stream.set(None);
         for track in self.core.remote.get_tracks().iter() {
@@ -335,11 +393,17 @@ impl LinkCore {
         }
     }
 
-    fn receives_video(&self) -> bool {
+    fn transceivers(&self) -> Vec<RtcRtpTransceiver> {
         self.connection
             .get_transceivers()
             .iter()
-            .filter_map(|transceiver| transceiver.dyn_into::<web_sys::RtcRtpTransceiver>().ok())
+            .filter_map(|transceiver| transceiver.dyn_into::<RtcRtpTransceiver>().ok())
+            .collect()
+    }
+
+    fn receives_video(&self) -> bool {
+        self.transceivers()
+            .iter()
             .any(|transceiver| transceiver.receiver().track().kind() == "video")
     }
 
@@ -479,16 +543,46 @@ impl LinkCore {
         });
     }
 
-    fn add_remote_track(&self, track: &MediaStreamTrack) {
+    fn add_remote_track(self: &Rc<Self>, track: &MediaStreamTrack) {
         trace!("{}: {} track arrived", self.peer.short(), track.kind());
-        self.remote.add_track(track);
-        if track.kind() == "video" {
-            self.tile.has_video.set(true);
+        let known = self.remote.get_track_by_id(&track.id()).is_some();
+        if !known {
+            self.remote.add_track(track);
+            // A track comes back (unmute) when the other side turns its camera on again, and
+            // goes quiet (mute) or ends when it turns it off or loses it: the tile follows.
+            let weak = Rc::downgrade(self);
+            let update = move |_: &web_sys::Event| {
+                if let Some(core) = weak.upgrade() {
+                    core.show_video();
+                }
+            };
+            let mut listeners = self.track_listeners.borrow_mut();
+            for event in ["mute", "unmute", "ended"] {
+                listeners.push(EventListener::new(track, event, update.clone()));
+            }
         }
+        self.show_video();
         if self.tile.stream.with_untracked(Option::is_none) {
             self.tile
                 .stream
                 .set(Some(SendWrapper::new(self.remote.clone())));
+        }
+    }
+
+    /// Whether the tile has a picture: a remote video track that is live and not muted.
+    fn show_video(&self) {
+        let playing = self.remote.get_video_tracks().iter().any(|track| {
+            track.dyn_into::<MediaStreamTrack>().is_ok_and(|track| {
+                !track.muted() && track.ready_state() == MediaStreamTrackState::Live
+            })
+        });
+        trace!(
+            "{}: video {}",
+            self.peer.short(),
+            if playing { "on" } else { "off" }
+        );
+        if self.tile.has_video.get_untracked() != playing {
+            self.tile.has_video.set(playing);
         }
     }
 

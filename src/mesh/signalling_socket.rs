@@ -77,6 +77,10 @@ struct State {
 struct Live {
     socket: WebSocket,
     open: bool,
+    /// The server has told us who we are on this connection (`welcome`, or a base server's
+    /// first `info`). Until then nothing queued goes out: it was addressed by an identity the
+    /// server may no longer give us.
+    joined: bool,
     last_heard: f64,
     _listeners: [EventListener; 3],
     _heartbeat: Option<Interval>,
@@ -170,6 +174,20 @@ impl SignallingSocket {
         self.core.state.borrow_mut().queue.clear();
     }
 
+    /// The server has said who we are on this connection: send what was queued, and from now
+    /// on send at once. Call [`Self::discard_queue`] first if the identity changed.
+    pub fn joined(&self) {
+        let mut state = self.core.state.borrow_mut();
+        let State { socket, queue, .. } = &mut *state;
+        let Some(live) = socket.as_mut().filter(|live| live.open && !live.joined) else {
+            return;
+        };
+        live.joined = true;
+        for text in queue.drain(..) {
+            let _ = live.socket.send_with_str(&text);
+        }
+    }
+
     /// Gives up for good, e.g. after `room_full`.
     pub fn stop(&self) {
         self.core.leave();
@@ -237,6 +255,7 @@ impl SocketCore {
         core.state.borrow_mut().socket = Some(Live {
             socket,
             open: false,
+            joined: false,
             last_heard: js_sys::Date::now(),
             _listeners: listeners,
             _heartbeat: None,
@@ -252,14 +271,10 @@ impl SocketCore {
         });
         let mut state = core.state.borrow_mut();
         state.attempt = 0;
-        let queued: Vec<String> = state.queue.drain(..).collect();
         if let Some(live) = state.socket.as_mut() {
             live.open = true;
             live.last_heard = js_sys::Date::now();
             live._heartbeat = Some(heartbeat);
-            for text in queued {
-                let _ = live.socket.send_with_str(&text);
-            }
         }
     }
 
@@ -346,7 +361,7 @@ impl SocketCore {
 
     fn send(&self, text: String) {
         let mut state = self.state.borrow_mut();
-        if let Some(live) = state.socket.as_ref().filter(|live| live.open) {
+        if let Some(live) = state.socket.as_ref().filter(|live| live.joined) {
             if live.socket.send_with_str(&text).is_ok() {
                 return;
             }

@@ -42,7 +42,9 @@ pub fn RoomPicker() -> impl IntoView {
                 <button type="submit">"Join"</button>
             </form>
             <h2>"Rooms open now"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            // A Transition, not a Suspense: a refresh keeps the list on screen until the new
+            // one is there, instead of flashing "Loading…" every few seconds.
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || rooms.get().map(|loaded| match loaded {
                     Ok(list) if list.is_empty() => view! {
                         <p class="muted rooms-empty">"Nobody is in a room right now: start one above."</p>
@@ -59,7 +61,7 @@ pub fn RoomPicker() -> impl IntoView {
                     }.into_any(),
                     Err(error) => view! { <p class="error">{error}</p> }.into_any(),
                 })}
-            </Suspense>
+            </Transition>
         </main>
     }
 }

@@ -54,6 +54,10 @@ pub fn WallPage(
     };
     let me = move || model.me.get().map(|id| id.to_string());
     let adding = RwSignal::new(false);
+    // Effects run only in the browser, and only once the page is hydrated: the tests and
+    // the styles can tell a live page from its server-rendered frame.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let toggle = |signal: RwSignal<bool>| move |_| signal.update(|on| *on = !*on);
 
     view! {
@@ -65,6 +69,7 @@ pub fn WallPage(
             data-camera=move || model.camera.get().as_str()
             data-member=me
             data-connections-created=move || model.connections_created.get()
+            data-hydrated=move || hydrated.get().then_some("true")
         >
             <header class="wall-bar">
                 <a class="brand" href="/">"portals"</a>
@@ -77,6 +82,12 @@ pub fn WallPage(
                     title="Show a QR code that opens this room on a phone"
                     on:click=toggle(adding)
                 >"Add a camera"</button>
+                <button
+                    class="toggle-camera"
+                    aria-pressed=move || model.camera_enabled.get().to_string()
+                    title="Send your camera to the room"
+                    on:click=toggle(model.camera_enabled)
+                >"Camera"</button>
                 <button
                     class="toggle-microphone"
                     aria-pressed=move || model.microphone.get().to_string()

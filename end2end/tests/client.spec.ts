@@ -1,0 +1,216 @@
+import { expect, Page, test } from "@playwright/test";
+import {
+  connectionsCreated,
+  decodedMembers,
+  expectDecoding,
+  freshRoom,
+  memberId,
+  openWall,
+  pageErrors,
+  tiles,
+} from "./helpers";
+import { cutSignalling, installHooks, mediaRequests, sendersOf } from "./hooks";
+import { OwnServer } from "./own-server";
+
+test("a camera granted after the room was left is turned off", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context, { videoDelayMs: 3_000 });
+  const page = await openWall(context, freshRoom("late-camera"));
+  // Leave the room inside the app (the router keeps the page) while the prompt is still up.
+  await page.locator("a.brand").click();
+  await expect(page.locator("main.picker")).toBeVisible();
+  await expect.poll(async () => (await mediaRequests(page)).map((request) => request.tracks)).toEqual([["ended"]]);
+  await context.close();
+});
+
+test("a microphone failure is told as a microphone failure", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context, { audioError: "NotReadableError" });
+  const page = await openWall(context, freshRoom("mic-busy"));
+  await page.locator("button.toggle-microphone").click();
+  const notice = page.locator('[data-banner="notice"]');
+  await expect(notice).toHaveText("The microphone is in use by another program.");
+  await expect(page.locator("button.toggle-microphone")).toHaveAttribute("aria-pressed", "false");
+  await expect(page.locator('[data-banner="camera"]')).toHaveCount(0);
+  await context.close();
+});
+
+test("the mic toggled while its prompt is up opens one capture, and off means off", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context, { audioDelayMs: 2_000 });
+  const room = freshRoom("mic-race");
+  const a = await openWall(context, room);
+  const b = await openWall(context, room);
+  await expectDecoding(a, [await memberId(b)]);
+  const audioRequests = async () => (await mediaRequests(a)).filter((request) => request.audio);
+
+  // On, off, on during the 2 s prompt: one request, one audio sender.
+  await toggleMicrophone(a, 3);
+  await expect.poll(async () => (await audioRequests()).map((request) => request.tracks)).toEqual([["live"]]);
+  await expect.poll(() => sendersOf(a, "audio")).toEqual([1]);
+
+  // On, then off before the prompt is answered: nothing is sent and the device goes off.
+  const quiet = freshRoom("mic-off");
+  const c = await openWall(context, quiet);
+  const d = await openWall(context, quiet);
+  await expectDecoding(c, [await memberId(d)]);
+  await toggleMicrophone(c, 2);
+  await expect
+    .poll(async () => (await mediaRequests(c)).filter((request) => request.audio).map((request) => request.tracks))
+    .toEqual([["ended"]]);
+  expect(await sendersOf(c, "audio")).toEqual([0]);
+  await context.close();
+});
+
+/** Presses Mic `times` times, 300 ms apart: quicker than the prompt, slower than a frame. */
+async function toggleMicrophone(page: Page, times: number): Promise<void> {
+  await page.locator("button.toggle-microphone").evaluate(async (button: HTMLButtonElement, times) => {
+    for (let i = 0; i < times; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      button.click();
+    }
+  }, times);
+}
+
+/** The `a=fingerprint` of each peer connection's local description on `page`, open ones only. */
+async function liveFingerprints(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    ((window as any).__hooks.peers as RTCPeerConnection[])
+      .filter((peer) => peer.connectionState !== "closed" && peer.signalingState !== "closed")
+      .map((peer) => /a=fingerprint:(.*)/.exec(peer.localDescription?.sdp ?? "")?.[1]?.trim() ?? ""),
+  );
+}
+
+test("a tab that comes back under a new id sends nothing it queued under the old one", async ({ browser }) => {
+  const server = new OwnServer(3014, { PORTALS_GRACE_PERIOD: "2s" });
+  await server.start();
+  try {
+    const context = await browser.newContext();
+    await installHooks(context);
+    const room = freshRoom("new-id");
+    const a = await openWall(context, room, { base: server.base });
+    const b = await openWall(context, room, { base: server.base });
+    const [idA, idB] = [await memberId(a), await memberId(b)];
+    await expectDecoding(a, [idB]);
+    await expectDecoding(b, [idA]);
+
+    // Offline for longer than the grace period, with an offer made meanwhile (the microphone).
+    await cutSignalling(a, 5_000);
+    await expect(a.locator('[data-banner="reconnecting"]')).toBeVisible();
+    await a.locator("button.toggle-microphone").click();
+    await expect(b.locator(`.tile[data-member="${idA}"]`)).toHaveCount(0);
+    await expect(a.locator("main.wall")).not.toHaveAttribute("data-member", idA, { timeout: 30_000 });
+    await expect(a.locator("main.wall")).toHaveAttribute("data-status", "joined");
+    const newA = await memberId(a);
+
+    await expectDecoding(b, [newA]);
+    await expectDecoding(a, [idB]);
+    // Every description B got from the new id came from a connection A really has.
+    const fingerprints = await liveFingerprints(a);
+    const received = await b.evaluate(
+      (from) =>
+        ((window as any).__hooks.received as { type: string; from?: string; description?: { sdp: string } }[])
+          .filter((message) => message.type === "description" && message.from === from)
+          .map((message) => /a=fingerprint:(.*)/.exec(message.description!.sdp)?.[1]?.trim() ?? ""),
+      newA,
+    );
+    expect(received.length).toBeGreaterThan(0);
+    for (const fingerprint of received) expect(fingerprints).toContain(fingerprint);
+    expect((await tiles(b)).map((tile) => tile.member)).toEqual([newA]);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a camera that stops is shown stopped on both sides, and the Camera button turns it off and on", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context);
+  const room = freshRoom("camera-ends");
+  const a = await openWall(context, room);
+  const b = await openWall(context, room);
+  const idB = await memberId(b);
+  await expectDecoding(a, [idB]);
+  const tileOfB = a.locator(`.tile[data-member="${idB}"]`);
+
+  // Unplugged: the browser ends the track by itself.
+  await b.evaluate(() => {
+    const requests = (window as any).__hooks.requests as { video: boolean; stream: MediaStream }[];
+    const track = requests.find((request) => request.video)!.stream.getVideoTracks()[0];
+    track.stop();
+    track.dispatchEvent(new Event("ended"));
+  });
+  await expect(b.locator('[data-banner="camera"]')).toContainText("The camera stopped");
+  await expect(b.locator("main.wall")).toHaveAttribute("data-camera", "unavailable");
+  await expect(tileOfB).toHaveAttribute("data-video", "false");
+  await expect(tileOfB.locator(".placeholder")).toContainText("Camera off");
+
+  // The button asks again.
+  const camera = b.locator("button.toggle-camera");
+  await expect(camera).toHaveAttribute("aria-pressed", "false");
+  await camera.click();
+  await expect(b.locator("main.wall")).toHaveAttribute("data-camera", "on");
+  await expect(b.locator('[data-banner="camera"]')).toHaveCount(0);
+  await expectDecoding(a, [idB]);
+
+  // Off and on with the button: the others see a viewer, then the camera again, on the same
+  // connection and the same media section.
+  await camera.click();
+  await expect(b.locator("main.wall")).toHaveAttribute("data-camera", "off");
+  await expect(tileOfB).toHaveAttribute("data-video", "false");
+  await camera.click();
+  await expectDecoding(a, [idB]);
+  expect(await connectionsCreated(a)).toBe(1);
+  const videoSections = await b.evaluate(() =>
+    ((window as any).__hooks.peers as RTCPeerConnection[])
+      .filter((peer) => peer.connectionState !== "closed")
+      .map((peer) => peer.getTransceivers().filter((t) => t.receiver.track.kind === "video").length),
+  );
+  expect(videoSections).toEqual([1]);
+  expect(pageErrors(a).concat(pageErrors(b))).toEqual([]);
+  await context.close();
+});
+
+test("signalling cut for 10 s: the video plays on, and the tab comes back with its id and tiles", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context);
+  const room = freshRoom("cut");
+  const pages = [];
+  for (let i = 0; i < 3; i++) pages.push(await openWall(context, room));
+  const ids = await Promise.all(pages.map(memberId));
+  for (const [i, page] of pages.entries()) await expectDecoding(page, ids.filter((_, j) => j !== i));
+  const [cut] = pages;
+  const created = await connectionsCreated(cut);
+
+  await cutSignalling(cut, 10_000);
+  const banner = cut.locator('[data-banner="reconnecting"]');
+  await expect(banner).toContainText("Reconnecting in");
+  // The live region says what happened once; the countdown beside it is not re-read.
+  const status = banner.locator('[role="status"]');
+  await expect(status).toHaveText(/^[^0-9]*$/);
+  await status.evaluate((element) => ((element as any).__seen = true));
+  expect(await decodedMembers(cut, 1_500)).toEqual(ids.slice(1).sort());
+  expect(await status.evaluate((element) => (element as any).__seen === true)).toBe(true);
+
+  await expect(cut.locator("main.wall")).toHaveAttribute("data-status", "joined", { timeout: 30_000 });
+  await expect(banner).toHaveCount(0);
+  expect(await memberId(cut)).toBe(ids[0]);
+  expect((await tiles(cut)).map((tile) => tile.member).sort()).toEqual(ids.slice(1).sort());
+  for (const [i, page] of pages.entries()) await expectDecoding(page, ids.filter((_, j) => j !== i));
+  expect(await connectionsCreated(cut), "no connection was rebuilt").toBe(created);
+  await context.close();
+});
+
+test("tiles can be reached with the keyboard and their videos have names", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("a11y");
+  const a = await openWall(context, room);
+  const b = await openWall(context, room);
+  const idB = await memberId(b);
+  const tile = a.locator(`.tile[data-member="${idB}"]`);
+  await expect(tile).toHaveAttribute("tabindex", "0");
+  await expect(tile.locator("video")).toHaveAttribute("aria-label", `Video of ${idB.slice(0, 6)}`);
+  await tile.focus();
+  await expect(tile).toBeFocused();
+  await context.close();
+});

@@ -1,0 +1,112 @@
+import { BrowserContext, Page } from "@playwright/test";
+
+/**
+ * What the tests make the browser's own APIs do, installed before any page script runs. The app
+ * is not changed for the tests: these wrap `getUserMedia`, `RTCPeerConnection` and `WebSocket`
+ * the way a slow permission prompt, a failing device or a cut network would look to it, and
+ * record what it did with them.
+ */
+export interface HookOptions {
+  /** How long the camera (video) request takes to resolve, like a permission prompt. */
+  videoDelayMs?: number;
+  /** How long the microphone (audio) request takes to resolve. */
+  audioDelayMs?: number;
+  /** The DOMException name the microphone request fails with, e.g. "NotReadableError". */
+  audioError?: string;
+}
+
+export async function installHooks(context: BrowserContext, options: HookOptions = {}): Promise<void> {
+  await context.addInitScript((options: HookOptions) => {
+    const hooks = {
+      /** Every getUserMedia call: what it asked for and the stream it returned, if any. */
+      requests: [] as { audio: boolean; video: boolean; stream: MediaStream | null }[],
+      peers: [] as RTCPeerConnection[],
+      sockets: [] as WebSocket[],
+      /** Every message the page received on a signalling socket, parsed. */
+      received: [] as { type: string; from?: string; [key: string]: unknown }[],
+      cutUntil: 0,
+    };
+    (window as any).__hooks = hooks;
+
+    const media = navigator.mediaDevices;
+    if (media) {
+      const native = media.getUserMedia.bind(media);
+      const wait = (ms?: number) => new Promise((resolve) => setTimeout(resolve, ms ?? 0));
+      Object.defineProperty(media, "getUserMedia", {
+        value: async (constraints: MediaStreamConstraints) => {
+          const request = { audio: !!constraints.audio, video: !!constraints.video, stream: null as MediaStream | null };
+          hooks.requests.push(request);
+          if (request.audio && !request.video) {
+            await wait(options.audioDelayMs);
+            if (options.audioError) throw new DOMException("refused by the test", options.audioError);
+          } else {
+            await wait(options.videoDelayMs);
+          }
+          request.stream = await native(constraints);
+          return request.stream;
+        },
+      });
+    }
+
+    const NativePeer = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends NativePeer {
+      constructor(configuration?: RTCConfiguration) {
+        super(configuration);
+        hooks.peers.push(this);
+      }
+    } as typeof RTCPeerConnection;
+
+    const NativeSocket = window.WebSocket;
+    window.WebSocket = class extends NativeSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        // While cut, every attempt fails the way an unreachable server does.
+        super(Date.now() < hooks.cutUntil ? "ws://127.0.0.1:9/portal" : url, protocols);
+        hooks.sockets.push(this);
+        this.addEventListener("message", (event) => {
+          try {
+            hooks.received.push(JSON.parse(event.data));
+          } catch {
+            // not ours to judge
+          }
+        });
+      }
+    } as typeof WebSocket;
+  }, options);
+}
+
+/** Cuts the page's signalling for `ms`: open sockets drop as a lost network would, and new
+ * ones fail until then. Peer connections are not touched. */
+export async function cutSignalling(page: Page, ms: number): Promise<void> {
+  await page.evaluate((ms) => {
+    const hooks = (window as any).__hooks;
+    hooks.cutUntil = Date.now() + ms;
+    for (const socket of hooks.sockets as WebSocket[]) {
+      if (socket.readyState <= WebSocket.OPEN) socket.close(4001, "cut by the test");
+    }
+  }, ms);
+}
+
+/** Per peer connection of the page: how many senders send a live track of `kind`. */
+export async function sendersOf(page: Page, kind: "audio" | "video"): Promise<number[]> {
+  return page.evaluate((kind) => {
+    const peers = (window as any).__hooks.peers as RTCPeerConnection[];
+    return peers
+      .filter((peer) => peer.connectionState !== "closed")
+      .map((peer) =>
+        peer.getSenders().filter((sender) => sender.track?.kind === kind && sender.track.readyState === "live").length,
+      );
+  }, kind);
+}
+
+/** The getUserMedia calls of the page so far, and the state of the tracks each returned. */
+export async function mediaRequests(page: Page): Promise<{ audio: boolean; video: boolean; tracks: string[] }[]> {
+  return page.evaluate(() =>
+    ((window as any).__hooks.requests as { audio: boolean; video: boolean; stream: MediaStream | null }[]).map(
+      (request) => ({
+        audio: request.audio,
+        video: request.video,
+        tracks: request.stream?.getTracks().map((track) => track.readyState) ?? [],
+      }),
+    ),
+  );
+}
