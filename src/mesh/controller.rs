@@ -205,7 +205,7 @@ impl MeshInner {
             self.rejoined_at = Some(js_sys::Date::now());
         }
         if let Some(socket) = &self.socket {
-            socket.set_token(Some(welcome.token.as_str().to_string()));
+            socket.set_session(Some((welcome.id.as_str(), welcome.token.as_str())));
             socket.joined();
         }
         self.rtc = (*welcome.rtc).clone();
@@ -233,7 +233,7 @@ impl MeshInner {
         if !from_welcome {
             // A base server sends no welcome and has no tokens to resume with.
             if let Some(socket) = &self.socket {
-                socket.set_token(None);
+                socket.set_session(None);
             }
         }
         self.me = Some(id.clone());

@@ -10,6 +10,8 @@ mod local_media;
 #[cfg(feature = "hydrate")]
 mod peer_link;
 #[cfg(feature = "hydrate")]
+mod session_store;
+#[cfg(feature = "hydrate")]
 mod signalling_socket;
 #[cfg(feature = "hydrate")]
 pub mod trace;

@@ -16,7 +16,7 @@ use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::plan::reconnect_delay;
+use super::{plan::reconnect_delay, session_store::SessionStore};
 use crate::signalling::{ClientMessage, ServerMessage};
 
 /// How often the client pings the server, to notice a dead connection the browser has not.
@@ -27,6 +27,9 @@ const SILENCE_LIMIT_MS: f64 = 12_000.0;
 const QUEUE_LIMIT: usize = 512;
 /// Our own close code for "I will be back": the server keeps our seat for the grace period.
 const CLOSE_RECONNECTING: u16 = 4001;
+/// The page is unloading, maybe for a reload: the server keeps our seat for its short reload
+/// hold, and the next page resumes with the token it finds in `sessionStorage`.
+const CLOSE_UNLOADING: u16 = 4002;
 
 pub enum SocketEvent {
     Message(ServerMessage),
@@ -59,6 +62,8 @@ struct SocketCore {
     endpoint: String,
     on_event: Box<dyn Fn(SocketEvent)>,
     state: RefCell<State>,
+    /// The session kept across reloads of this tab.
+    session: SessionStore,
 }
 
 #[derive(Default)]
@@ -103,6 +108,7 @@ impl SignallingSocket {
             endpoint: endpoint(room),
             on_event: Box::new(on_event),
             state: RefCell::new(State::default()),
+            session: SessionStore::open(room),
         });
         let window = web_sys::window().expect("the wall runs in a window");
         let document = window.document().expect("a window has a document");
@@ -125,13 +131,14 @@ impl SignallingSocket {
                 }
             }
         };
-        let leave = {
+        let unload = {
             let weak = Rc::downgrade(&core);
             move |_: &web_sys::Event| {
-                // The tab is going away (or into the back-forward cache): leave the room now so
-                // the others drop our tile at once instead of after the grace period.
+                // The tab is going away (closed, reloaded, or into the back-forward cache): say
+                // so, and the server keeps our seat only for its short reload hold, so the
+                // others drop a closed tab's tile at once but see no leave/join on a reload.
                 if let Some(core) = weak.upgrade() {
-                    core.leave();
+                    core.unload();
                 }
             }
         };
@@ -150,10 +157,17 @@ impl SignallingSocket {
         let window_listeners = vec![
             EventListener::new(&window, "online", retry_now(&core)),
             EventListener::new(&document, "visibilitychange", visible),
-            EventListener::new(&window, "pagehide", leave),
+            EventListener::new(&window, "pagehide", unload),
             EventListener::new(&window, "pageshow", back),
         ];
-        SocketCore::connect(&core);
+        // A reload resumes the session this tab had, unless a live tab holds it.
+        let weak = Rc::downgrade(&core);
+        core.session.claim(move |token| {
+            if let Some(core) = weak.upgrade() {
+                core.state.borrow_mut().token = token;
+                SocketCore::connect(&core);
+            }
+        });
         Self {
             core,
             _window_listeners: window_listeners,
@@ -164,9 +178,15 @@ impl SignallingSocket {
         SignalSender(Rc::downgrade(&self.core))
     }
 
-    /// The token to present on the next (re)connection.
-    pub fn set_token(&self, token: Option<String>) {
-        self.core.state.borrow_mut().token = token;
+    /// The session the server gave us (our id and the token to present on the next
+    /// (re)connection, in this page or the next one of this tab), or `None` from a server that
+    /// has no sessions.
+    pub fn set_session(&self, session: Option<(&str, &str)>) {
+        match session {
+            Some((id, token)) => self.core.session.save(id, token),
+            None => self.core.session.forget(),
+        }
+        self.core.state.borrow_mut().token = session.map(|(_, token)| token.to_string());
     }
 
     /// Drops whatever was queued while down: it was addressed under an identity we lost.
@@ -372,8 +392,23 @@ impl SocketCore {
         state.queue.push_back(text);
     }
 
-    /// Closes with 1000, which tells the server we left for good, and stays closed.
+    /// Closes with 4002 and stays closed until the page is shown again from the back-forward
+    /// cache. The session stays stored for the page that may follow.
+    fn unload(&self) {
+        let mut state = self.state.borrow_mut();
+        state.stopped = true;
+        state.retry = None;
+        if let Some(live) = state.socket.take() {
+            let _ = live
+                .socket
+                .close_with_code_and_reason(CLOSE_UNLOADING, "unloading");
+        }
+    }
+
+    /// Closes with 1000, which tells the server we left for good, and stays closed. Nothing
+    /// is left to resume.
     fn leave(&self) {
+        self.session.forget();
         let mut state = self.state.borrow_mut();
         state.stopped = true;
         state.retry = None;

@@ -75,7 +75,7 @@ pub struct Config {
     /// How long a member whose page is unloading keeps its seat, so that a reload comes back
     /// as the same member. A closed tab's tile stays this long at the others. At most the
     /// grace period.
-    #[arg(long, env = "PORTALS_RELOAD_HOLD", default_value = "2s",
+    #[arg(long, env = "PORTALS_RELOAD_HOLD", default_value = "1500ms",
           value_parser = humantime::parse_duration)]
     pub reload_hold: Duration,
 
@@ -221,7 +221,7 @@ mod tests {
         let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(config.max_members, 12);
         assert_eq!(config.grace_period, Duration::from_secs(20));
-        assert_eq!(config.reload_hold, Duration::from_secs(2));
+        assert_eq!(config.reload_hold, Duration::from_millis(1500));
         assert_eq!(config.ping_interval, Duration::from_secs(15));
         assert_eq!(config.max_message_bytes, 65_536);
         assert!(config.rtc().ice_servers.is_empty());

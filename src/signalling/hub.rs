@@ -92,7 +92,7 @@ impl HubConfig {
             rooms: RoomPolicy::Any,
             max_members: 12,
             grace_period_ms: 20_000,
-            reload_hold_ms: 2_000,
+            reload_hold_ms: 1_500,
             held_messages: 64,
             rate: RateLimit::default(),
             token_ttl_ms: 24 * 60 * 60 * 1000,

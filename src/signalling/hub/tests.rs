@@ -404,17 +404,17 @@ fn an_unloading_page_keeps_its_seat_for_the_reload_hold_only() {
         })
     };
     assert!(unload(&mut h, b).is_empty(), "a reload is no leave");
-    assert_eq!(h.hub.next_deadline(), Some(h.now.plus_ms(2_000)));
+    assert_eq!(h.hub.next_deadline(), Some(h.now.plus_ms(1_500)));
 
     // The reload comes back with its token: the same member, and the others see nothing.
-    h.advance(1_500);
+    h.advance(1_000);
     let (b2, out) = h.connect(Some("home"), Some(&token));
     assert_eq!(out.receivers(), [b2].into());
     assert_eq!(out.to(b2).welcome().id, b_id);
 
     // A closed tab does not come back: it leaves when the hold ends, not after the grace.
     assert!(unload(&mut h, b2).is_empty());
-    assert!(h.advance(1_999).is_empty());
+    assert!(h.advance(1_499).is_empty());
     let out = h.advance(1);
     assert_eq!(out.receivers(), [a].into());
     assert!(out.to(a).info().members.is_empty());
