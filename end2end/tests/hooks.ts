@@ -13,6 +13,9 @@ export interface HookOptions {
   audioDelayMs?: number;
   /** The DOMException name the microphone request fails with, e.g. "NotReadableError". */
   audioError?: string;
+  /** A smaller camera than the app asks for: many tabs on two cores cannot each encode HD for
+   * every other, and a test of the mesh is not a test of the encoder. */
+  videoSize?: { width: number; height: number; frameRate: number };
 }
 
 export async function installHooks(context: BrowserContext, options: HookOptions = {}): Promise<void> {
@@ -41,6 +44,10 @@ export async function installHooks(context: BrowserContext, options: HookOptions
             if (options.audioError) throw new DOMException("refused by the test", options.audioError);
           } else {
             await wait(options.videoDelayMs);
+            if (options.videoSize) {
+              const { width, height, frameRate } = options.videoSize;
+              constraints = { ...constraints, video: { width: { exact: width }, height: { exact: height }, frameRate } };
+            }
           }
           request.stream = await native(constraints);
           return request.stream;

@@ -417,6 +417,9 @@ impl LinkCore {
     ///   offer back returns to `stable`, where the browser asks for negotiation again and the
     ///   new offer meets a peer that is ready for it.
     fn look_for_a_stall(self: &Rc<Self>) {
+        // `mute`/`unmute` are the tile's cue, but an event lost while the page was starved
+        // would leave a playing video under "Camera off": the track's state is looked at too.
+        self.show_video();
         let connecting = matches!(
             self.connection.connection_state(),
             RtcPeerConnectionState::New | RtcPeerConnectionState::Connecting
