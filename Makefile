@@ -1,5 +1,5 @@
 # The two commands of the README, plus their parts.
-.PHONY: run run-tls serve test setup lint
+.PHONY: run run-tls serve test setup lint screenshot
 
 run: ## set up what is missing, then `cargo leptos watch` on http://127.0.0.1:3000
 	scripts/run.sh
@@ -15,3 +15,6 @@ test: ## set up what is missing, then every check (fmt, clippy x2, tests, Playwr
 
 setup: ## only install what is missing
 	scripts/setup.sh
+
+screenshot: ## replace the README's picture with a fresh four-tile wall (on purpose only)
+	scripts/screenshot.sh
