@@ -284,12 +284,29 @@ mod tests {
     #[tokio::test]
     async fn a_task_stuck_writing_hears_that_it_was_abandoned() {
         let outbox = std::sync::Arc::new(Outbox::default());
+        let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let stuck = tokio::spawn({
-            let outbox = std::sync::Arc::clone(&outbox);
-            async move { poll_fn(|context| outbox.poll_abandoned(context)).await }
+            let (outbox, polls) = (
+                std::sync::Arc::clone(&outbox),
+                std::sync::Arc::clone(&polls),
+            );
+            async move {
+                poll_fn(|context| {
+                    polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    outbox.poll_abandoned(context)
+                })
+                .await
+            }
         });
-        tokio::task::yield_now().await;
+        // On this single-threaded runtime a yield runs every task that is ready first.
+        while polls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
         outbox.push(Outbound::Ping).unwrap();
+        // Had the push woken it with a verdict, it would finish during these turns.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
         assert!(!stuck.is_finished(), "something to send is not abandonment");
         outbox.abandon(Abandoned::TooSlow);
         assert_eq!(stuck.await.unwrap(), Abandoned::TooSlow);

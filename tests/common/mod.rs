@@ -111,6 +111,24 @@ impl TestServer {
         serde_json::from_str(self.get(path).await.body()).expect("JSON")
     }
 
+    /// Waits until `/metrics` has exactly this line: how a test knows the server noticed
+    /// something that happens out of a client's sight, such as a dropped TCP connection.
+    pub async fn wait_for_metric(&self, line: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let metrics = self.get("/metrics").await;
+            if metrics.body().lines().any(|metric| metric == line) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {line:?} in\n{}",
+                metrics.body()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn portal(&self, query: &str) -> String {
         format!("ws://{}/portal?{}", self.addr, query)
     }
@@ -226,6 +244,21 @@ impl Client {
         assert_eq!(value["type"], "error", "{value}");
         assert!(value["error"]["message"].is_string(), "{value}");
         value["error"]["code"].as_str().unwrap().to_string()
+    }
+
+    /// Asserts that nothing is on its way to this client. The server handles a room's inputs
+    /// one at a time and answers a ping in order, so everything that earlier inputs addressed
+    /// to this client would arrive before the pong.
+    pub async fn expect_nothing_queued(&mut self) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static TAG: AtomicU64 = AtomicU64::new(1_000_000);
+        let tag = TAG.fetch_add(1, Ordering::Relaxed);
+        self.send(serde_json::json!({"type": "ping", "ping": tag}))
+            .await;
+        assert_eq!(
+            self.recv_json().await,
+            serde_json::json!({"type": "pong", "pong": tag})
+        );
     }
 
     /// Asserts that no text frame arrives for a while.
