@@ -6,10 +6,9 @@ import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall } fro
  * PortalGun and Portal classes work: no `welcome`, no token, an `id` it makes up, and a brand
  * new RTCPeerConnection for every member on every `info`.
  */
-async function startBaseClient(page: Page, room: string, dropOffers = 0): Promise<void> {
+async function startBaseClient(page: Page, room: string, dropFirstOffers = false): Promise<void> {
   await page.goto("/healthz"); // any page of the same origin
-  await page.evaluate(async ({ room, dropOffers }) => {
-    let offersToDrop = dropOffers;
+  await page.evaluate(async ({ room, dropFirstOffers }) => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
     const url = new URL("/portal", location.href);
     url.protocol = url.protocol.replace(/^http/, "ws");
@@ -20,7 +19,15 @@ async function startBaseClient(page: Page, room: string, dropOffers = 0): Promis
       socket.send(JSON.stringify({ type, [type]: payload, target }));
     type Portal = { peer: RTCPeerConnection; polite: boolean; makingOffer: boolean; ignoreOffer: boolean };
     const portals = new Map<string, Portal>();
-    const state = { id: null as string | null, errors: [] as string[], serverErrors: [] as string[], portals };
+    const state = {
+      id: null as string | null,
+      errors: [] as string[],
+      serverErrors: [] as string[],
+      portals,
+      /** Per member: the offers it sent us, and how many of them were dropped. */
+      offers: {} as Record<string, number>,
+      dropped: {} as Record<string, number>,
+    };
     (window as any).base = state;
 
     const open = (id: string, polite: boolean): Portal => {
@@ -78,9 +85,12 @@ async function startBaseClient(page: Page, room: string, dropOffers = 0): Promis
         if (!portal) return;
         // A stand-in for the base client's own misjudged collisions (it does not know that an
         // answer it is still applying makes a new offer no collision): the offer is lost.
-        if (payload.type === "offer" && offersToDrop > 0) {
-          offersToDrop--;
-          return;
+        if (payload.type === "offer") {
+          state.offers[from] = (state.offers[from] ?? 0) + 1;
+          if (dropFirstOffers && state.offers[from] === 1) {
+            state.dropped[from] = 1;
+            return;
+          }
         }
         const collision =
           payload.type === "offer" && (portal.makingOffer || portal.peer.signalingState !== "stable");
@@ -113,7 +123,7 @@ async function startBaseClient(page: Page, room: string, dropOffers = 0): Promis
       const wait = () => ((window as any).base.id ? resolve() : setTimeout(wait, 50));
       wait();
     });
-  }, { room, dropOffers });
+  }, { room, dropFirstOffers });
 }
 
 async function baseId(page: Page): Promise<string> {
@@ -169,12 +179,26 @@ test("an offer the base client drops is made again", async ({ browser }) => {
   const context = await browser.newContext();
   const room = freshRoom("dropped");
   const base = await context.newPage();
-  await startBaseClient(base, room, 1);
+  await startBaseClient(base, room, true);
   const idBase = await baseId(base);
-  const tab = await openWall(context, room);
-  const idTab = await memberId(tab);
+  // Only the impolite side offers first: join until our tab is the one, so that its first
+  // offer is the one the base client drops.
+  let tab: Page;
+  let idTab: string;
+  for (;;) {
+    tab = await openWall(context, room);
+    idTab = await memberId(tab);
+    await expect.poll(() => base.evaluate((id) => (window as any).base.portals.has(id), idTab)).toBe(true);
+    const basePolite = await base.evaluate((id) => (window as any).base.portals.get(id).polite, idTab);
+    if (basePolite) break;
+    await tab.close();
+    await expect.poll(() => base.evaluate((id) => (window as any).base.portals.has(id), idTab)).toBe(false);
+  }
   await expectDecoding(tab, [idBase]);
   await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  const offers = await base.evaluate((id) => [(window as any).base.dropped[id], (window as any).base.offers[id]], idTab);
+  expect(offers[0], "the first offer was dropped").toBe(1);
+  expect(offers[1], "and made again").toBeGreaterThanOrEqual(2);
   expect(await connectionsCreated(tab), "recovered without a new connection").toBe(1);
   await context.close();
 });
