@@ -201,6 +201,59 @@ test("signalling cut for 10 s: the video plays on, and the tab comes back with i
   await context.close();
 });
 
+test("a peer away for 20 s gets the newest offer when it comes back, not a pile", async ({ browser }) => {
+  const server = new OwnServer(3015, { PORTALS_GRACE_PERIOD: "60s" });
+  await server.start();
+  try {
+    const context = await browser.newContext();
+    await installHooks(context);
+    const room = freshRoom("away");
+    const a = await openWall(context, room, { base: server.base });
+    const b = await openWall(context, room, { base: server.base });
+    const [idA, idB] = [await memberId(a), await memberId(b)];
+    await expectDecoding(a, [idB]);
+    await expectDecoding(b, [idA]);
+    const since = await b.evaluate(() => (window as any).__hooks.received.length as number);
+
+    // B's signalling is away while A renegotiates (its microphone): A's offer goes unanswered
+    // for 20 s, long enough for its watchdog to offer again more than once.
+    await cutSignalling(b, 20_000);
+    await expect(b.locator('[data-banner="reconnecting"]')).toBeVisible();
+    await a.locator("button.toggle-microphone").click();
+    await expect(b.locator("main.wall")).toHaveAttribute("data-status", "joined", { timeout: 40_000 });
+    expect(await memberId(b)).toBe(idB);
+
+    await expect.poll(() => sendersOf(a, "audio")).toEqual([1]);
+    await expect
+      .poll(() =>
+        b.evaluate(() =>
+          ((window as any).__hooks.peers as RTCPeerConnection[])
+            .filter((peer) => peer.connectionState !== "closed")
+            .map((peer) =>
+              peer.getTransceivers().filter(
+                (t) => t.receiver.track.kind === "audio" && /recv/.test(t.currentDirection ?? ""),
+              ).length,
+            ),
+        ),
+      )
+      .toEqual([1]);
+    const offers = await b.evaluate(
+      ({ since, from }) =>
+        ((window as any).__hooks.received as { type: string; from?: string; description?: { type: string } }[])
+          .slice(since)
+          .filter((message) => message.type === "description" && message.from === from && message.description?.type === "offer")
+          .length,
+      { since, from: idA },
+    );
+    expect(offers, "offers B received from A after coming back").toBe(1);
+    await expectDecoding(a, [idB]);
+    await expectDecoding(b, [idA]);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 test("tiles can be reached with the keyboard and their videos have names", async ({ browser }) => {
   const context = await browser.newContext();
   const room = freshRoom("a11y");

@@ -39,8 +39,11 @@ const DISCONNECTED_GRACE_MS: u32 = 3_000;
 /// How long the polite side waits for the other's first offer before making its own.
 const POLITE_WAIT_MS: u32 = 1_500;
 /// How often a connection that never got (back) to `connected` is looked at; two looks in a
-/// row without progress restart ICE.
+/// row without progress restart ICE or offer again, then four, eight and at most sixteen
+/// (about a minute): a peer that cannot answer is not sent an offer every few seconds.
 const WATCHDOG_MS: u32 = 4_000;
+const FIRST_PATIENCE: u32 = 2;
+const MAX_PATIENCE: u32 = 16;
 /// Early candidates kept until the remote description arrives.
 const PENDING_LIMIT: usize = 256;
 
@@ -96,6 +99,8 @@ struct LinkCore {
     deferred: RefCell<Option<LocalTracks>>,
     first_offer_wait: RefCell<Option<Timeout>>,
     stalled_looks: Cell<u32>,
+    /// How many stalled looks in a row the next restart or re-offer waits for.
+    patience: Cell<u32>,
     /// `mute`, `unmute` and `ended` on each remote track.
     track_listeners: RefCell<Vec<EventListener>>,
 }
@@ -126,6 +131,7 @@ impl PeerLink {
             deferred: RefCell::new(None),
             first_offer_wait: RefCell::new(None),
             stalled_looks: Cell::new(0),
+            patience: Cell::new(FIRST_PATIENCE),
             track_listeners: RefCell::new(Vec::new()),
         });
         let target = core.connection.clone();
@@ -428,13 +434,22 @@ impl LinkCore {
             && !self.making_offer.get();
         if !(connecting || unanswered) {
             self.stalled_looks.set(0);
+            self.patience.set(FIRST_PATIENCE);
+            return;
+        }
+        if !self.signal.is_joined() {
+            // Our own signalling is down: an offer now would only wait in its queue, and the
+            // time away says nothing about the peer.
+            self.stalled_looks.set(0);
             return;
         }
         self.stalled_looks.set(self.stalled_looks.get() + 1);
-        if self.stalled_looks.get() < 2 {
+        if self.stalled_looks.get() < self.patience.get() {
             return;
         }
         self.stalled_looks.set(0);
+        self.patience
+            .set((self.patience.get() * 2).min(MAX_PATIENCE));
         if unanswered {
             trace!(
                 "{}: offer never answered, offering again",

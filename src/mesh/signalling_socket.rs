@@ -55,6 +55,18 @@ impl SignalSender {
             core.send(message.encode());
         }
     }
+
+    /// Whether what is sent now goes out now: the socket is open and the server has said who
+    /// we are on it.
+    pub fn is_joined(&self) -> bool {
+        self.0.upgrade().is_some_and(|core| {
+            core.state
+                .borrow()
+                .socket
+                .as_ref()
+                .is_some_and(|live| live.joined)
+        })
+    }
 }
 
 struct SocketCore {

@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::{
     error::{CloseCode, ErrorCode, ProtocolError},
     protocol::{
-        ClientMessage, Info, Limits, MemberId, Peer, RoomName, RtcConfiguration, ServerMessage,
-        Welcome,
+        ClientMessage, Info, Limits, MemberId, Peer, RoomName, RtcConfiguration, SdpType,
+        ServerMessage, Welcome,
     },
     token::{Claims, TokenSigner},
     Timestamp,
@@ -609,6 +609,12 @@ impl Hub {
                 action: Action::Send(message),
             }),
             Link::Grace { held, .. } => {
+                // A newer offer from the same sender replaces one still waiting: the sender
+                // rolled the old one back (its watchdog re-offers when no answer comes), and a
+                // member returning to a pile of them would answer offers no one holds any more.
+                if let Some(sender) = offer_sender(&message) {
+                    held.retain(|earlier| offer_sender(earlier) != Some(sender));
+                }
                 if held.len() >= self.config.held_messages {
                     // The oldest goes first: perfect negotiation re-offers, so the newest
                     // descriptions and candidates are the ones worth keeping.
@@ -816,6 +822,18 @@ impl RateBudget {
                 Verdict::Dropped
             }
         }
+    }
+}
+
+/// The sender of a relayed offer; `None` for anything else. Only read for members in grace,
+/// so parsing the payload again costs nothing on the live path.
+fn offer_sender(message: &ServerMessage) -> Option<&MemberId> {
+    match message {
+        ServerMessage::Description { from, description } => description
+            .parse()
+            .is_ok_and(|description| description.kind == SdpType::Offer)
+            .then_some(from),
+        _ => None,
     }
 }
 

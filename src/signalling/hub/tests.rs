@@ -639,6 +639,38 @@ fn held_messages_are_bounded() {
 }
 
 #[test]
+fn a_newer_offer_replaces_a_held_one_from_the_same_sender() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (c, c_id, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    h.lose(b);
+    let offer = |sdp: &str| {
+        json!({"type": "description", "description": {"type": "offer", "sdp": sdp}, "target": &b_id})
+            .to_string()
+    };
+    h.text(a, &offer("v=0\r\nfirst"));
+    h.text(a, &candidate_to(&b_id));
+    h.text(c, &offer("v=0\r\nfrom c"));
+    h.text(a, &offer("v=0\r\nsecond"));
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    let held: Vec<String> = out
+        .to(b2)
+        .messages()
+        .into_iter()
+        .filter_map(|message| match message {
+            ServerMessage::Description { from, description } => {
+                let sdp = description.parse().expect("a description").sdp;
+                Some(format!("{} {}", if *from == c_id { "c" } else { "a" }, sdp))
+            }
+            ServerMessage::Candidate { .. } => Some("candidate".to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held, ["candidate", "c v=0\r\nfrom c", "a v=0\r\nsecond"]);
+}
+
+#[test]
 fn rooms_are_listed_with_their_member_counts() {
     let mut h = Harness::new();
     h.join("b-room");
