@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall } from "./helpers";
+import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall, pageWarnings } from "./helpers";
 
 /**
  * A client that speaks only the base `@openlab/portals` 0.2 wire format, written the way its
@@ -28,7 +28,7 @@ async function startBaseClient(page: Page, room: string, dropFirstOffers = false
       offers: {} as Record<string, number>,
       dropped: {} as Record<string, number>,
     };
-    (window as any).base = state;
+    (window as any).base = Object.assign(state, { send });
 
     const open = (id: string, polite: boolean): Portal => {
       const peer = new RTCPeerConnection({});
@@ -172,6 +172,9 @@ test("a base @openlab/portals client and the Leptos client see each other", asyn
     await expect(page.locator(`.tile[data-member="${idBase}"]`)).toHaveCount(1);
   }
   expect(await base.evaluate(() => (window as any).base.serverErrors)).toEqual([]);
+  for (const page of [first, second]) {
+    expect(pageWarnings(page).filter((warning) => /candidate|remote description/.test(warning))).toEqual([]);
+  }
   await context.close();
 });
 
@@ -200,5 +203,55 @@ test("an offer the base client drops is made again", async ({ browser }) => {
   expect(offers[0], "the first offer was dropped").toBe(1);
   expect(offers[1], "and made again").toBeGreaterThanOrEqual(2);
   expect(await connectionsCreated(tab), "recovered without a new connection").toBe(1);
+  // Candidates of offers that were dropped or rolled back belong to no ICE session we have:
+  // they are set aside, not tried and reported as failures.
+  expect(pageWarnings(tab).filter((warning) => /candidate/.test(warning))).toEqual([]);
+  await context.close();
+});
+
+test.fixme("two tabs and a base client that joins last all decode each other", async ({ browser }) => {
+  test.setTimeout(180_000);
+  // Seen failing about one run in three: three rooms make a miss likely to show.
+  for (let round = 0; round < 3; round++) {
+    const context = await browser.newContext();
+    const room = freshRoom(`base-last-${round}`);
+    const first = await openWall(context, room);
+    const second = await openWall(context, room);
+    const [idFirst, idSecond] = [await memberId(first), await memberId(second)];
+    await expectDecoding(first, [idSecond]);
+    const base = await context.newPage();
+    await startBaseClient(base, room);
+    const idBase = await baseId(base);
+    await expectDecoding(first, [idBase, idSecond].sort());
+    await expectDecoding(second, [idBase, idFirst].sort());
+    await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idFirst, idSecond].sort());
+    await context.close();
+  }
+});
+
+test("a candidate of an ICE session the link no longer has is set aside, not reported", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("stale-candidate");
+  const base = await context.newPage();
+  await startBaseClient(base, room);
+  const idBase = await baseId(base);
+  const tab = await openWall(context, room, { query: "&debug" });
+  const setAside: string[] = [];
+  tab.on("console", (message) => {
+    if (/set aside/.test(message.text())) setAside.push(message.text());
+  });
+  await expectDecoding(tab, [idBase]);
+  const idTab = await memberId(tab);
+  await base.evaluate((id) => {
+    const stale = {
+      candidate: "candidate:1 1 udp 2122260223 10.9.9.9 9 typ host",
+      sdpMid: "0",
+      sdpMLineIndex: 0,
+      usernameFragment: "gone",
+    };
+    (window as any).base.send("candidate", stale, id);
+  }, idTab);
+  await expect.poll(() => setAside.length).toBe(1);
+  expect(pageWarnings(tab).filter((warning) => /candidate/.test(warning))).toEqual([]);
   await context.close();
 });

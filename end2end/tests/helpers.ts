@@ -23,9 +23,19 @@ export async function openWall(
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   (page as Page & { errors?: string[] }).errors = errors;
+  const warnings: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "warning") warnings.push(message.text());
+  });
+  (page as Page & { warnings?: string[] }).warnings = warnings;
   await page.goto(`${options.base ?? ""}/?room=${room}${options.query ?? ""}`);
   await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
   return page;
+}
+
+/** What the app warned about on the console (`portals: … failed:` and the like). */
+export function pageWarnings(page: Page): string[] {
+  return (page as Page & { warnings?: string[] }).warnings ?? [];
 }
 
 export function pageErrors(page: Page): string[] {

@@ -275,7 +275,11 @@ impl PeerLink {
             self.core.remote_fingerprint.borrow().as_deref(),
             fingerprint(&description.sdp),
         ) {
-            (Some(known), Some(new)) => description.kind == SdpType::Offer && known != new,
+            // An answer from a new connection is as foreign as an offer: the peer rebuilt
+            // while our offer was on its way (the base library does on every `info`).
+            (Some(known), Some(new)) => {
+                matches!(description.kind, SdpType::Offer | SdpType::Answer) && known != new
+            }
             _ => false,
         }
     }
@@ -354,6 +358,9 @@ impl PeerLink {
             if pending.len() < PENDING_LIMIT {
                 pending.push(candidate);
             }
+            return;
+        }
+        if core.is_stale(candidate.as_ref()) {
             return;
         }
         core.add_candidate(candidate);
@@ -535,8 +542,36 @@ impl LinkCore {
     fn flush_pending_candidates(self: &Rc<Self>) {
         let pending = std::mem::take(&mut *self.pending_candidates.borrow_mut());
         for candidate in pending {
-            self.add_candidate(candidate);
+            if !self.is_stale(candidate.as_ref()) {
+                self.add_candidate(candidate);
+            }
         }
+    }
+
+    /// Whether a candidate belongs to an ICE session the remote description no longer has:
+    /// one of an offer we ignored or the peer rolled back, or of its connection before an ICE
+    /// restart. Its `usernameFragment` says which session it is for (trystero filters the same
+    /// way); trying it would only fail, and the failure would read like a real problem.
+    fn is_stale(&self, candidate: Option<&IceCandidate>) -> bool {
+        let Some(ufrag) = candidate.and_then(|candidate| candidate.username_fragment.as_deref())
+        else {
+            return false;
+        };
+        let Some(remote) = self.connection.remote_description() else {
+            return false;
+        };
+        let sdp = remote.sdp();
+        let stale = !sdp
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
+            .any(|known| known == ufrag);
+        if stale {
+            trace!(
+                "{}: candidate of ICE session {ufrag} set aside (not the remote description's)",
+                self.peer.short()
+            );
+        }
+        stale
     }
 
     fn add_candidate(self: &Rc<Self>, candidate: Option<IceCandidate>) {
