@@ -209,7 +209,7 @@ test("an offer the base client drops is made again", async ({ browser }) => {
   await context.close();
 });
 
-test.fixme("two tabs and a base client that joins last all decode each other", async ({ browser }) => {
+test("two tabs and a base client that joins last all decode each other", async ({ browser }) => {
   test.setTimeout(180_000);
   // Seen failing about one run in three: three rooms make a miss likely to show.
   for (let round = 0; round < 3; round++) {

@@ -51,6 +51,9 @@ struct MeshInner {
     /// others may still be on their way back too.
     rejoined_at: Option<f64>,
     members: Vec<Peer>,
+    /// An `info` has been handled under the current id: members that appear from now on are
+    /// newcomers, and offer first.
+    seen_info: bool,
     camera: Option<Capture>,
     /// A camera request is in flight: a second toggle waits for it instead of opening a
     /// second capture.
@@ -78,6 +81,7 @@ impl Mesh {
                 grace_ms: DEFAULT_GRACE_MS,
                 rejoined_at: None,
                 members: Vec::new(),
+                seen_info: false,
                 camera: None,
                 camera_requested: false,
                 _camera_ended: None,
@@ -229,6 +233,7 @@ impl MeshInner {
             web_sys::console::info_1(&"portals: rejoined under a new id".into());
             self.links.clear();
             self.members.clear();
+            self.seen_info = false;
             self.model.tiles.set(Vec::new());
             self.rejoined_at = None;
             if let Some(socket) = &self.socket {
@@ -298,8 +303,16 @@ impl MeshInner {
         for member in &plan.close {
             self.close_link(member);
         }
+        // Who offers first when a member joins: the newcomer, at once, to everyone it finds;
+        // the members already here wait for its offer. Our own tabs agree on this without a
+        // word, and it is what a base `@openlab/portals` newcomer does anyway (it offers to
+        // all on its first `info`). Deciding by politeness instead made the two sides offer at
+        // once whenever the newcomer was the polite one, and a base client that rolls back its
+        // very first offer never gathers ICE candidates again (Chromium): no video for that pair.
+        let let_peer_offer = self.seen_info;
+        self.seen_info = true;
         for peer in &plan.open {
-            self.open_link(peer);
+            self.open_link(peer, let_peer_offer);
         }
         for link in self.links.values() {
             let present = !plan.keep_missing.contains(link.member());
@@ -315,10 +328,14 @@ impl MeshInner {
     fn link_for(&mut self, from: &MemberId, offer: bool) -> Option<&PeerLink> {
         if offer && !self.links.contains_key(from) {
             let me = self.me.clone()?;
-            self.open_link(&Peer {
-                id: from.clone(),
-                polite: me.is_polite_towards(from),
-            });
+            let polite = me.is_polite_towards(from);
+            self.open_link(
+                &Peer {
+                    id: from.clone(),
+                    polite,
+                },
+                polite,
+            );
         }
         self.links.get(from)
     }
@@ -336,25 +353,36 @@ impl MeshInner {
                 .as_ref()
                 .is_some_and(|me| me.is_polite_towards(from));
             self.close_link(from);
-            self.open_link(&Peer {
-                id: from.clone(),
+            self.open_link(
+                &Peer {
+                    id: from.clone(),
+                    polite,
+                },
                 polite,
-            });
+            );
         }
         rebuilt
     }
 
-    fn open_link(&mut self, peer: &Peer) {
+    fn open_link(&mut self, peer: &Peer, let_peer_offer: bool) {
         let Some(socket) = &self.socket else { return };
         trace!(
-            "opening a connection to {} (polite {}, camera {})",
+            "opening a connection to {} (polite {}, waits for its offer {}, camera {})",
             peer.id.short(),
             peer.polite,
+            let_peer_offer,
             self.camera.is_some()
         );
         let tile = Tile::new(peer.id.clone());
         let local = self.local_tracks();
-        match PeerLink::open(peer, &self.rtc, local, socket.sender(), tile.clone()) {
+        match PeerLink::open(
+            peer,
+            &self.rtc,
+            local,
+            socket.sender(),
+            tile.clone(),
+            let_peer_offer,
+        ) {
             Ok(link) => {
                 self.links.insert(peer.id.clone(), link);
                 self.model.tiles.update(|tiles| tiles.push(tile));

@@ -36,8 +36,8 @@ use crate::{
 
 /// How long a connection may sit in `disconnected` before we restart ICE ourselves.
 const DISCONNECTED_GRACE_MS: u32 = 3_000;
-/// How long the polite side waits for the other's first offer before making its own.
-const POLITE_WAIT_MS: u32 = 1_500;
+/// How long the side that lets the other offer first waits before making its own offer.
+const FIRST_OFFER_WAIT_MS: u32 = 1_500;
 /// How often a connection that never got (back) to `connected` is looked at; two looks in a
 /// row without progress restart ICE or offer again, then four, eight and at most sixteen
 /// (about a minute): a peer that cannot answer is not sent an offer every few seconds.
@@ -93,9 +93,9 @@ struct LinkCore {
     /// whole `RTCPeerConnection` (the base library does so on every `info`).
     remote_fingerprint: RefCell<Option<String>>,
     ice_restart: RefCell<Option<Timeout>>,
-    /// The polite side's tracks, held back until the impolite side's first offer arrives and
-    /// then attached to it: one round trip and no offer collision when both sides open their
-    /// connections at once, as they do on every join. `None` once attached.
+    /// Our tracks, held back until the peer's first offer arrives and then attached to it: one
+    /// round trip and no offer collision when both sides open their connections at once, as
+    /// they do on every join. `None` once attached.
     deferred: RefCell<Option<LocalTracks>>,
     first_offer_wait: RefCell<Option<Timeout>>,
     stalled_looks: Cell<u32>,
@@ -107,12 +107,15 @@ struct LinkCore {
 
 impl PeerLink {
     /// Opens a connection to `peer`, sending `local` (the camera, maybe a microphone) if any.
+    /// With `let_peer_offer`, the tracks wait (a moment at most) for the peer's own first
+    /// offer and join it, so that the two never offer at once.
     pub fn open(
         peer: &Peer,
         rtc: &RtcConfiguration,
         local: LocalTracks,
         signal: SignalSender,
         tile: Tile,
+        let_peer_offer: bool,
     ) -> Result<Self, JsValue> {
         let connection = RtcPeerConnection::new_with_configuration(&to_js(rtc)?.unchecked_into())?;
         let core = Rc::new(LinkCore {
@@ -157,10 +160,10 @@ impl PeerLink {
                 LinkCore::watch_ice(core)
             }),
         ];
-        if core.polite {
+        if let_peer_offer {
             *core.deferred.borrow_mut() = Some(local);
             let weak = Rc::downgrade(&core);
-            let wait = Timeout::new(POLITE_WAIT_MS, move || {
+            let wait = Timeout::new(FIRST_OFFER_WAIT_MS, move || {
                 if let Some(core) = weak.upgrade() {
                     trace!("{}: no offer came, offering first", core.peer.short());
                     core.attach_deferred();
