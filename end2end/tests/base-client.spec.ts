@@ -27,6 +27,11 @@ async function startBaseClient(page: Page, room: string, dropFirstOffers = false
       /** Per member: the offers it sent us, and how many of them were dropped. */
       offers: {} as Record<string, number>,
       dropped: {} as Record<string, number>,
+      /**
+       * A member whose next offer a brand new connection answers, as when the base client
+       * rebuilt on an `info` while that offer was on its way.
+       */
+      rebuildOnOfferFrom: null as string | null,
     };
     (window as any).base = Object.assign(state, { send });
 
@@ -81,8 +86,14 @@ async function startBaseClient(page: Page, room: string, dropFirstOffers = false
           }
         }
       } else if (type === "description") {
-        const portal = portals.get(from);
+        let portal = portals.get(from);
         if (!portal) return;
+        if (payload.type === "offer" && state.rebuildOnOfferFrom === from) {
+          state.rebuildOnOfferFrom = null;
+          portal.peer.close();
+          portal = open(from, portal.polite);
+          portals.set(from, portal);
+        }
         // A stand-in for the base client's own misjudged collisions (it does not know that an
         // answer it is still applying makes a new offer no collision): the offer is lost.
         if (payload.type === "offer") {
@@ -253,5 +264,37 @@ test("a candidate of an ICE session the link no longer has is set aside, not rep
   }, idTab);
   await expect.poll(() => setAside.length).toBe(1);
   expect(pageWarnings(tab).filter((warning) => /candidate/.test(warning))).toEqual([]);
+  await context.close();
+});
+
+test("an answer from a connection the base client rebuilt is followed without a stall", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("rebuilt-answer");
+  const base = await context.newPage();
+  await startBaseClient(base, room);
+  const idBase = await baseId(base);
+  const tab = await openWall(context, room, { query: "&debug" });
+  const idTab = await memberId(tab);
+  await expectDecoding(tab, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  const traces: string[] = [];
+  tab.on("console", (message) => traces.push(message.text()));
+
+  // The tab renegotiates (camera off), and a new connection of the base client answers: as
+  // when it rebuilt on an `info` while the offer was on its way.
+  await base.evaluate((id) => ((window as any).base.rebuildOnOfferFrom = id), idTab);
+  await tab.locator("button.toggle-camera").click();
+  await expect(tab.locator("main.wall")).toHaveAttribute("data-camera", "off");
+  await expect.poll(() => base.evaluate(() => (window as any).base.rebuildOnOfferFrom)).toBe(null);
+
+  // The answer is for our offer and our media sections: our connection takes it and moves to
+  // the new one's ICE session, whose candidates it uses at once.
+  await expectDecoding(tab, [idBase]);
+  await tab.locator("button.toggle-camera").click();
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  expect(await connectionsCreated(tab)).toBe(1);
+  expect(traces.filter((trace) => /set aside|restarting ICE|offering again/.test(trace))).toEqual([]);
+  expect(await base.evaluate(() => (window as any).base.errors)).toEqual([]);
+  expect(pageWarnings(tab).filter((warning) => /remote description|answer|candidate/.test(warning))).toEqual([]);
   await context.close();
 });

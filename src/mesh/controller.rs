@@ -187,12 +187,7 @@ impl MeshInner {
                     trace!("{}: unreadable description ignored", from.short());
                     return;
                 };
-                let rebuilt = self.replace_if_rebuilt(&from, &description);
-                if rebuilt && description.kind == SdpType::Answer {
-                    // It answers an offer of the connection we just replaced; the new one
-                    // negotiates afresh with the peer's new connection.
-                    return;
-                }
+                self.replace_if_rebuilt(&from, &description);
                 let offer = description.kind == SdpType::Offer;
                 if let Some(link) = self.link_for(&from, offer) {
                     link.receive_description(description);
@@ -342,7 +337,7 @@ impl MeshInner {
 
     /// A base-library peer builds a brand new connection on every `info`; its offer then
     /// carries a new DTLS fingerprint, which our existing connection can never accept.
-    fn replace_if_rebuilt(&mut self, from: &MemberId, description: &SessionDescription) -> bool {
+    fn replace_if_rebuilt(&mut self, from: &MemberId, description: &SessionDescription) {
         let rebuilt = self
             .links
             .get(from)
@@ -361,7 +356,6 @@ impl MeshInner {
                 polite,
             );
         }
-        rebuilt
     }
 
     fn open_link(&mut self, peer: &Peer, let_peer_offer: bool) {

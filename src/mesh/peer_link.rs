@@ -89,6 +89,12 @@ struct LinkCore {
     /// arriving now follows that answer and is no collision.
     applying_answer: Cell<bool>,
     pending_candidates: RefCell<Vec<Option<IceCandidate>>>,
+    /// The ICE sessions (`a=ice-ufrag`) of the newest remote description handed to the
+    /// connection, recorded when it is handed over, not when it is applied: the connection
+    /// runs its operations in order, so a candidate added now is tried after that description
+    /// and must be judged by it. Judged by the one still in place, the candidates that follow
+    /// an ICE restart or a peer's new connection would be set aside.
+    remote_ice_sessions: RefCell<Vec<String>>,
     /// The DTLS fingerprint of the peer's connection: a new one means the peer replaced its
     /// whole `RTCPeerConnection` (the base library does so on every `info`).
     remote_fingerprint: RefCell<Option<String>>,
@@ -129,6 +135,7 @@ impl PeerLink {
             ignore_offer: Cell::new(false),
             applying_answer: Cell::new(false),
             pending_candidates: RefCell::new(Vec::new()),
+            remote_ice_sessions: RefCell::new(Vec::new()),
             remote_fingerprint: RefCell::new(None),
             ice_restart: RefCell::new(None),
             deferred: RefCell::new(None),
@@ -278,11 +285,12 @@ impl PeerLink {
             self.core.remote_fingerprint.borrow().as_deref(),
             fingerprint(&description.sdp),
         ) {
-            // An answer from a new connection is as foreign as an offer: the peer rebuilt
-            // while our offer was on its way (the base library does on every `info`).
-            (Some(known), Some(new)) => {
-                matches!(description.kind, SdpType::Offer | SdpType::Answer) && known != new
-            }
+            // Not an answer: one from a new connection (the peer rebuilt while our offer was
+            // on its way) still answers our offer, with our media sections, and the peer's
+            // new connection is now bound to them; a fresh connection of ours could never
+            // match them again. Applied to ours, its new ICE and DTLS parameters restart
+            // both transports, which browsers do for a changed ufrag and fingerprint.
+            (Some(known), Some(new)) => description.kind == SdpType::Offer && known != new,
             _ => false,
         }
     }
@@ -312,6 +320,9 @@ impl PeerLink {
         // order they arrived: the connection queues its operations.
         let answer = description.kind == SdpType::Answer;
         core.applying_answer.set(answer);
+        let previous_sessions = core
+            .remote_ice_sessions
+            .replace(ice_ufrags(&description.sdp));
         let applied = core.connection.set_remote_description(&init);
         let new_fingerprint = fingerprint(&description.sdp);
         let weak = Rc::downgrade(core);
@@ -322,6 +333,8 @@ impl PeerLink {
                 core.applying_answer.set(false);
             }
             if let Err(error) = result {
+                // The connection kept the description it had, and so do we.
+                *core.remote_ice_sessions.borrow_mut() = previous_sessions;
                 warn(
                     &format!("remote description from {}", core.peer.short()),
                     &error,
@@ -560,14 +573,11 @@ impl LinkCore {
         else {
             return false;
         };
-        let Some(remote) = self.connection.remote_description() else {
+        let sessions = self.remote_ice_sessions.borrow();
+        if sessions.is_empty() {
             return false;
-        };
-        let sdp = remote.sdp();
-        let stale = !sdp
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
-            .any(|known| known == ufrag);
+        }
+        let stale = !sessions.iter().any(|known| known == ufrag);
         if stale {
             trace!(
                 "{}: candidate of ICE session {ufrag} set aside (not the remote description's)",
@@ -723,6 +733,20 @@ fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&description.sdp);
     init
+}
+
+/// The ICE sessions an SDP describes: its `a=ice-ufrag:` values.
+fn ice_ufrags(sdp: &str) -> Vec<String> {
+    let mut ufrags: Vec<String> = Vec::new();
+    for ufrag in sdp
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
+    {
+        if !ufrags.iter().any(|known| known == ufrag) {
+            ufrags.push(ufrag.to_owned());
+        }
+    }
+    ufrags
 }
 
 /// The `a=fingerprint:` line of an SDP, which identifies the sending `RTCPeerConnection`.
