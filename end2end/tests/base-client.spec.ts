@@ -1,4 +1,4 @@
-import { expect, Page, test } from "@playwright/test";
+import { Browser, expect, Page, test } from "@playwright/test";
 import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall, pageWarnings } from "./helpers";
 
 /**
@@ -159,6 +159,17 @@ async function baseDecodes(page: Page): Promise<string[]> {
     .sort();
 }
 
+/** A base client in a fresh room, then one of our tabs with `&debug` traces, both joined. */
+async function baseClientAndDebugTab(browser: Browser, name: string) {
+  const context = await browser.newContext();
+  const room = freshRoom(name);
+  const base = await context.newPage();
+  await startBaseClient(base, room);
+  const idBase = await baseId(base);
+  const tab = await openWall(context, room, { query: "&debug" });
+  return { context, base, idBase, tab, idTab: await memberId(tab) };
+}
+
 test("a base @openlab/portals client and the Leptos client see each other", async ({ browser }) => {
   const context = await browser.newContext();
   const room = freshRoom("compat");
@@ -241,18 +252,12 @@ test("two tabs and a base client that joins last all decode each other", async (
 });
 
 test("a candidate of an ICE session the link no longer has is set aside, not reported", async ({ browser }) => {
-  const context = await browser.newContext();
-  const room = freshRoom("stale-candidate");
-  const base = await context.newPage();
-  await startBaseClient(base, room);
-  const idBase = await baseId(base);
-  const tab = await openWall(context, room, { query: "&debug" });
+  const { context, base, idBase, tab, idTab } = await baseClientAndDebugTab(browser, "stale-candidate");
   const setAside: string[] = [];
   tab.on("console", (message) => {
     if (/set aside/.test(message.text())) setAside.push(message.text());
   });
   await expectDecoding(tab, [idBase]);
-  const idTab = await memberId(tab);
   await base.evaluate((id) => {
     const stale = {
       candidate: "candidate:1 1 udp 2122260223 10.9.9.9 9 typ host",
@@ -268,13 +273,7 @@ test("a candidate of an ICE session the link no longer has is set aside, not rep
 });
 
 test("an answer from a connection the base client rebuilt is followed without a stall", async ({ browser }) => {
-  const context = await browser.newContext();
-  const room = freshRoom("rebuilt-answer");
-  const base = await context.newPage();
-  await startBaseClient(base, room);
-  const idBase = await baseId(base);
-  const tab = await openWall(context, room, { query: "&debug" });
-  const idTab = await memberId(tab);
+  const { context, base, idBase, tab, idTab } = await baseClientAndDebugTab(browser, "rebuilt-answer");
   await expectDecoding(tab, [idBase]);
   await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
   const traces: string[] = [];

@@ -735,18 +735,13 @@ fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
     init
 }
 
-/// The ICE sessions an SDP describes: its `a=ice-ufrag:` values.
+/// The ICE sessions an SDP describes: its `a=ice-ufrag:` values, one per media section (most
+/// often all the same; `is_stale` only asks whether a ufrag is among them).
 fn ice_ufrags(sdp: &str) -> Vec<String> {
-    let mut ufrags: Vec<String> = Vec::new();
-    for ufrag in sdp
-        .lines()
+    sdp.lines()
         .filter_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
-    {
-        if !ufrags.iter().any(|known| known == ufrag) {
-            ufrags.push(ufrag.to_owned());
-        }
-    }
-    ufrags
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `a=fingerprint:` line of an SDP, which identifies the sending `RTCPeerConnection`.
