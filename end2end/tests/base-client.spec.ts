@@ -286,13 +286,15 @@ test("an answer from a connection the base client rebuilt is followed without a 
   await expect(tab.locator("main.wall")).toHaveAttribute("data-camera", "off");
   await expect.poll(() => base.evaluate(() => (window as any).base.rebuildOnOfferFrom)).toBe(null);
 
-  // The answer is for our offer and our media sections: our connection takes it and moves to
-  // the new one's ICE session, whose candidates it uses at once.
+  // The answer is for our offer and our media sections: our connection takes it, and restarts
+  // its own ICE session at once, so that it stops sending to the old connection's pair.
   await expectDecoding(tab, [idBase]);
   await tab.locator("button.toggle-camera").click();
   await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
   expect(await connectionsCreated(tab)).toBe(1);
-  expect(traces.filter((trace) => /set aside|restarting ICE|offering again/.test(trace))).toEqual([]);
+  expect(traces.filter((trace) => /set aside|restarting ICE|offering again/.test(trace))).toEqual([
+    `portals: ${idBase.slice(0, 6)}: answered by a new connection, restarting ICE at once`,
+  ]);
   expect(await base.evaluate(() => (window as any).base.errors)).toEqual([]);
   expect(pageWarnings(tab).filter((warning) => /remote description|answer|candidate/.test(warning))).toEqual([]);
   await context.close();

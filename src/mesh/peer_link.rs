@@ -288,8 +288,8 @@ impl PeerLink {
             // Not an answer: one from a new connection (the peer rebuilt while our offer was
             // on its way) still answers our offer, with our media sections, and the peer's
             // new connection is now bound to them; a fresh connection of ours could never
-            // match them again. Applied to ours, its new ICE and DTLS parameters restart
-            // both transports, which browsers do for a changed ufrag and fingerprint.
+            // match them again. Applied to ours, its new DTLS parameters make a new DTLS
+            // transport, and our own ICE restart follows (see `receive_description`).
             (Some(known), Some(new)) => description.kind == SdpType::Offer && known != new,
             _ => false,
         }
@@ -341,10 +341,26 @@ impl PeerLink {
                 );
                 return;
             }
+            let answered_by_a_new_connection = answer
+                && matches!(
+                    (core.remote_fingerprint.borrow().as_deref(), new_fingerprint.as_deref()),
+                    (Some(known), Some(new)) if known != new
+                );
             if new_fingerprint.is_some() {
                 *core.remote_fingerprint.borrow_mut() = new_fingerprint;
             }
             core.flush_pending_candidates();
+            if answered_by_a_new_connection {
+                // Chromium goes on sending on the pair to the peer's old connection, which
+                // is gone, and tries the new one's candidates only once that pair times out:
+                // about 3 s of frozen video, at times longer than the stall watchdog waits.
+                // A new ICE session of ours leaves it only pairs with the new connection.
+                trace!(
+                    "{}: answered by a new connection, restarting ICE at once",
+                    core.peer.short()
+                );
+                modern(&core.connection).restart_ice();
+            }
             if offer {
                 // Held-back tracks join the transceivers this offer just created, so the
                 // answer already sends them.
