@@ -299,3 +299,57 @@ test("an answer from a connection the base client rebuilt is followed without a 
   expect(pageWarnings(tab).filter((warning) => /remote description|answer|candidate/.test(warning))).toEqual([]);
   await context.close();
 });
+
+test("a description the tab cannot apply does not undo the one that came after it", async ({ browser }) => {
+  const { context, base, idBase, tab, idTab } = await baseClientAndDebugTab(browser, "failed-description");
+  await expectDecoding(tab, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  const traces: string[] = [];
+  tab.on("console", (message) => traces.push(message.text()));
+
+  // An offer the tab's connection rejects, and right behind it a good one: an ICE restart of
+  // the base client's connection, with a new ICE session. Whether the good one arrives before
+  // the rejection is known is up to the browser, so this goes on until it has once.
+  let overtaken = false;
+  for (let attempt = 0; attempt < 6 && !overtaken; attempt++) {
+    const from = traces.length;
+    await base.evaluate(async (id) => {
+      const base = (window as any).base;
+      const peer: RTCPeerConnection = base.portals.get(id).peer;
+      peer.onnegotiationneeded = null; // the offer is sent below, in one go with the bad one
+      peer.restartIce();
+      await peer.setLocalDescription();
+      const good = peer.localDescription!;
+      // Well-formed, so that it fails only once the connection tries it, later: its media
+      // sections are not the ones the tab negotiated.
+      const other = new RTCPeerConnection();
+      other.addTransceiver("audio");
+      const offer = await other.createOffer();
+      other.close();
+      const sdp = offer
+        .sdp!.replace(/a=fingerprint:.*/, /a=fingerprint:.*/.exec(good.sdp)![0])
+        .replace(/a=ice-ufrag:.*/, "a=ice-ufrag:unusable");
+      base.send("description", { type: "offer", sdp }, id);
+      base.send("description", good, id);
+    }, idTab);
+    await expect
+      .poll(() => base.evaluate((id) => (window as any).base.portals.get(id).peer.signalingState, idTab))
+      .toBe("stable");
+    await expectDecoding(tab, [idBase]);
+    const seen = traces.slice(from);
+    const offers = seen.flatMap((trace, index) => (/← Offer/.test(trace) ? [index] : []));
+    const failed = seen.findIndex((trace) => /remote description from/.test(trace));
+    expect(offers).toHaveLength(2);
+    expect(failed).toBeGreaterThan(offers[0]);
+    overtaken = failed > offers[1];
+    // The restart's candidates are judged by its own ICE session, not by the one the tab had
+    // before the bad offer.
+    expect(seen.filter((trace) => /← candidate candidate:/.test(trace)).length).toBeGreaterThan(0);
+    expect(seen.filter((trace) => /set aside/.test(trace))).toEqual([]);
+  }
+  expect(overtaken).toBe(true);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  expect(await connectionsCreated(tab)).toBe(1);
+  expect(await base.evaluate(() => (window as any).base.errors)).toEqual([]);
+  await context.close();
+});

@@ -281,18 +281,15 @@ impl PeerLink {
     /// Whether this description comes from a different `RTCPeerConnection` than the one we
     /// negotiated with, so that ours must be replaced rather than renegotiated.
     pub fn is_from_a_new_connection(&self, description: &SessionDescription) -> bool {
-        match (
-            self.core.remote_fingerprint.borrow().as_deref(),
-            fingerprint(&description.sdp),
-        ) {
-            // Not an answer: one from a new connection (the peer rebuilt while our offer was
-            // on its way) still answers our offer, with our media sections, and the peer's
-            // new connection is now bound to them; a fresh connection of ours could never
-            // match them again. Applied to ours, its new DTLS parameters make a new DTLS
-            // transport, and our own ICE restart follows (see `receive_description`).
-            (Some(known), Some(new)) => description.kind == SdpType::Offer && known != new,
-            _ => false,
-        }
+        // Not an answer: one from a new connection (the peer rebuilt while our offer was on
+        // its way) still answers our offer, with our media sections, and the peer's new
+        // connection is now bound to them; a fresh connection of ours could never match them
+        // again. Applied to ours, its new DTLS parameters make a new DTLS transport, and our
+        // own ICE restart follows (see `receive_description`).
+        description.kind == SdpType::Offer
+            && self
+                .core
+                .is_other_connection(fingerprint(&description.sdp).as_deref())
     }
 
     pub fn receive_description(&self, description: SessionDescription) {
@@ -320,9 +317,8 @@ impl PeerLink {
         // order they arrived: the connection queues its operations.
         let answer = description.kind == SdpType::Answer;
         core.applying_answer.set(answer);
-        let previous_sessions = core
-            .remote_ice_sessions
-            .replace(ice_ufrags(&description.sdp));
+        let described_sessions = ice_ufrags(&description.sdp);
+        let previous_sessions = core.remote_ice_sessions.replace(described_sessions.clone());
         let applied = core.connection.set_remote_description(&init);
         let new_fingerprint = fingerprint(&description.sdp);
         let weak = Rc::downgrade(core);
@@ -333,19 +329,21 @@ impl PeerLink {
                 core.applying_answer.set(false);
             }
             if let Err(error) = result {
-                // The connection kept the description it had, and so do we.
-                *core.remote_ice_sessions.borrow_mut() = previous_sessions;
+                // The connection kept the description it had, and so do we, unless a later
+                // description has taken the failed one's place in the meantime.
+                let mut sessions = core.remote_ice_sessions.borrow_mut();
+                if *sessions == described_sessions {
+                    *sessions = previous_sessions;
+                }
+                drop(sessions);
                 warn(
                     &format!("remote description from {}", core.peer.short()),
                     &error,
                 );
                 return;
             }
-            let answered_by_a_new_connection = answer
-                && matches!(
-                    (core.remote_fingerprint.borrow().as_deref(), new_fingerprint.as_deref()),
-                    (Some(known), Some(new)) if known != new
-                );
+            let answered_by_a_new_connection =
+                answer && core.is_other_connection(new_fingerprint.as_deref());
             if new_fingerprint.is_some() {
                 *core.remote_fingerprint.borrow_mut() = new_fingerprint;
             }
@@ -414,6 +412,16 @@ impl Drop for PeerLink {
 }
 
 impl LinkCore {
+    /// Whether a description's DTLS fingerprint names another `RTCPeerConnection` of the peer
+    /// than the one we last negotiated with. Without either fingerprint we cannot tell, and
+    /// take it as the same.
+    fn is_other_connection(&self, fingerprint: Option<&str>) -> bool {
+        matches!(
+            (self.remote_fingerprint.borrow().as_deref(), fingerprint),
+            (Some(known), Some(new)) if known != new
+        )
+    }
+
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
     fn attach(&self, tracks: LocalTracks) {
         let sends_video = tracks.iter().any(|(track, _)| track.kind() == "video");
