@@ -109,6 +109,17 @@ struct LinkCore {
     patience: Cell<u32>,
     /// `mute`, `unmute` and `ended` on each remote track.
     track_listeners: RefCell<Vec<EventListener>>,
+    /// The video frames decoded so far, as of the last watchdog look while the remote track
+    /// said there was no picture; `None` while it says there is one, and after a `mute` or
+    /// `ended`, which start the count afresh.
+    frames_seen: Cell<Option<f64>>,
+    /// Frames went on being decoded between the last two looks although the remote track said
+    /// it was muted. Chromium can leave a remote track muted while its frames play (seen
+    /// under load with eight tabs): the tile believes the frames, as a person would.
+    decoding: Cell<bool>,
+    /// Counts `mute` and `ended` events: a frame count read before one is not compared with
+    /// one read after it.
+    mute_epoch: Cell<u32>,
 }
 
 impl PeerLink {
@@ -143,6 +154,9 @@ impl PeerLink {
             stalled_looks: Cell::new(0),
             patience: Cell::new(FIRST_PATIENCE),
             track_listeners: RefCell::new(Vec::new()),
+            frames_seen: Cell::new(None),
+            decoding: Cell::new(false),
+            mute_epoch: Cell::new(0),
         });
         let target = core.connection.clone();
         let weak = Rc::downgrade(&core);
@@ -471,8 +485,10 @@ impl LinkCore {
     ///   new offer meets a peer that is ready for it.
     fn look_for_a_stall(self: &Rc<Self>) {
         // `mute`/`unmute` are the tile's cue, but an event lost while the page was starved
-        // would leave a playing video under "Camera off": the track's state is looked at too.
+        // would leave a playing video under "Camera off": the track's state is looked at too,
+        // and the frames the connection decodes.
         self.show_video();
+        self.count_decoded_frames();
         let connecting = matches!(
             self.connection.connection_state(),
             RtcPeerConnectionState::New | RtcPeerConnectionState::Connecting
@@ -641,8 +657,15 @@ impl LinkCore {
             // A track comes back (unmute) when the other side turns its camera on again, and
             // goes quiet (mute) or ends when it turns it off or loses it: the tile follows.
             let weak = Rc::downgrade(self);
-            let update = move |_: &web_sys::Event| {
+            let update = move |event: &web_sys::Event| {
                 if let Some(core) = weak.upgrade() {
+                    if event.type_() != "unmute" {
+                        // The peer stopped sending: frames decoded before this moment say
+                        // nothing about what comes after it.
+                        core.mute_epoch.set(core.mute_epoch.get().wrapping_add(1));
+                        core.frames_seen.set(None);
+                        core.decoding.set(false);
+                    }
                     core.show_video();
                 }
             };
@@ -659,21 +682,71 @@ impl LinkCore {
         }
     }
 
-    /// Whether the tile has a picture: a remote video track that is live and not muted.
-    fn show_video(&self) {
-        let playing = self.remote.get_video_tracks().iter().any(|track| {
+    /// Whether the remote video track says it has a picture: live and not muted.
+    fn track_has_video(&self) -> bool {
+        self.remote.get_video_tracks().iter().any(|track| {
             track.dyn_into::<MediaStreamTrack>().is_ok_and(|track| {
                 !track.muted() && track.ready_state() == MediaStreamTrackState::Live
             })
-        });
+        })
+    }
+
+    /// Whether the tile has a picture: the remote track says so, or frames are decoded anyway.
+    fn show_video(&self) {
+        let track_says = self.track_has_video();
+        let playing = track_says || self.decoding.get();
         trace!(
             "{}: video {}",
             self.peer.short(),
-            if playing { "on" } else { "off" }
+            match (playing, track_says) {
+                (false, _) => "off",
+                (true, true) => "on",
+                (true, false) => "on (frames decoded, though the track says muted)",
+            }
         );
         if self.tile.has_video.get_untracked() != playing {
             self.tile.has_video.set(playing);
         }
+    }
+
+    /// While the remote track says there is no picture, reads how many video frames the
+    /// connection has decoded and compares that with the last look: frames that go on arriving
+    /// are a picture whatever the track says. One stats call per look, and only then.
+    fn count_decoded_frames(self: &Rc<Self>) {
+        if self.track_has_video() {
+            self.frames_seen.set(None);
+            self.decoding.set(false);
+            return;
+        }
+        let reports: Vec<JsFuture> = self
+            .transceivers()
+            .iter()
+            .map(RtcRtpTransceiver::receiver)
+            .filter(|receiver| receiver.track().kind() == "video")
+            .map(|receiver| JsFuture::from(receiver.get_stats()))
+            .collect();
+        let epoch = self.mute_epoch.get();
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let mut frames = 0.0;
+            for report in reports {
+                match report.await {
+                    Ok(report) => frames += frames_decoded(&report),
+                    Err(error) => {
+                        warn("receiver stats", &error);
+                        return;
+                    }
+                }
+            }
+            let Some(core) = weak.upgrade() else { return };
+            if core.mute_epoch.get() != epoch || core.track_has_video() {
+                return;
+            }
+            let decoding = core.frames_seen.get().is_some_and(|before| frames > before);
+            core.frames_seen.set(Some(frames));
+            core.decoding.set(decoding);
+            core.show_video();
+        });
     }
 
     fn show_state(&self) {
@@ -773,6 +846,32 @@ fn fingerprint(sdp: &str) -> Option<String> {
     sdp.lines()
         .find_map(|line| line.trim().strip_prefix("a=fingerprint:"))
         .map(str::to_string)
+}
+
+/// The video frames an `RTCStatsReport` says were decoded, over its `inbound-rtp` entries.
+fn frames_decoded(report: &JsValue) -> f64 {
+    let Ok(Some(entries)) = js_sys::try_iter(report) else {
+        return 0.0;
+    };
+    let text = |stats: &JsValue, name: &str| {
+        js_sys::Reflect::get(stats, &name.into())
+            .ok()
+            .and_then(|value| value.as_string())
+    };
+    entries
+        .flatten()
+        // Each entry of the map is `[id, stats]`.
+        .filter_map(|entry| js_sys::Reflect::get_u32(&entry, 1).ok())
+        .filter(|stats| {
+            text(stats, "type").as_deref() == Some("inbound-rtp")
+                && text(stats, "kind").as_deref() == Some("video")
+        })
+        .filter_map(|stats| {
+            js_sys::Reflect::get(&stats, &"framesDecoded".into())
+                .ok()
+                .and_then(|value| value.as_f64())
+        })
+        .sum()
 }
 
 /// A serde value as the browser's own object, through JSON: the shapes are the same.
