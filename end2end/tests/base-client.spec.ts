@@ -316,19 +316,21 @@ test("a description the tab cannot apply does not undo the one that came after i
     await base.evaluate(async (id) => {
       const base = (window as any).base;
       const peer: RTCPeerConnection = base.portals.get(id).peer;
-      peer.onnegotiationneeded = null; // the offer is sent below, in one go with the bad one
-      peer.restartIce();
-      await peer.setLocalDescription();
-      const good = peer.localDescription!;
       // Well-formed, so that it fails only once the connection tries it, later: its media
-      // sections are not the ones the tab negotiated.
+      // sections are not the ones the tab negotiated. Made before the restart, whose
+      // candidates go out at once: they must not reach the tab before both offers do. (A
+      // restart keeps the connection's certificate, so the fingerprint is already known.)
       const other = new RTCPeerConnection();
       other.addTransceiver("audio");
       const offer = await other.createOffer();
       other.close();
       const sdp = offer
-        .sdp!.replace(/a=fingerprint:.*/, /a=fingerprint:.*/.exec(good.sdp)![0])
+        .sdp!.replace(/a=fingerprint:.*/, /a=fingerprint:.*/.exec(peer.localDescription!.sdp)![0])
         .replace(/a=ice-ufrag:.*/, "a=ice-ufrag:unusable");
+      peer.onnegotiationneeded = null; // the offer is sent below, in one go with the bad one
+      peer.restartIce();
+      await peer.setLocalDescription();
+      const good = peer.localDescription!;
       base.send("description", { type: "offer", sdp }, id);
       base.send("description", good, id);
     }, idTab);

@@ -44,6 +44,9 @@ const FIRST_OFFER_WAIT_MS: u32 = 1_500;
 const WATCHDOG_MS: u32 = 4_000;
 const FIRST_PATIENCE: u32 = 2;
 const MAX_PATIENCE: u32 = 16;
+/// New frames between two watchdog looks that make a picture of a track that says it is
+/// muted: a straggler or two decoded after the peer stopped sending are not one.
+const MIN_FRAMES_PER_LOOK: f64 = 4.0;
 /// Early candidates kept until the remote description arrives.
 const PENDING_LIMIT: usize = 256;
 
@@ -95,6 +98,9 @@ struct LinkCore {
     /// and must be judged by it. Judged by the one still in place, the candidates that follow
     /// an ICE restart or a peer's new connection would be set aside.
     remote_ice_sessions: RefCell<Vec<String>>,
+    /// Counts the remote descriptions handed to the connection: one that fails can tell
+    /// whether another was handed over after it, and must not undo that one's sessions.
+    descriptions_handed: Cell<u32>,
     /// The DTLS fingerprint of the peer's connection: a new one means the peer replaced its
     /// whole `RTCPeerConnection` (the base library does so on every `info`).
     remote_fingerprint: RefCell<Option<String>>,
@@ -110,16 +116,16 @@ struct LinkCore {
     /// `mute`, `unmute` and `ended` on each remote track.
     track_listeners: RefCell<Vec<EventListener>>,
     /// The video frames decoded so far, as of the last watchdog look while the remote track
-    /// said there was no picture; `None` while it says there is one, and after a `mute` or
-    /// `ended`, which start the count afresh.
+    /// said there was no picture although the peer sends one; `None` otherwise.
     frames_seen: Cell<Option<f64>>,
     /// Frames went on being decoded between the last two looks although the remote track said
     /// it was muted. Chromium can leave a remote track muted while its frames play (seen
-    /// under load with eight tabs): the tile believes the frames, as a person would.
+    /// under load with eight tabs): the tile believes the frames, as a person would, for as
+    /// long as the negotiated direction says the peer sends video.
     decoding: Cell<bool>,
-    /// Counts `mute` and `ended` events: a frame count read before one is not compared with
-    /// one read after it.
-    mute_epoch: Cell<u32>,
+    /// Numbers the looks at the receivers' stats: a slow read that ends after a newer look
+    /// began is dropped, so that counts are compared in the order they were taken.
+    stats_reads: Cell<u32>,
 }
 
 impl PeerLink {
@@ -147,6 +153,7 @@ impl PeerLink {
             applying_answer: Cell::new(false),
             pending_candidates: RefCell::new(Vec::new()),
             remote_ice_sessions: RefCell::new(Vec::new()),
+            descriptions_handed: Cell::new(0),
             remote_fingerprint: RefCell::new(None),
             ice_restart: RefCell::new(None),
             deferred: RefCell::new(None),
@@ -156,7 +163,7 @@ impl PeerLink {
             track_listeners: RefCell::new(Vec::new()),
             frames_seen: Cell::new(None),
             decoding: Cell::new(false),
-            mute_epoch: Cell::new(0),
+            stats_reads: Cell::new(0),
         });
         let target = core.connection.clone();
         let weak = Rc::downgrade(&core);
@@ -331,8 +338,9 @@ impl PeerLink {
         // order they arrived: the connection queues its operations.
         let answer = description.kind == SdpType::Answer;
         core.applying_answer.set(answer);
-        let described_sessions = ice_ufrags(&description.sdp);
-        let previous_sessions = core.remote_ice_sessions.replace(described_sessions.clone());
+        *core.remote_ice_sessions.borrow_mut() = ice_ufrags(&description.sdp);
+        let handed = core.descriptions_handed.get().wrapping_add(1);
+        core.descriptions_handed.set(handed);
         let applied = core.connection.set_remote_description(&init);
         let new_fingerprint = fingerprint(&description.sdp);
         let weak = Rc::downgrade(core);
@@ -345,11 +353,14 @@ impl PeerLink {
             if let Err(error) = result {
                 // The connection kept the description it had, and so do we, unless a later
                 // description has taken the failed one's place in the meantime.
-                let mut sessions = core.remote_ice_sessions.borrow_mut();
-                if *sessions == described_sessions {
-                    *sessions = previous_sessions;
+                if core.descriptions_handed.get() == handed {
+                    let kept = core
+                        .connection
+                        .remote_description()
+                        .map(|kept| ice_ufrags(&kept.sdp()))
+                        .unwrap_or_default();
+                    *core.remote_ice_sessions.borrow_mut() = kept;
                 }
-                drop(sessions);
                 warn(
                     &format!("remote description from {}", core.peer.short()),
                     &error,
@@ -362,6 +373,9 @@ impl PeerLink {
                 *core.remote_fingerprint.borrow_mut() = new_fingerprint;
             }
             core.flush_pending_candidates();
+            // An answer settles what the peer sends: a camera turned off is no longer
+            // received, whatever its track says.
+            core.show_video();
             if answered_by_a_new_connection {
                 // Chromium goes on sending on the pair to the peer's old connection, which
                 // is gone, and tries the new one's candidates only once that pair times out:
@@ -382,7 +396,10 @@ impl PeerLink {
                 let result = JsFuture::from(answered).await;
                 let Some(core) = weak.upgrade() else { return };
                 match result {
-                    Ok(_) => core.send_local_description(),
+                    Ok(_) => {
+                        core.send_local_description();
+                        core.show_video();
+                    }
                     Err(error) => warn("answer", &error),
                 }
             }
@@ -657,15 +674,8 @@ impl LinkCore {
             // A track comes back (unmute) when the other side turns its camera on again, and
             // goes quiet (mute) or ends when it turns it off or loses it: the tile follows.
             let weak = Rc::downgrade(self);
-            let update = move |event: &web_sys::Event| {
+            let update = move |_: &web_sys::Event| {
                 if let Some(core) = weak.upgrade() {
-                    if event.type_() != "unmute" {
-                        // The peer stopped sending: frames decoded before this moment say
-                        // nothing about what comes after it.
-                        core.mute_epoch.set(core.mute_epoch.get().wrapping_add(1));
-                        core.frames_seen.set(None);
-                        core.decoding.set(false);
-                    }
                     core.show_video();
                 }
             };
@@ -691,29 +701,46 @@ impl LinkCore {
         })
     }
 
-    /// Whether the tile has a picture: the remote track says so, or frames are decoded anyway.
+    /// Whether the negotiated direction of a video transceiver has the peer sending to us.
+    fn receives_sent_video(&self) -> bool {
+        self.transceivers().iter().any(|transceiver| {
+            transceiver.receiver().track().kind() == "video"
+                && matches!(
+                    transceiver.current_direction(),
+                    Some(
+                        RtcRtpTransceiverDirection::Sendrecv | RtcRtpTransceiverDirection::Recvonly
+                    )
+                )
+        })
+    }
+
+    /// Whether the tile has a picture: the remote track says so, or frames are decoded anyway
+    /// from a peer that still sends.
     fn show_video(&self) {
         let track_says = self.track_has_video();
-        let playing = track_says || self.decoding.get();
-        trace!(
-            "{}: video {}",
-            self.peer.short(),
-            match (playing, track_says) {
-                (false, _) => "off",
-                (true, true) => "on",
-                (true, false) => "on (frames decoded, though the track says muted)",
-            }
-        );
+        let playing = track_says || (self.decoding.get() && self.receives_sent_video());
         if self.tile.has_video.get_untracked() != playing {
+            trace!(
+                "{}: video {}",
+                self.peer.short(),
+                match (playing, track_says) {
+                    (false, _) => "off",
+                    (true, true) => "on",
+                    (true, false) => "on (frames decoded, though the track says muted)",
+                }
+            );
             self.tile.has_video.set(playing);
         }
     }
 
-    /// While the remote track says there is no picture, reads how many video frames the
-    /// connection has decoded and compares that with the last look: frames that go on arriving
-    /// are a picture whatever the track says. One stats call per look, and only then.
+    /// While the remote track says there is no picture but the peer still sends video, reads
+    /// how many frames the connection has decoded and compares that with the last look:
+    /// frames that go on arriving are a picture whatever the track says. It costs a stats
+    /// call per video receiver and look, made only then.
     fn count_decoded_frames(self: &Rc<Self>) {
-        if self.track_has_video() {
+        let read = self.stats_reads.get().wrapping_add(1);
+        self.stats_reads.set(read);
+        if self.track_has_video() || !self.receives_sent_video() {
             self.frames_seen.set(None);
             self.decoding.set(false);
             return;
@@ -725,26 +752,33 @@ impl LinkCore {
             .filter(|receiver| receiver.track().kind() == "video")
             .map(|receiver| JsFuture::from(receiver.get_stats()))
             .collect();
-        let epoch = self.mute_epoch.get();
         let weak = Rc::downgrade(self);
         spawn_local(async move {
             let mut frames = 0.0;
+            let mut failure = None;
             for report in reports {
                 match report.await {
                     Ok(report) => frames += frames_decoded(&report),
-                    Err(error) => {
-                        warn("receiver stats", &error);
-                        return;
-                    }
+                    Err(error) => failure = Some(error),
                 }
             }
+            // A link closed meanwhile fails its reads, and that is no news.
             let Some(core) = weak.upgrade() else { return };
-            if core.mute_epoch.get() != epoch || core.track_has_video() {
+            if core.stats_reads.get() != read {
                 return;
             }
-            let decoding = core.frames_seen.get().is_some_and(|before| frames > before);
-            core.frames_seen.set(Some(frames));
-            core.decoding.set(decoding);
+            if let Some(error) = failure {
+                warn("receiver stats", &error);
+                return;
+            }
+            match core.frames_seen.replace(Some(frames)) {
+                Some(before) if frames >= before => {
+                    core.decoding.set(frames - before >= MIN_FRAMES_PER_LOOK);
+                }
+                // The first count, or a lower one (a receiver was replaced): nothing to
+                // compare with yet.
+                _ => {}
+            }
             core.show_video();
         });
     }
