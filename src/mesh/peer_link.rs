@@ -485,10 +485,15 @@ impl LinkCore {
             .collect()
     }
 
-    fn receives_video(&self) -> bool {
+    /// The transceivers whose receiving half carries video (a media section of kind video).
+    fn video_transceivers(&self) -> impl Iterator<Item = RtcRtpTransceiver> {
         self.transceivers()
-            .iter()
-            .any(|transceiver| transceiver.receiver().track().kind() == "video")
+            .into_iter()
+            .filter(|transceiver| transceiver.receiver().track().kind() == "video")
+    }
+
+    fn receives_video(&self) -> bool {
+        self.video_transceivers().next().is_some()
     }
 
     /// Two ways a connection can get stuck with nothing left to fail, each seen in Chromium:
@@ -703,14 +708,11 @@ impl LinkCore {
 
     /// Whether the negotiated direction of a video transceiver has the peer sending to us.
     fn receives_sent_video(&self) -> bool {
-        self.transceivers().iter().any(|transceiver| {
-            transceiver.receiver().track().kind() == "video"
-                && matches!(
-                    transceiver.current_direction(),
-                    Some(
-                        RtcRtpTransceiverDirection::Sendrecv | RtcRtpTransceiverDirection::Recvonly
-                    )
-                )
+        self.video_transceivers().any(|transceiver| {
+            matches!(
+                transceiver.current_direction(),
+                Some(RtcRtpTransceiverDirection::Sendrecv | RtcRtpTransceiverDirection::Recvonly)
+            )
         })
     }
 
@@ -746,11 +748,8 @@ impl LinkCore {
             return;
         }
         let reports: Vec<JsFuture> = self
-            .transceivers()
-            .iter()
-            .map(RtcRtpTransceiver::receiver)
-            .filter(|receiver| receiver.track().kind() == "video")
-            .map(|receiver| JsFuture::from(receiver.get_stats()))
+            .video_transceivers()
+            .map(|transceiver| JsFuture::from(transceiver.receiver().get_stats()))
             .collect();
         let weak = Rc::downgrade(self);
         spawn_local(async move {
