@@ -170,6 +170,16 @@ async function baseClientAndDebugTab(browser: Browser, name: string) {
   return { context, base, idBase, tab, idTab: await memberId(tab) };
 }
 
+/** The same, once the two decode each other, with every console line of the tab from then on. */
+async function decodingBaseClientAndDebugTab(browser: Browser, name: string) {
+  const pair = await baseClientAndDebugTab(browser, name);
+  await expectDecoding(pair.tab, [pair.idBase]);
+  await expect.poll(() => baseDecodes(pair.base), { timeout: 30_000 }).toEqual([pair.idTab]);
+  const traces: string[] = [];
+  pair.tab.on("console", (message) => traces.push(message.text()));
+  return { ...pair, traces };
+}
+
 test("a base @openlab/portals client and the Leptos client see each other", async ({ browser }) => {
   const context = await browser.newContext();
   const room = freshRoom("compat");
@@ -273,11 +283,7 @@ test("a candidate of an ICE session the link no longer has is set aside, not rep
 });
 
 test("an answer from a connection the base client rebuilt is followed without a stall", async ({ browser }) => {
-  const { context, base, idBase, tab, idTab } = await baseClientAndDebugTab(browser, "rebuilt-answer");
-  await expectDecoding(tab, [idBase]);
-  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
-  const traces: string[] = [];
-  tab.on("console", (message) => traces.push(message.text()));
+  const { context, base, idBase, tab, idTab, traces } = await decodingBaseClientAndDebugTab(browser, "rebuilt-answer");
 
   // The tab renegotiates (camera off), and a new connection of the base client answers: as
   // when it rebuilt on an `info` while the offer was on its way.
@@ -301,11 +307,10 @@ test("an answer from a connection the base client rebuilt is followed without a 
 });
 
 test("a description the tab cannot apply does not undo the one that came after it", async ({ browser }) => {
-  const { context, base, idBase, tab, idTab } = await baseClientAndDebugTab(browser, "failed-description");
-  await expectDecoding(tab, [idBase]);
-  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
-  const traces: string[] = [];
-  tab.on("console", (message) => traces.push(message.text()));
+  const { context, base, idBase, tab, idTab, traces } = await decodingBaseClientAndDebugTab(
+    browser,
+    "failed-description",
+  );
 
   // An offer the tab's connection rejects, and right behind it a good one: an ICE restart of
   // the base client's connection, with a new ICE session. Whether the good one arrives before

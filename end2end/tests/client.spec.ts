@@ -8,6 +8,7 @@ import {
   openWall,
   pageErrors,
   tiles,
+  twoDecodingTabs,
 } from "./helpers";
 import { cutSignalling, installHooks, mediaRequests, sendersOf } from "./hooks";
 import { OwnServer } from "./own-server";
@@ -38,10 +39,7 @@ test("a microphone failure is told as a microphone failure", async ({ browser })
 test("the mic toggled while its prompt is up opens one capture, and off means off", async ({ browser }) => {
   const context = await browser.newContext();
   await installHooks(context, { audioDelayMs: 2_000 });
-  const room = freshRoom("mic-race");
-  const a = await openWall(context, room);
-  const b = await openWall(context, room);
-  await expectDecoding(a, [await memberId(b)]);
+  const { a } = await twoDecodingTabs(context, "mic-race");
   const audioRequests = async () => (await mediaRequests(a)).filter((request) => request.audio);
 
   // On, off, on during the 2 s prompt: one request, one audio sender.
@@ -50,10 +48,7 @@ test("the mic toggled while its prompt is up opens one capture, and off means of
   await expect.poll(() => sendersOf(a, "audio")).toEqual([1]);
 
   // On, then off before the prompt is answered: nothing is sent and the device goes off.
-  const quiet = freshRoom("mic-off");
-  const c = await openWall(context, quiet);
-  const d = await openWall(context, quiet);
-  await expectDecoding(c, [await memberId(d)]);
+  const { a: c } = await twoDecodingTabs(context, "mic-off");
   await toggleMicrophone(c, 2);
   await expect
     .poll(async () => (await mediaRequests(c)).filter((request) => request.audio).map((request) => request.tracks))
@@ -87,12 +82,7 @@ test("a tab that comes back under a new id sends nothing it queued under the old
   try {
     const context = await browser.newContext();
     await installHooks(context);
-    const room = freshRoom("new-id");
-    const a = await openWall(context, room, { base: server.base });
-    const b = await openWall(context, room, { base: server.base });
-    const [idA, idB] = [await memberId(a), await memberId(b)];
-    await expectDecoding(a, [idB]);
-    await expectDecoding(b, [idA]);
+    const { a, b, idA, idB } = await twoDecodingTabs(context, "new-id", { base: server.base });
 
     // Offline for longer than the grace period, with an offer made meanwhile (the microphone).
     await cutSignalling(a, 5_000);
@@ -126,11 +116,7 @@ test("a tab that comes back under a new id sends nothing it queued under the old
 test("a camera that stops is shown stopped on both sides, and the Camera button turns it off and on", async ({ browser }) => {
   const context = await browser.newContext();
   await installHooks(context);
-  const room = freshRoom("camera-ends");
-  const a = await openWall(context, room);
-  const b = await openWall(context, room);
-  const idB = await memberId(b);
-  await expectDecoding(a, [idB]);
+  const { a, b, idB } = await twoDecodingTabs(context, "camera-ends");
   const tileOfB = a.locator(`.tile[data-member="${idB}"]`);
 
   // Unplugged: the browser ends the track by itself.
@@ -207,12 +193,7 @@ test("a peer away for 20 s gets the newest offer when it comes back, not a pile"
   try {
     const context = await browser.newContext();
     await installHooks(context);
-    const room = freshRoom("away");
-    const a = await openWall(context, room, { base: server.base });
-    const b = await openWall(context, room, { base: server.base });
-    const [idA, idB] = [await memberId(a), await memberId(b)];
-    await expectDecoding(a, [idB]);
-    await expectDecoding(b, [idA]);
+    const { a, b, idA, idB } = await twoDecodingTabs(context, "away", { base: server.base });
     const since = await b.evaluate(() => (window as any).__hooks.received.length as number);
 
     // B's signalling is away while A renegotiates (its microphone): A's offer goes unanswered
@@ -271,11 +252,7 @@ test("tiles can be reached with the keyboard and their videos have names", async
 test("a tile believes decoded frames over a remote track stuck on muted, and the peer's Camera off at once", async ({ browser }) => {
   const context = await browser.newContext();
   await installHooks(context);
-  const room = freshRoom("stuck-mute");
-  const a = await openWall(context, room);
-  const b = await openWall(context, room);
-  const idB = await memberId(b);
-  await expectDecoding(a, [idB]);
+  const { a, b, idB } = await twoDecodingTabs(context, "stuck-mute");
   const tileOfB = a.locator(`.tile[data-member="${idB}"]`);
   await expect(tileOfB).toHaveAttribute("data-video", "true");
 

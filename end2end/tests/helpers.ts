@@ -88,6 +88,21 @@ export async function expectDecoding(page: Page, members: string[], timeout = 30
     .toEqual(expected);
 }
 
+/** Two walls in a fresh room of `context`, once each decodes the other's video. */
+export async function twoDecodingTabs(
+  context: BrowserContext,
+  prefix: string,
+  options: { base?: string } = {},
+): Promise<{ room: string; a: Page; b: Page; idA: string; idB: string }> {
+  const room = freshRoom(prefix);
+  const a = await openWall(context, room, options);
+  const b = await openWall(context, room, options);
+  const [idA, idB] = [await memberId(a), await memberId(b)];
+  await expectDecoding(a, [idB]);
+  await expectDecoding(b, [idA]);
+  return { room, a, b, idA, idB };
+}
+
 export async function connectionsCreated(page: Page): Promise<number> {
   return Number(await page.locator("main.wall").getAttribute("data-connections-created"));
 }

@@ -1,16 +1,11 @@
 import { expect, test } from "@playwright/test";
-import { expectDecoding, freshRoom, memberId, openWall, tiles } from "./helpers";
+import { expectDecoding, memberId, tiles, twoDecodingTabs } from "./helpers";
 import { installHooks } from "./hooks";
 
 test("a reload comes back as the same member, and the others see no leave or join", async ({ browser }) => {
   const context = await browser.newContext();
   await installHooks(context);
-  const room = freshRoom("reload");
-  const a = await openWall(context, room);
-  const b = await openWall(context, room);
-  const [idA, idB] = [await memberId(a), await memberId(b)];
-  await expectDecoding(a, [idB]);
-  await expectDecoding(b, [idA]);
+  const { a, b, idA, idB } = await twoDecodingTabs(context, "reload");
   const infosBefore = await b.evaluate(() => (window as any).__hooks.received.length as number);
 
   await a.reload();
