@@ -10,7 +10,15 @@ import {
   tiles,
   twoDecodingTabs,
 } from "./helpers";
-import { cutSignalling, installHooks, mediaRequests, sendersOf } from "./hooks";
+import {
+  cutSignalling,
+  cutSignallingUntilRestored,
+  installHooks,
+  mediaRequests,
+  offersSentTo,
+  restoreSignalling,
+  sendersOf,
+} from "./hooks";
 import { OwnServer } from "./own-server";
 
 test("a camera granted after the room was left is turned off", async ({ browser }) => {
@@ -187,7 +195,7 @@ test("signalling cut for 10 s: the video plays on, and the tab comes back with i
   await context.close();
 });
 
-test("a peer away for 20 s gets the newest offer when it comes back, not a pile", async ({ browser }) => {
+test("a peer away while the other offers again and again gets the newest offer when it comes back, not a pile", async ({ browser }) => {
   const server = new OwnServer(3015, { PORTALS_GRACE_PERIOD: "60s" });
   await server.start();
   try {
@@ -195,13 +203,20 @@ test("a peer away for 20 s gets the newest offer when it comes back, not a pile"
     await installHooks(context);
     const { a, b, idA, idB } = await twoDecodingTabs(context, "away", { base: server.base });
     const since = await b.evaluate(() => (window as any).__hooks.received.length as number);
+    const offeredBefore = await offersSentTo(a, idB);
 
-    // B's signalling is away while A renegotiates (its microphone): A's offer goes unanswered
-    // for 20 s, long enough for its watchdog to offer again more than once.
-    await cutSignalling(b, 20_000);
+    // B's signalling is away while A renegotiates (its microphone). A's offer goes unanswered,
+    // and B stays away until A's watchdog has offered again twice: the server must hold only
+    // the newest of A's three offers. B comes back (a reconnect backoff of at most 10 s) long
+    // before A's next try, eight watchdog looks (32 s) later, so exactly one offer reaches it.
+    await cutSignallingUntilRestored(b);
     await expect(b.locator('[data-banner="reconnecting"]')).toBeVisible();
     await a.locator("button.toggle-microphone").click();
-    await expect(b.locator("main.wall")).toHaveAttribute("data-status", "joined", { timeout: 40_000 });
+    await expect
+      .poll(async () => (await offersSentTo(a, idB)) - offeredBefore, { timeout: 40_000, intervals: [500] })
+      .toBe(3);
+    await restoreSignalling(b);
+    await expect(b.locator("main.wall")).toHaveAttribute("data-status", "joined", { timeout: 20_000 });
     expect(await memberId(b)).toBe(idB);
 
     await expect.poll(() => sendersOf(a, "audio")).toEqual([1]);
@@ -227,6 +242,7 @@ test("a peer away for 20 s gets the newest offer when it comes back, not a pile"
       { since, from: idA },
     );
     expect(offers, "offers B received from A after coming back").toBe(1);
+    expect(await offersSentTo(a, idB), "A sent no offer after B came back").toBe(offeredBefore + 3);
     await expectDecoding(a, [idB]);
     await expectDecoding(b, [idA]);
     await context.close();

@@ -27,6 +27,8 @@ export async function installHooks(context: BrowserContext, options: HookOptions
       sockets: [] as WebSocket[],
       /** Every message the page received on a signalling socket, parsed. */
       received: [] as { type: string; from?: string; [key: string]: unknown }[],
+      /** Every message the page sent on a signalling socket, parsed. */
+      sent: [] as { type: string; target?: string; [key: string]: unknown }[],
       cutUntil: 0,
     };
     (window as any).__hooks = hooks;
@@ -77,6 +79,17 @@ export async function installHooks(context: BrowserContext, options: HookOptions
           }
         });
       }
+
+      send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+        if (typeof data === "string") {
+          try {
+            hooks.sent.push(JSON.parse(data));
+          } catch {
+            // not ours to judge
+          }
+        }
+        super.send(data);
+      }
     } as typeof WebSocket;
   }, options);
 }
@@ -91,6 +104,30 @@ export async function cutSignalling(page: Page, ms: number): Promise<void> {
       if (socket.readyState <= WebSocket.OPEN) socket.close(4001, "cut by the test");
     }
   }, ms);
+}
+
+/** Cuts the page's signalling until `restoreSignalling`: a network that stays away until the
+ * test has seen what it waits for, not for a time it must guess. */
+export async function cutSignallingUntilRestored(page: Page): Promise<void> {
+  await cutSignalling(page, 24 * 3600 * 1000);
+}
+
+/** Ends a cut: the page's next reconnect attempt reaches the server again. */
+export async function restoreSignalling(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    (window as any).__hooks.cutUntil = 0;
+  });
+}
+
+/** How many offers the page has sent to `target` on its signalling sockets so far. */
+export async function offersSentTo(page: Page, target: string): Promise<number> {
+  return page.evaluate(
+    (target) =>
+      ((window as any).__hooks.sent as { type: string; target?: string; description?: { type: string } }[]).filter(
+        (message) => message.type === "description" && message.target === target && message.description?.type === "offer",
+      ).length,
+    target,
+  );
 }
 
 /** Per peer connection of the page: how many senders send a live track of `kind`. */
