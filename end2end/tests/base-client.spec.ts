@@ -1,5 +1,16 @@
 import { Browser, expect, Page, test } from "@playwright/test";
-import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall, pageWarnings } from "./helpers";
+import {
+  connectionsCreated,
+  expectDecoding,
+  freshRoom,
+  memberId,
+  openWall,
+  pageWarnings,
+  printConsoleOnFailure,
+  watchConsole,
+} from "./helpers";
+
+test.afterEach(printConsoleOnFailure);
 
 /**
  * A client that speaks only the base `@openlab/portals` 0.2 wire format, written the way its
@@ -8,6 +19,7 @@ import { connectionsCreated, expectDecoding, freshRoom, memberId, openWall, page
  */
 async function startBaseClient(page: Page, room: string, options: { dropFirstOffers?: boolean } = {}): Promise<void> {
   const dropFirstOffers = options.dropFirstOffers ?? false;
+  watchConsole(page, "base");
   await page.goto("/healthz"); // any page of the same origin
   await page.evaluate(async ({ room, dropFirstOffers }) => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
@@ -16,8 +28,13 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
     url.searchParams.set("room", room);
     url.searchParams.set("id", "chosen-by-the-client");
     const socket = new WebSocket(url);
-    const send = (type: string, payload: unknown, target?: string) =>
+    // What it says and hears, for the console printed when a test fails.
+    const brief = (type: string, payload: any) =>
+      type === "description" ? payload?.type : type === "candidate" ? payload?.candidate?.slice(0, 40) ?? "end" : "";
+    const send = (type: string, payload: unknown, target?: string) => {
+      console.log(`→ ${type} ${brief(type, payload)} to ${target?.slice(0, 6)}`);
       socket.send(JSON.stringify({ type, [type]: payload, target }));
+    };
     type Portal = { peer: RTCPeerConnection; polite: boolean; makingOffer: boolean; ignoreOffer: boolean };
     const portals = new Map<string, Portal>();
     const state = {
@@ -55,6 +72,7 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
         }
       };
       peer.onicecandidate = (event) => send("candidate", event.candidate, id);
+      peer.onconnectionstatechange = () => console.log(`${id.slice(0, 6)}: ${peer.connectionState}`);
       peer.oniceconnectionstatechange = () => {
         if (peer.iceConnectionState === "failed") peer.restartIce();
       };
@@ -75,6 +93,7 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
 
     socket.onmessage = async (event) => {
       const { type, [type]: payload, from } = JSON.parse(event.data);
+      console.log(`← ${type} ${type === "info" ? JSON.stringify(payload) : brief(type, payload)} from ${from?.slice(0, 6)}`);
       if (type === "info") {
         state.id = payload.id;
         const present = new Set<string>();
@@ -164,14 +183,14 @@ async function baseDecodes(page: Page): Promise<string[]> {
     .sort();
 }
 
-/** A base client in a fresh room, then one of our tabs with `&debug` traces, both joined. */
+/** A base client in a fresh room, then one of our tabs (with `&debug` traces), both joined. */
 async function baseClientAndDebugTab(browser: Browser, name: string) {
   const context = await browser.newContext();
   const room = freshRoom(name);
   const base = await context.newPage();
   await startBaseClient(base, room);
   const idBase = await baseId(base);
-  const tab = await openWall(context, room, { query: "&debug" });
+  const tab = await openWall(context, room);
   return { context, base, idBase, tab, idTab: await memberId(tab) };
 }
 

@@ -7,6 +7,7 @@ import {
   memberId,
   openWall,
   pageErrors,
+  printConsoleOnFailure,
   tiles,
   twoDecodingTabs,
 } from "./helpers";
@@ -20,6 +21,8 @@ import {
   sendersOf,
 } from "./hooks";
 import { OwnServer } from "./own-server";
+
+test.afterEach(printConsoleOnFailure);
 
 test("a camera granted after the room was left is turned off", async ({ browser }) => {
   const context = await browser.newContext();

@@ -1,4 +1,4 @@
-import { Browser, BrowserContext, expect, Page } from "@playwright/test";
+import { Browser, BrowserContext, expect, Page, TestInfo } from "@playwright/test";
 
 /** A fresh room name per test, so tests never see each other's tabs. */
 export function freshRoom(prefix: string): string {
@@ -11,6 +11,32 @@ export interface TileInfo {
   hasVideo: boolean;
   width: number;
   time: number;
+}
+
+/** Every console line of the pages the current test watches, with when and where it was. */
+let journal: { at: number; page: string; text: string }[] = [];
+let watched = 0;
+
+/** Keeps `page`'s console lines in the journal printed when a test fails. */
+export function watchConsole(page: Page, label?: string): void {
+  const name = label ?? `page ${++watched}`;
+  page.on("console", (message) => journal.push({ at: Date.now(), page: name, text: message.text() }));
+  page.on("pageerror", (error) => journal.push({ at: Date.now(), page: name, text: `pageerror: ${error.message}` }));
+}
+
+/**
+ * For `test.afterEach`: a failed test prints what its pages logged (the walls run with `&debug`,
+ * so every negotiation step is there), and the next test starts with an empty journal. A
+ * flake seen once in twenty runs is then seen with its cause.
+ */
+export function printConsoleOnFailure({}, testInfo: TestInfo): void {
+  if (testInfo.status !== testInfo.expectedStatus && journal.length > 0) {
+    const start = journal[0].at;
+    const lines = journal.map((line) => `${((line.at - start) / 1000).toFixed(3).padStart(8)} ${line.page}: ${line.text}`);
+    console.log(`--- console of "${testInfo.title}" (${journal.length} lines) ---\n${lines.join("\n")}\n--- end ---`);
+  }
+  journal = [];
+  watched = 0;
 }
 
 /** Opens the wall of `room` in a new page and waits until it has joined. */
@@ -28,7 +54,9 @@ export async function openWall(
     if (message.type() === "warning") warnings.push(message.text());
   });
   (page as Page & { warnings?: string[] }).warnings = warnings;
-  await page.goto(`${options.base ?? ""}/?room=${room}${options.query ?? ""}`);
+  const query = options.query ?? "";
+  watchConsole(page);
+  await page.goto(`${options.base ?? ""}/?room=${room}${query}${/&debug/.test(query) ? "" : "&debug"}`);
   await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
   return page;
 }

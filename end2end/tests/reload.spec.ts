@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
-import { expectDecoding, memberId, tiles, twoDecodingTabs } from "./helpers";
+import { expectDecoding, memberId, printConsoleOnFailure, tiles, twoDecodingTabs } from "./helpers";
 import { installHooks } from "./hooks";
+
+test.afterEach(printConsoleOnFailure);
 
 test("a reload comes back as the same member, and the others see no leave or join", async ({ browser }) => {
   const context = await browser.newContext();

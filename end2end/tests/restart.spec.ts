@@ -7,9 +7,12 @@ import {
   freshRoom,
   memberId,
   openWall,
+  printConsoleOnFailure,
   tiles,
 } from "./helpers";
 import { OwnServer } from "./own-server";
+
+test.afterEach(printConsoleOnFailure);
 
 test("a server restart during a call: the video keeps playing, the mesh comes back whole", async ({ browser }) => {
   // The same secret across the restart, as the README tells operators to set it.

@@ -9,8 +9,11 @@ import {
   memberId,
   openWall,
   pageErrors,
+  printConsoleOnFailure,
   tiles,
 } from "./helpers";
+
+test.afterEach(printConsoleOnFailure);
 
 test("two pages in one room each decode the other's video", async ({ browser }) => {
   const context = await browser.newContext();
