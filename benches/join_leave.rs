@@ -14,7 +14,7 @@ use portals::{
         outbox::{Outbound, Outbox},
         switchboard::{now, Switchboard},
     },
-    signalling::{ConnectionId, Departure, Hub, HubConfig},
+    signalling::{ConnectionId, Departure, Hub, HubConfig, JoinQuery},
 };
 
 const ROUNDS: usize = 20_000;
@@ -59,10 +59,14 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         [seed; 32],
     ));
     let board = Switchboard::new(hub, relay_histogram());
+    let query = JoinQuery {
+        room: Some("bench".into()),
+        ..JoinQuery::default()
+    };
     let mut outboxes: Vec<Arc<Outbox>> = Vec::new();
     for _ in 1..room_size {
         let outbox = Arc::new(Outbox::default());
-        board.connect(Arc::clone(&outbox), Some("bench"), None);
+        board.connect(Arc::clone(&outbox), &query);
         outboxes.push(outbox);
     }
     drain(&outboxes);
@@ -72,7 +76,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         let outbox = Arc::new(Outbox::default());
         outboxes.push(Arc::clone(&outbox));
         let started = Instant::now();
-        let connection: ConnectionId = board.connect(outbox, Some("bench"), None);
+        let connection: ConnectionId = board.connect(outbox, &query);
         drain(&outboxes);
         join_times.push(started.elapsed());
 

@@ -17,11 +17,15 @@ test.afterEach(printConsoleOnFailure);
  * PortalGun and Portal classes work: no `welcome`, no token, an `id` it makes up, and a brand
  * new RTCPeerConnection for every member on every `info`.
  */
-async function startBaseClient(page: Page, room: string, options: { dropFirstOffers?: boolean } = {}): Promise<void> {
-  const dropFirstOffers = options.dropFirstOffers ?? false;
+async function startBaseClient(
+  page: Page,
+  room: string,
+  options: { dropFirstOffers?: boolean; offerDelayMs?: number } = {},
+): Promise<void> {
+  const { dropFirstOffers = false, offerDelayMs = 0 } = options;
   watchConsole(page, "base");
   await page.goto("/healthz"); // any page of the same origin
-  await page.evaluate(async ({ room, dropFirstOffers }) => {
+  await page.evaluate(async ({ room, dropFirstOffers, offerDelayMs }) => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: true });
     const url = new URL("/portal", location.href);
     url.protocol = url.protocol.replace(/^http/, "ws");
@@ -44,6 +48,8 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
       portals,
       /** Per member: the offers it sent us, and how many of them were dropped. */
       offers: {} as Record<string, number>,
+      /** Per member: the types of the descriptions it sent us, in order. */
+      descriptions: {} as Record<string, string[]>,
       dropped: {} as Record<string, number>,
       /**
        * A member whose next offer a brand new connection answers, as when the base client
@@ -61,6 +67,8 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
         // often reach the tab first, the tab would answer it, and no offer of the tab's would
         // ever be there to drop.
         if (dropFirstOffers) return;
+        // A slower machine than the tab's: the tab's own first offer would come first.
+        if (offerDelayMs) await new Promise((resolve) => setTimeout(resolve, offerDelayMs));
         try {
           portal.makingOffer = true;
           await peer.setLocalDescription();
@@ -110,6 +118,7 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
           }
         }
       } else if (type === "description") {
+        (state.descriptions[from] ??= []).push(payload.type);
         let portal = portals.get(from);
         if (!portal) return;
         if (payload.type === "offer" && state.rebuildOnOfferFrom === from) {
@@ -158,7 +167,7 @@ async function startBaseClient(page: Page, room: string, options: { dropFirstOff
       const wait = () => ((window as any).base.id ? resolve() : setTimeout(wait, 50));
       wait();
     });
-  }, { room, dropFirstOffers });
+  }, { room, dropFirstOffers, offerDelayMs });
 }
 
 async function baseId(page: Page): Promise<string> {
@@ -231,6 +240,25 @@ test("a base @openlab/portals client and the Leptos client see each other", asyn
   for (const page of [first, second]) {
     expect(pageWarnings(page).filter((warning) => /candidate|remote description/.test(warning))).toEqual([]);
   }
+  await context.close();
+});
+
+test("a newcomer waits for the offer of a base client already in the room", async ({ browser }) => {
+  // A base client offers to everyone on every `info`, the newcomer's included; had the
+  // newcomer offered too, one side would roll back its first offer, and Chromium never
+  // gathers candidates on such a connection. Its offer comes late here, as from a slow phone.
+  const context = await browser.newContext();
+  const room = freshRoom("base-offers");
+  const base = await context.newPage();
+  await startBaseClient(base, room, { offerDelayMs: 500 });
+  const idBase = await baseId(base);
+  const tab = await openWall(context, room);
+  const idTab = await memberId(tab);
+  await expectDecoding(tab, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  const descriptions = await base.evaluate((id) => (window as any).base.descriptions[id] as string[], idTab);
+  expect(descriptions[0], "the tab's first description answers the base client's offer").toBe("answer");
+  expect(await connectionsCreated(tab)).toBe(1);
   await context.close();
 });
 

@@ -54,6 +54,9 @@ struct MeshInner {
     /// An `info` has been handled under the current id: members that appear from now on are
     /// newcomers, and offer first.
     seen_info: bool,
+    /// Whether `info` says which members wait for a newcomer's offer: our server does (it
+    /// sends `welcome`), a base server lists no such thing.
+    info_tells_who_waits: bool,
     camera: Option<Capture>,
     /// A camera request is in flight: a second toggle waits for it instead of opening a
     /// second capture.
@@ -82,6 +85,7 @@ impl Mesh {
                 rejoined_at: None,
                 members: Vec::new(),
                 seen_info: false,
+                info_tells_who_waits: false,
                 camera: None,
                 camera_requested: false,
                 _camera_ended: None,
@@ -214,6 +218,7 @@ impl MeshInner {
         }
         self.rtc = (*welcome.rtc).clone();
         self.grace_ms = welcome.limits.grace_period_ms;
+        self.info_tells_who_waits = true;
     }
 
     /// Adopts the id the server calls us by. A new id means the server does not know our old
@@ -237,6 +242,7 @@ impl MeshInner {
         }
         if !from_welcome {
             // A base server sends no welcome and has no tokens to resume with.
+            self.info_tells_who_waits = false;
             if let Some(socket) = &self.socket {
                 socket.set_session(None);
             }
@@ -298,16 +304,18 @@ impl MeshInner {
         for member in &plan.close {
             self.close_link(member);
         }
-        // Who offers first when a member joins: the newcomer, at once, to everyone it finds;
-        // the members already here wait for its offer. Our own tabs agree on this without a
-        // word, and it is what a base `@openlab/portals` newcomer does anyway (it offers to
-        // all on its first `info`). Deciding by politeness instead made the two sides offer at
-        // once whenever the newcomer was the polite one, and a base client that rolls back its
-        // very first offer never gathers ICE candidates again (Chromium): no video for that pair.
-        let let_peer_offer = self.seen_info;
+        // Who offers first when a member joins: the newcomer, at once, to each member of ours
+        // it finds, which waits for that offer (our server says so in `info`:
+        // `newcomer_offers`). A base `@openlab/portals` client offers to everyone on every
+        // `info` instead, so a newcomer waits for its offer too. Two first offers at once make
+        // a collision, and Chromium never gathers ICE candidates on a connection whose very
+        // first offer was rolled back: no video for that pair, whichever side was polite. A
+        // base server tells nothing, and the newcomer offers to all.
+        let newcomer = !self.seen_info;
         self.seen_info = true;
         for peer in &plan.open {
-            self.open_link(peer, let_peer_offer);
+            let peer_offers_first = !peer.newcomer_offers && self.info_tells_who_waits;
+            self.open_link(peer, !newcomer || peer_offers_first);
         }
         for link in self.links.values() {
             let present = !plan.keep_missing.contains(link.member());
@@ -328,6 +336,7 @@ impl MeshInner {
                 &Peer {
                     id: from.clone(),
                     polite,
+                    newcomer_offers: false,
                 },
                 polite,
             );
@@ -352,6 +361,7 @@ impl MeshInner {
                 &Peer {
                     id: from.clone(),
                     polite,
+                    newcomer_offers: false,
                 },
                 polite,
             );

@@ -79,6 +79,7 @@ mod tests {
         Peer {
             id: id(text),
             polite: true,
+            newcomer_offers: true,
         }
     }
 

@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{plan::reconnect_delay, session_store::SessionStore};
-use crate::signalling::{ClientMessage, ServerMessage};
+use crate::signalling::{protocol::NEWCOMER_OFFERS, ClientMessage, ServerMessage};
 
 /// How often the client pings the server, to notice a dead connection the browser has not.
 const HEARTBEAT_MS: u32 = 5_000;
@@ -440,8 +440,10 @@ fn endpoint(room: &str) -> String {
         .is_ok_and(|protocol| protocol == "https:");
     let host = location.host().unwrap_or_default();
     let room = js_sys::encode_uri_component(room);
+    // We wait for a newcomer's offer once in the room: the others are told, so that a
+    // newcomer offers to us at once and waits for a base client's offer instead.
     format!(
-        "{}://{host}/portal?room={}",
+        "{}://{host}/portal?room={}&{NEWCOMER_OFFERS}=1",
         if secure { "wss" } else { "ws" },
         String::from(room)
     )

@@ -25,7 +25,7 @@ use super::{
     outbox::{Abandoned, Outbound, Outbox},
     Portal,
 };
-use crate::signalling::{CloseCode, ConnectionId, Departure, ServerMessage};
+use crate::signalling::{CloseCode, ConnectionId, Departure, JoinQuery, ServerMessage};
 
 pub struct Connection {
     socket: WebSocket,
@@ -66,14 +66,9 @@ impl Phase {
 impl Connection {
     /// Registers the connection with the switchboard (which queues its `welcome` and `info`,
     /// or its refusal) and returns the task that serves it.
-    pub fn start(
-        socket: WebSocket,
-        portal: Arc<Portal>,
-        room: Option<&str>,
-        token: Option<&str>,
-    ) -> Self {
+    pub fn start(socket: WebSocket, portal: Arc<Portal>, query: &JoinQuery) -> Self {
         let outbox = Arc::new(Outbox::default());
-        let id = portal.switchboard.connect(Arc::clone(&outbox), room, token);
+        let id = portal.switchboard.connect(Arc::clone(&outbox), query);
         Self {
             socket,
             portal,

@@ -19,7 +19,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use super::outbox::{Abandoned, Outbound, Outbox};
 use crate::signalling::{
     hub::{HubCounters, HubGauges},
-    Action, CloseCode, ConnectionId, Departure, Hub, Input, Outgoing, RoomSummary, Timestamp,
+    Action, CloseCode, ConnectionId, Departure, Hub, Input, JoinQuery, Outgoing, RoomSummary,
+    Timestamp,
 };
 
 pub struct Switchboard {
@@ -64,20 +65,11 @@ impl Switchboard {
     }
 
     /// Registers a connection's outbox and tells the hub it connected.
-    pub fn connect(
-        &self,
-        outbox: Arc<Outbox>,
-        room: Option<&str>,
-        token: Option<&str>,
-    ) -> ConnectionId {
+    pub fn connect(&self, outbox: Arc<Outbox>, query: &JoinQuery) -> ConnectionId {
         let connection = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed));
         let mut shared = self.lock();
         shared.outboxes.insert(connection, outbox);
-        shared.run(Input::Connect {
-            connection,
-            room,
-            token,
-        });
+        shared.run(Input::Connect { connection, query });
         connection
     }
 

@@ -10,6 +10,7 @@ use axum::{
 };
 
 use super::{connection::Connection, Portal};
+use crate::signalling::{protocol::NEWCOMER_OFFERS, JoinQuery};
 
 /// tungstenite's read buffer, allocated up front for every connection: the most it reads per
 /// call. Small, because idle connections are most of them; the read-ahead layer under it
@@ -74,7 +75,7 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let (room, token) = room_and_token(query.as_deref());
+    let query = join_query(query.as_deref());
     let limit = portal.max_message_bytes;
     upgrade
         .max_message_size(limit)
@@ -82,23 +83,22 @@ pub async fn upgrade(
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| {
-            Connection::start(socket, portal, room.as_deref(), token.as_deref())
-        })
+        .on_upgrade(move |socket| Connection::start(socket, portal, &query))
 }
 
-/// `room` and `token` from the query string. The base format's `id` is ignored on purpose:
-/// ids are the server's to give.
-fn room_and_token(query: Option<&str>) -> (Option<String>, Option<String>) {
-    let (mut room, mut token) = (None, None);
+/// The query string, decoded here rather than under the hub's lock. The first of a repeated
+/// key counts; the base format's `id` is ignored on purpose: ids are the server's to give.
+fn join_query(query: Option<&str>) -> JoinQuery {
+    let mut join = JoinQuery::default();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "room" if room.is_none() => room = Some(value.into_owned()),
-            "token" if token.is_none() => token = Some(value.into_owned()),
+            "room" if join.room.is_none() => join.room = Some(value.into_owned()),
+            "token" if join.token.is_none() => join.token = Some(value.into_owned()),
+            NEWCOMER_OFFERS => join.newcomer_offers = value == "1",
             _ => {}
         }
     }
-    (room, token)
+    join
 }
 
 #[cfg(test)]
@@ -126,15 +126,24 @@ mod tests {
     }
 
     #[test]
-    fn the_query_gives_room_and_token_and_ignores_id() {
+    fn the_query_gives_room_token_and_newcomer_offers_and_ignores_id() {
+        let query = |room: Option<&str>, token: Option<&str>, newcomer_offers| JoinQuery {
+            room: room.map(Into::into),
+            token: token.map(Into::into),
+            newcomer_offers,
+        };
         assert_eq!(
-            room_and_token(Some("room=home&id=mine&token=a.b")),
-            (Some("home".into()), Some("a.b".into()))
+            join_query(Some("room=home&id=mine&token=a.b")),
+            query(Some("home"), Some("a.b"), false)
         );
         assert_eq!(
-            room_and_token(Some("room=coffee%2Dchat")),
-            (Some("coffee-chat".into()), None)
+            join_query(Some("room=coffee%2Dchat&newcomer_offers=1")),
+            query(Some("coffee-chat"), None, true)
         );
-        assert_eq!(room_and_token(None), (None, None));
+        assert_eq!(
+            join_query(Some("newcomer_offers=yes")),
+            query(None, None, false)
+        );
+        assert_eq!(join_query(None), JoinQuery::default());
     }
 }

@@ -118,14 +118,24 @@ pub enum Departure {
     Unloading,
 }
 
+/// What a WebSocket's query string asks for, decoded at the edge. The base format's `id` is
+/// not here on purpose: ids are the server's to give.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JoinQuery {
+    pub room: Option<String>,
+    pub token: Option<String>,
+    /// The client waits for a newcomer's offer
+    /// ([`NEWCOMER_OFFERS`](super::protocol::NEWCOMER_OFFERS)); the others are told so.
+    pub newcomer_offers: bool,
+}
+
 /// One thing that happened at the edge.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
-    /// A WebSocket was accepted with these query parameters (`id` is ignored on purpose).
+    /// A WebSocket was accepted with this query.
     Connect {
         connection: ConnectionId,
-        room: Option<&'a str>,
-        token: Option<&'a str>,
+        query: &'a JoinQuery,
     },
     Text {
         connection: ConnectionId,
@@ -209,6 +219,8 @@ struct Member {
     room: RoomName,
     /// The nonce of the newest token handed out: only that token resumes.
     nonce: u128,
+    /// Told to the others in `info`: whether this member waits for a newcomer's offer.
+    newcomer_offers: bool,
     link: Link,
 }
 
@@ -269,11 +281,7 @@ impl Hub {
     /// Like [`Hub::handle`], appending to a buffer the caller reuses.
     pub fn handle_into(&mut self, now: Timestamp, input: Input<'_>, out: &mut Vec<Outgoing>) {
         match input {
-            Input::Connect {
-                connection,
-                room,
-                token,
-            } => self.connect(now, connection, room, token, out),
+            Input::Connect { connection, query } => self.connect(now, connection, query, out),
             Input::Text { connection, text } => {
                 if self.admit_message(now, connection, out) {
                     match ClientMessage::decode(text) {
@@ -349,15 +357,16 @@ impl Hub {
         &mut self,
         now: Timestamp,
         connection: ConnectionId,
-        room: Option<&str>,
-        token: Option<&str>,
+        query: &JoinQuery,
         out: &mut Vec<Outgoing>,
     ) {
-        let room = match self.admit_room(room) {
+        let room = match self.admit_room(query.room.as_deref()) {
             Ok(room) => room,
             Err(error) => return self.refuse_and_close(connection, &error, out),
         };
-        let claims = token
+        let claims = query
+            .token
+            .as_deref()
             .and_then(|token| self.signer.verify(token))
             .filter(|claims| claims.room == room && now < claims.expires);
         if let Some(claims) = claims {
@@ -368,13 +377,14 @@ impl Hub {
                 && !self.members.contains_key(&claims.id)
                 && !self.restored.contains(&claims.id)
             {
-                if self.join(now, connection, room, Some(claims.id.clone()), out) {
+                let id = Some(claims.id.clone());
+                if self.join(now, connection, room, id, query.newcomer_offers, out) {
                     self.restored.insert(claims.id);
                 }
                 return;
             }
         }
-        self.join(now, connection, room, None, out);
+        self.join(now, connection, room, None, query.newcomer_offers, out);
     }
 
     fn admit_room(&self, room: Option<&str>) -> Result<RoomName, ProtocolError> {
@@ -454,6 +464,7 @@ impl Hub {
         connection: ConnectionId,
         room: RoomName,
         id: Option<MemberId>,
+        newcomer_offers: bool,
         out: &mut Vec<Outgoing>,
     ) -> bool {
         let present = self.rooms.get(&room).map_or(0, |room| room.members.len());
@@ -472,6 +483,7 @@ impl Hub {
             Member {
                 room: room.clone(),
                 nonce,
+                newcomer_offers,
                 link: Link::Live {
                     connection,
                     budget: RateBudget::full(now, &self.config.rate),
@@ -730,6 +742,10 @@ impl Hub {
                 .map(|member| Peer {
                     id: member.clone(),
                     polite: receiver.is_polite_towards(member),
+                    newcomer_offers: self
+                        .members
+                        .get(member)
+                        .is_some_and(|member| member.newcomer_offers),
                 })
                 .collect(),
         }))

@@ -9,8 +9,8 @@ pub mod token;
 
 pub use error::{CloseCode, ErrorCode, ProtocolError};
 pub use hub::{
-    Action, ConnectionId, Departure, Hub, HubConfig, Input, Outgoing, RateLimit, RoomPolicy,
-    RoomSummary,
+    Action, ConnectionId, Departure, Hub, HubConfig, Input, JoinQuery, Outgoing, RateLimit,
+    RoomPolicy, RoomSummary,
 };
 pub use protocol::{ClientMessage, MemberId, RoomName, ServerMessage};
 

@@ -289,12 +289,25 @@ pub struct Welcome {
     pub limits: Arc<Limits>,
 }
 
+/// The query parameter (`…&newcomer_offers=1`) and `info` field (ext) of a client that, once in
+/// a room, waits for each newcomer's offer rather than offering to it.
+///
+/// The two sides of a pair must not make their first offers at once: Chromium never gathers ICE
+/// candidates on a connection whose very first offer was rolled back in a collision, and that
+/// pair gets no video. Our clients agree that the newcomer offers. A base `@openlab/portals`
+/// client instead offers to everyone on every `info`; a newcomer tells it apart by this field's
+/// absence, and waits for its offer.
+pub const NEWCOMER_OFFERS: &str = "newcomer_offers";
+
 /// One other member, as seen by the receiver of an `info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
     pub id: MemberId,
     /// The receiver's role towards this member in perfect negotiation.
     pub polite: bool,
+    /// See [`NEWCOMER_OFFERS`]; absent (false) for a client that offers on its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub newcomer_offers: bool,
 }
 
 /// The room's membership as seen by its receiver, who is never listed.
@@ -830,10 +843,18 @@ mod tests {
         let messages = [
             ServerMessage::Info(Info {
                 id: id("a"),
-                members: vec![Peer {
-                    id: id("b"),
-                    polite: false,
-                }],
+                members: vec![
+                    Peer {
+                        id: id("b"),
+                        polite: false,
+                        newcomer_offers: false,
+                    },
+                    Peer {
+                        id: id("c"),
+                        polite: true,
+                        newcomer_offers: true,
+                    },
+                ],
             }),
             ServerMessage::Candidate {
                 from: id("b"),
@@ -862,17 +883,32 @@ mod tests {
             value,
             json!({"type": "description", "description": {"type": "answer", "sdp": "v=0"}, "from": "a"})
         );
+        // The ext field is left out when false: a base client's entry is the base format's.
         let info: serde_json::Value = serde_json::from_str(
             &ServerMessage::Info(Info {
                 id: id("a"),
-                members: vec![],
+                members: vec![
+                    Peer {
+                        id: id("b"),
+                        polite: false,
+                        newcomer_offers: false,
+                    },
+                    Peer {
+                        id: id("c"),
+                        polite: false,
+                        newcomer_offers: true,
+                    },
+                ],
             })
             .encode(),
         )
         .unwrap();
         assert_eq!(
             info,
-            json!({"type": "info", "info": {"id": "a", "members": []}})
+            json!({"type": "info", "info": {"id": "a", "members": [
+                {"id": "b", "polite": false},
+                {"id": "c", "polite": false, "newcomer_offers": true},
+            ]}})
         );
     }
 

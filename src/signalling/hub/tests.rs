@@ -119,13 +119,17 @@ impl Harness {
     }
 
     fn connect(&mut self, room: Option<&str>, token: Option<&str>) -> (ConnectionId, Outputs) {
+        self.connect_with(&JoinQuery {
+            room: room.map(Into::into),
+            token: token.map(Into::into),
+            newcomer_offers: false,
+        })
+    }
+
+    fn connect_with(&mut self, query: &JoinQuery) -> (ConnectionId, Outputs) {
         let connection = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        let out = self.input(Input::Connect {
-            connection,
-            room,
-            token,
-        });
+        let out = self.input(Input::Connect { connection, query });
         (connection, out)
     }
 
@@ -198,6 +202,39 @@ fn a_newcomer_gets_welcome_then_info_and_the_room_is_told() {
     let b_polite = out.to(b).info().members[0].polite;
     assert_ne!(a_polite, b_polite);
     assert_eq!(a_polite, a_id > b_id);
+}
+
+#[test]
+fn info_tells_which_members_wait_for_a_newcomers_offer() {
+    let mut h = Harness::new();
+    let ours = |token: Option<String>| JoinQuery {
+        room: Some("home".into()),
+        token,
+        newcomer_offers: true,
+    };
+    let (first, out) = h.connect_with(&ours(None));
+    let first_id = out.to(first).welcome().id.clone();
+    let first_token = out.to(first).welcome().token.as_str().to_string();
+    // A base client says nothing: it offers to everyone on every `info`.
+    let (_, base_id, _) = h.join("home");
+    let waits = |info: &Info| -> Vec<(MemberId, bool)> {
+        info.members
+            .iter()
+            .map(|peer| (peer.id.clone(), peer.newcomer_offers))
+            .collect()
+    };
+    let (newcomer, out) = h.connect_with(&ours(None));
+    assert_eq!(
+        waits(out.to(newcomer).info()),
+        [(first_id.clone(), true), (base_id.clone(), false)]
+    );
+
+    // It belongs to the member, not to one connection: a resume keeps it.
+    h.lose(first);
+    let (resumed, out) = h.connect(Some("home"), Some(&first_token));
+    assert_eq!(out.to(resumed).welcome().id, first_id);
+    let (later, out) = h.connect(Some("home"), None);
+    assert_eq!(waits(out.to(later).info())[0], (first_id, true));
 }
 
 #[test]
