@@ -262,14 +262,27 @@ test("a newcomer waits for the offer of a base client already in the room", asyn
   await context.close();
 });
 
+test("a reloaded tab offers to a base client at once: nobody told it of a newcomer", async ({ browser }) => {
+  const { context, base, idBase, tab, idTab, traces } = await decodingBaseClientAndDebugTab(browser, "base-reload");
+  await tab.reload();
+  await expect(tab.locator("main.wall")).toHaveAttribute("data-status", "joined");
+  expect(await memberId(tab)).toBe(idTab);
+  await expectDecoding(tab, [idBase]);
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idTab]);
+  const opened = traces.filter((trace) => /opening a connection/.test(trace));
+  expect(opened).toHaveLength(1);
+  expect(opened[0]).toContain(`opening a connection to ${idBase.slice(0, 6)} (polite ${idTab > idBase}, first offer Ours,`);
+  await context.close();
+});
+
 test("an offer the base client drops is made again", async ({ browser }) => {
   const context = await browser.newContext();
   const room = freshRoom("dropped");
   const base = await context.newPage();
   await startBaseClient(base, room, { dropFirstOffers: true });
   const idBase = await baseId(base);
-  // The base client makes no offer of its own here: whichever side our tab is, its offer
-  // (at once when impolite, after a short wait when polite) is the first, and is dropped.
+  // The base client makes no offer of its own here: the tab's offer, made once it has waited
+  // in vain for the base client's, is the first, and is dropped.
   const tab = await openWall(context, room);
   const idTab = await memberId(tab);
   await expectDecoding(tab, [idBase]);

@@ -322,6 +322,31 @@ test("a tile believes decoded frames over a remote track stuck on muted, and the
   await context.close();
 });
 
+test("a newcomer that hears of the room late is waited for: no offer crosses its own", async ({ browser }) => {
+  const context = await browser.newContext();
+  const { room, a, b, idA, idB } = await twoDecodingTabs(context, "late-newcomer");
+  const offeredFirst: string[] = [];
+  for (const page of [a, b]) {
+    page.on("console", (message) => {
+      if (/no offer came, offering first/.test(message.text())) offeredFirst.push(message.text());
+    });
+  }
+  // The newcomer's page handles what the server tells it 3 s late, as the eighth tab on two
+  // busy cores did: the others heard of it at once. Had they offered first after a short wait,
+  // their offers would have crossed its own, and Chromium never gathers candidates on a
+  // connection whose very first offer was rolled back.
+  const slow = await browser.newContext();
+  await installHooks(slow, { holdFirstMessagesMs: 3_000 });
+  const c = await openWall(slow, room);
+  const idC = await memberId(c);
+  await expectDecoding(c, [idA, idB].sort());
+  await expectDecoding(a, [idB, idC].sort());
+  await expectDecoding(b, [idA, idC].sort());
+  expect(offeredFirst).toEqual([]);
+  await slow.close();
+  await context.close();
+});
+
 test("eight tabs with cameras each decode the seven others", async ({ browser }) => {
   test.setTimeout(120_000);
   // 8 × 7 streams: at the fake camera's 720p, two cores cannot encode them all and ICE checks

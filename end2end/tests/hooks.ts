@@ -16,6 +16,10 @@ export interface HookOptions {
   /** A smaller camera than the app asks for: many tabs on two cores cannot each encode HD for
    * every other, and a test of the mesh is not a test of the encoder. */
   videoSize?: { width: number; height: number; frameRate: number };
+  /** How long the page's first signalling socket holds back what it receives, in order: a
+   * newcomer on a busy machine that handles its first `info` seconds after the room heard of
+   * it. */
+  holdFirstMessagesMs?: number;
 }
 
 export async function installHooks(context: BrowserContext, options: HookOptions = {}): Promise<void> {
@@ -67,17 +71,46 @@ export async function installHooks(context: BrowserContext, options: HookOptions
 
     const NativeSocket = window.WebSocket;
     window.WebSocket = class extends NativeSocket {
+      /** Set while this socket holds back messages: who gets them, in order, once it ends. */
+      held: { deliver: (event: Event) => void; event: Event }[] | null = null;
+
       constructor(url: string | URL, protocols?: string | string[]) {
         // While cut, every attempt fails the way an unreachable server does.
         super(Date.now() < hooks.cutUntil ? "ws://127.0.0.1:9/portal" : url, protocols);
+        if (options.holdFirstMessagesMs && hooks.sockets.length === 0) {
+          this.held = [];
+          setTimeout(() => {
+            const held = this.held ?? [];
+            this.held = null;
+            for (const { deliver, event } of held) deliver(event);
+          }, options.holdFirstMessagesMs);
+        }
         hooks.sockets.push(this);
-        this.addEventListener("message", (event) => {
+        this.addEventListener("message", (event: MessageEvent) => {
           try {
             hooks.received.push(JSON.parse(event.data));
           } catch {
             // not ours to judge
           }
         });
+      }
+
+      /** Each message listener's stand-in, so that removing the listener removes it. */
+      wrapped = new Map<unknown, EventListener>();
+
+      addEventListener(type: any, listener: any, options?: any): void {
+        if (type !== "message" || !listener) return super.addEventListener(type, listener, options);
+        const deliver = (event: Event) =>
+          typeof listener === "function" ? listener.call(this, event) : listener.handleEvent(event);
+        const standIn = (event: Event) => (this.held ? this.held.push({ deliver, event }) : deliver(event));
+        this.wrapped.set(listener, standIn);
+        super.addEventListener(type, standIn, options);
+      }
+
+      removeEventListener(type: any, listener: any, options?: any): void {
+        const standIn = type === "message" ? this.wrapped.get(listener) : undefined;
+        if (standIn) this.wrapped.delete(listener);
+        super.removeEventListener(type, standIn ?? listener, options);
       }
 
       send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {

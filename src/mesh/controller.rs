@@ -16,7 +16,7 @@ use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::{
     local_media::{self, Capture, Device, MediaError},
-    peer_link::PeerLink,
+    peer_link::{FirstOffer, PeerLink},
     plan::{reconcile, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
@@ -33,6 +33,32 @@ use crate::{
 const SWEEP_MS: u32 = 1_000;
 /// The grace period to assume when the server does not announce one (a base server).
 const DEFAULT_GRACE_MS: u64 = 20_000;
+
+/// Whom a page offers to first on its first `info` under an id. The two sides of a link must
+/// not both offer at once (see [`FirstOffer`]). Our clients agree that a newcomer offers and the
+/// members already there wait for it; our server marks those members in `info`
+/// (`newcomer_offers`). A base `@openlab/portals` client instead offers to everyone on every
+/// `info`, the one announcing us included, so a newcomer waits for the offer of a member
+/// without the mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FirstOffers {
+    /// Our server's marks say who waits for us.
+    ToMembersThatWait,
+    /// A base server marks nobody (our newcomer offers to all, as base clients do). And after a
+    /// reload the seat was kept: the others were told of no newcomer and wait for nothing,
+    /// while every connection of ours is new, so ours are the first offers.
+    ToAll,
+}
+
+/// A link opened for the peer's offer, which is handled before we could make one of our own;
+/// the polite side holds its tracks back for its answer, as for a newcomer's offer.
+fn offer_in_hand(polite: bool) -> FirstOffer {
+    if polite {
+        FirstOffer::FROM_NEWCOMER
+    } else {
+        FirstOffer::Ours
+    }
+}
 
 /// A running wall. Dropping it leaves the room, closes every connection and turns the camera
 /// off.
@@ -54,9 +80,8 @@ struct MeshInner {
     /// An `info` has been handled under the current id: members that appear from now on are
     /// newcomers, and offer first.
     seen_info: bool,
-    /// Whether `info` says which members wait for a newcomer's offer: our server does (it
-    /// sends `welcome`), a base server lists no such thing.
-    info_tells_who_waits: bool,
+    /// Whom we offer to first on our first `info` under the current id.
+    first_offers: FirstOffers,
     camera: Option<Capture>,
     /// A camera request is in flight: a second toggle waits for it instead of opening a
     /// second capture.
@@ -85,7 +110,7 @@ impl Mesh {
                 rejoined_at: None,
                 members: Vec::new(),
                 seen_info: false,
-                info_tells_who_waits: false,
+                first_offers: FirstOffers::ToAll,
                 camera: None,
                 camera_requested: false,
                 _camera_ended: None,
@@ -208,6 +233,11 @@ impl MeshInner {
     }
 
     fn welcomed(&mut self, welcome: Welcome) {
+        // Before `identify` adopts the id: whether this page's first welcome gives back the
+        // seat this tab had before a reload.
+        let reloaded = self.me.is_none()
+            && self.socket.as_ref().and_then(|socket| socket.claimed_id())
+                == Some(welcome.id.clone());
         let resumed = self.identify(&welcome.id, true);
         if resumed {
             self.rejoined_at = Some(js_sys::Date::now());
@@ -218,7 +248,13 @@ impl MeshInner {
         }
         self.rtc = (*welcome.rtc).clone();
         self.grace_ms = welcome.limits.grace_period_ms;
-        self.info_tells_who_waits = true;
+        if !self.seen_info {
+            self.first_offers = if reloaded {
+                FirstOffers::ToAll
+            } else {
+                FirstOffers::ToMembersThatWait
+            };
+        }
     }
 
     /// Adopts the id the server calls us by. A new id means the server does not know our old
@@ -242,7 +278,7 @@ impl MeshInner {
         }
         if !from_welcome {
             // A base server sends no welcome and has no tokens to resume with.
-            self.info_tells_who_waits = false;
+            self.first_offers = FirstOffers::ToAll;
             if let Some(socket) = &self.socket {
                 socket.set_session(None);
             }
@@ -304,18 +340,17 @@ impl MeshInner {
         for member in &plan.close {
             self.close_link(member);
         }
-        // Who offers first when a member joins: the newcomer, at once, to each member of ours
-        // it finds, which waits for that offer (our server says so in `info`:
-        // `newcomer_offers`). A base `@openlab/portals` client offers to everyone on every
-        // `info` instead, so a newcomer waits for its offer too. Two first offers at once make
-        // a collision, and Chromium never gathers ICE candidates on a connection whose very
-        // first offer was rolled back: no video for that pair, whichever side was polite. A
-        // base server tells nothing, and the newcomer offers to all.
         let newcomer = !self.seen_info;
         self.seen_info = true;
         for peer in &plan.open {
-            let peer_offers_first = !peer.newcomer_offers && self.info_tells_who_waits;
-            self.open_link(peer, !newcomer || peer_offers_first);
+            let first_offer = match (newcomer, self.first_offers) {
+                (false, _) => FirstOffer::FROM_NEWCOMER,
+                (true, FirstOffers::ToMembersThatWait) if !peer.newcomer_offers => {
+                    FirstOffer::FROM_MEMBER
+                }
+                (true, _) => FirstOffer::Ours,
+            };
+            self.open_link(peer, first_offer);
         }
         for link in self.links.values() {
             let present = !plan.keep_missing.contains(link.member());
@@ -338,7 +373,7 @@ impl MeshInner {
                     polite,
                     newcomer_offers: false,
                 },
-                polite,
+                offer_in_hand(polite),
             );
         }
         self.links.get(from)
@@ -363,18 +398,18 @@ impl MeshInner {
                     polite,
                     newcomer_offers: false,
                 },
-                polite,
+                offer_in_hand(polite),
             );
         }
     }
 
-    fn open_link(&mut self, peer: &Peer, let_peer_offer: bool) {
+    fn open_link(&mut self, peer: &Peer, first_offer: FirstOffer) {
         let Some(socket) = &self.socket else { return };
         trace!(
-            "opening a connection to {} (polite {}, waits for its offer {}, camera {})",
+            "opening a connection to {} (polite {}, first offer {:?}, camera {})",
             peer.id.short(),
             peer.polite,
-            let_peer_offer,
+            first_offer,
             self.camera.is_some()
         );
         let tile = Tile::new(peer.id.clone());
@@ -385,7 +420,7 @@ impl MeshInner {
             local,
             socket.sender(),
             tile.clone(),
-            let_peer_offer,
+            first_offer,
         ) {
             Ok(link) => {
                 self.links.insert(peer.id.clone(), link);

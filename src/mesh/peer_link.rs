@@ -36,8 +36,27 @@ use crate::{
 
 /// How long a connection may sit in `disconnected` before we restart ICE ourselves.
 const DISCONNECTED_GRACE_MS: u32 = 3_000;
-/// How long the side that lets the other offer first waits before making its own offer.
-const FIRST_OFFER_WAIT_MS: u32 = 1_500;
+/// Who makes a link's first offer. The two sides must not both offer at once: Chromium never
+/// gathers ICE candidates on a connection whose very first offer was rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstOffer {
+    /// We offer at once.
+    Ours,
+    /// We let the peer offer, and offer ourselves only if nothing came after this long.
+    Theirs { wait_ms: u32 },
+}
+
+impl FirstOffer {
+    /// A member already in the room waiting for a newcomer's offer. Long: a newcomer on a busy
+    /// machine (seen: the eighth tab on two cores) handles its first `info` seconds after the
+    /// room heard of it, and an offer of ours made meanwhile would cross its own. The wait ends
+    /// early only if the newcomer never offers, which a newcomer of ours never fails to do.
+    pub const FROM_NEWCOMER: Self = Self::Theirs { wait_ms: 5_000 };
+    /// A newcomer waiting for the offer of a member that does not say it waits for ours (a base
+    /// client, which offers on every `info`). Longer than the 1.5 s that a tab of ours loaded
+    /// before it said so waits: its offer then meets ours still waiting.
+    pub const FROM_MEMBER: Self = Self::Theirs { wait_ms: 3_000 };
+}
 /// How often a connection that never got (back) to `connected` is looked at; two looks in a
 /// row without progress restart ICE or offer again, then four, eight and at most sixteen
 /// (about a minute): a peer that cannot answer is not sent an offer every few seconds.
@@ -130,7 +149,7 @@ struct LinkCore {
 
 impl PeerLink {
     /// Opens a connection to `peer`, sending `local` (the camera, maybe a microphone) if any.
-    /// With `let_peer_offer`, the tracks wait (a moment at most) for the peer's own first
+    /// With [`FirstOffer::Theirs`], the tracks wait (a moment at most) for the peer's own first
     /// offer and join it, so that the two never offer at once.
     pub fn open(
         peer: &Peer,
@@ -138,7 +157,7 @@ impl PeerLink {
         local: LocalTracks,
         signal: SignalSender,
         tile: Tile,
-        let_peer_offer: bool,
+        first_offer: FirstOffer,
     ) -> Result<Self, JsValue> {
         let connection = RtcPeerConnection::new_with_configuration(&to_js(rtc)?.unchecked_into())?;
         let core = Rc::new(LinkCore {
@@ -188,10 +207,10 @@ impl PeerLink {
                 LinkCore::watch_ice(core)
             }),
         ];
-        if let_peer_offer {
+        if let FirstOffer::Theirs { wait_ms } = first_offer {
             *core.deferred.borrow_mut() = Some(local);
             let weak = Rc::downgrade(&core);
-            let wait = Timeout::new(FIRST_OFFER_WAIT_MS, move || {
+            let wait = Timeout::new(wait_ms, move || {
                 if let Some(core) = weak.upgrade() {
                     trace!("{}: no offer came, offering first", core.peer.short());
                     core.attach_deferred();

@@ -77,18 +77,18 @@ impl SessionStore {
         }
     }
 
-    /// Calls `done` with the token to resume with: the stored one, unless there is none or a
-    /// live tab holds it. At once when nothing is stored, after the probe otherwise.
-    pub fn claim(&self, done: impl FnOnce(Option<String>) + 'static) {
+    /// Calls `done` with the session (id and token) to resume: the stored one, unless there is
+    /// none or a live tab holds it. At once when nothing is stored, after the probe otherwise.
+    pub fn claim(&self, done: impl FnOnce(Option<(String, String)>) + 'static) {
         let stored = self.load();
         let (Some((id, token)), Some(channel)) = (stored.clone(), self.channel.as_ref()) else {
-            return done(stored.map(|(_, token)| token));
+            return done(stored);
         };
         if channel
             .post_message(&JsValue::from_str(&format!("probe {id}")))
             .is_err()
         {
-            return done(Some(token));
+            return done(Some((id, token)));
         }
         let state = Rc::clone(&self.state);
         let mut shared = self.state.borrow_mut();
@@ -101,7 +101,7 @@ impl SessionStore {
                 if state.taken {
                     None
                 } else {
-                    probed.map(|(_, token)| token)
+                    probed
                 }
             };
             done(token);

@@ -17,7 +17,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{plan::reconnect_delay, session_store::SessionStore};
-use crate::signalling::{protocol::NEWCOMER_OFFERS, ClientMessage, ServerMessage};
+use crate::signalling::{protocol::NEWCOMER_OFFERS, ClientMessage, MemberId, ServerMessage};
 
 /// How often the client pings the server, to notice a dead connection the browser has not.
 const HEARTBEAT_MS: u32 = 5_000;
@@ -70,7 +70,7 @@ impl SignalSender {
 }
 
 struct SocketCore {
-    /// `ws[s]://host/portal?room=<room>`; the token is appended per attempt.
+    /// `ws[s]://host/portal?room=<room>&newcomer_offers=1`; the token is appended per attempt.
     endpoint: String,
     on_event: Box<dyn Fn(SocketEvent)>,
     state: RefCell<State>,
@@ -82,6 +82,7 @@ struct SocketCore {
 struct State {
     socket: Option<Live>,
     token: Option<String>,
+    claimed_id: Option<MemberId>,
     attempt: u32,
     retry: Option<(Timeout, Interval)>,
     queue: VecDeque<String>,
@@ -174,9 +175,13 @@ impl SignallingSocket {
         ];
         // A reload resumes the session this tab had, unless a live tab holds it.
         let weak = Rc::downgrade(&core);
-        core.session.claim(move |token| {
+        core.session.claim(move |claimed| {
             if let Some(core) = weak.upgrade() {
-                core.state.borrow_mut().token = token;
+                {
+                    let mut state = core.state.borrow_mut();
+                    state.token = claimed.as_ref().map(|(_, token)| token.clone());
+                    state.claimed_id = claimed.map(|(id, _)| MemberId::new(id));
+                }
                 SocketCore::connect(&core);
             }
         });
@@ -199,6 +204,12 @@ impl SignallingSocket {
             None => self.core.session.forget(),
         }
         self.core.state.borrow_mut().token = session.map(|(_, token)| token.to_string());
+    }
+
+    /// The id of the session this page set out to resume (the tab's before a reload), if any:
+    /// a `welcome` with this id gave back a seat the others still hold.
+    pub fn claimed_id(&self) -> Option<MemberId> {
+        self.core.state.borrow().claimed_id.clone()
     }
 
     /// Drops whatever was queued while down: it was addressed under an identity we lost.

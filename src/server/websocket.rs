@@ -90,11 +90,15 @@ pub async fn upgrade(
 /// key counts; the base format's `id` is ignored on purpose: ids are the server's to give.
 fn join_query(query: Option<&str>) -> JoinQuery {
     let mut join = JoinQuery::default();
+    let mut seen_newcomer_offers = false;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "room" if join.room.is_none() => join.room = Some(value.into_owned()),
             "token" if join.token.is_none() => join.token = Some(value.into_owned()),
-            NEWCOMER_OFFERS => join.newcomer_offers = value == "1",
+            NEWCOMER_OFFERS if !seen_newcomer_offers => {
+                seen_newcomer_offers = true;
+                join.newcomer_offers = value == "1";
+            }
             _ => {}
         }
     }
@@ -142,6 +146,10 @@ mod tests {
         );
         assert_eq!(
             join_query(Some("newcomer_offers=yes")),
+            query(None, None, false)
+        );
+        assert_eq!(
+            join_query(Some("newcomer_offers=0&newcomer_offers=1")),
             query(None, None, false)
         );
         assert_eq!(join_query(None), JoinQuery::default());

@@ -219,7 +219,8 @@ struct Member {
     room: RoomName,
     /// The nonce of the newest token handed out: only that token resumes.
     nonce: u128,
-    /// Told to the others in `info`: whether this member waits for a newcomer's offer.
+    /// Told to the others in `info`: whether this member waits for a newcomer's offer, as
+    /// its newest connection said.
     newcomer_offers: bool,
     link: Link,
 }
@@ -370,7 +371,7 @@ impl Hub {
             .and_then(|token| self.signer.verify(token))
             .filter(|claims| claims.room == room && now < claims.expires);
         if let Some(claims) = claims {
-            if self.resume(now, connection, &claims, out) {
+            if self.resume(now, connection, &claims, query.newcomer_offers, out) {
                 return;
             }
             if claims.issued < self.config.boot_time
@@ -405,6 +406,7 @@ impl Hub {
         now: Timestamp,
         connection: ConnectionId,
         claims: &Claims,
+        newcomer_offers: bool,
         out: &mut Vec<Outgoing>,
     ) -> bool {
         let nonce = self.rng_u128();
@@ -415,6 +417,9 @@ impl Hub {
             return false;
         }
         member.nonce = nonce;
+        // The page that comes back may not be the one that left (a reload into a newer
+        // client): it is the one to say what it does.
+        member.newcomer_offers = newcomer_offers;
         let live = Link::Live {
             connection,
             budget: RateBudget::full(now, &self.config.rate),

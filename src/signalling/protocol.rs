@@ -295,8 +295,8 @@ pub struct Welcome {
 /// The two sides of a pair must not make their first offers at once: Chromium never gathers ICE
 /// candidates on a connection whose very first offer was rolled back in a collision, and that
 /// pair gets no video. Our clients agree that the newcomer offers. A base `@openlab/portals`
-/// client instead offers to everyone on every `info`; a newcomer tells it apart by this field's
-/// absence, and waits for its offer.
+/// client instead offers to everyone on every `info`; a newcomer whose server sent `welcome`
+/// (ours, which passes this on) tells it apart by this field's absence, and waits for its offer.
 pub const NEWCOMER_OFFERS: &str = "newcomer_offers";
 
 /// One other member, as seen by the receiver of an `info`.

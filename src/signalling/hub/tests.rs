@@ -229,12 +229,18 @@ fn info_tells_which_members_wait_for_a_newcomers_offer() {
         [(first_id.clone(), true), (base_id.clone(), false)]
     );
 
-    // It belongs to the member, not to one connection: a resume keeps it.
+    // The newest connection says it: a page reloaded into another client may resume the seat.
     h.lose(first);
     let (resumed, out) = h.connect(Some("home"), Some(&first_token));
     assert_eq!(out.to(resumed).welcome().id, first_id);
+    let first_token = out.to(resumed).welcome().token.as_str().to_string();
     let (later, out) = h.connect(Some("home"), None);
-    assert_eq!(waits(out.to(later).info())[0], (first_id, true));
+    assert_eq!(waits(out.to(later).info())[0], (first_id.clone(), false));
+    h.lose(resumed);
+    let (again, out) = h.connect_with(&ours(Some(first_token)));
+    assert_eq!(out.to(again).welcome().id, first_id);
+    let (latest, out) = h.connect(Some("home"), None);
+    assert_eq!(waits(out.to(latest).info())[0], (first_id, true));
 }
 
 #[test]
