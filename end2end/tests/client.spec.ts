@@ -155,6 +155,8 @@ test("a camera that stops is shown stopped on both sides, and the Camera button 
   await camera.click();
   await expect(b.locator("main.wall")).toHaveAttribute("data-camera", "off");
   await expect(tileOfB).toHaveAttribute("data-video", "false");
+  // The last frame stays in the video element: the placeholder hides it, not just labels it.
+  await expect(tileOfB.locator(".placeholder")).toHaveCSS("background-color", "rgb(0, 0, 0)");
   await camera.click();
   await expectDecoding(a, [idB]);
   expect(await connectionsCreated(a)).toBe(1);
