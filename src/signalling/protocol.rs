@@ -838,24 +838,28 @@ mod tests {
         }
     }
 
+    fn info_of_a_base_client_and_one_of_ours() -> ServerMessage {
+        ServerMessage::Info(Info {
+            id: id("a"),
+            members: vec![
+                Peer {
+                    id: id("b"),
+                    polite: false,
+                    newcomer_offers: false,
+                },
+                Peer {
+                    id: id("c"),
+                    polite: true,
+                    newcomer_offers: true,
+                },
+            ],
+        })
+    }
+
     #[test]
     fn server_messages_round_trip_in_the_base_envelope() {
         let messages = [
-            ServerMessage::Info(Info {
-                id: id("a"),
-                members: vec![
-                    Peer {
-                        id: id("b"),
-                        polite: false,
-                        newcomer_offers: false,
-                    },
-                    Peer {
-                        id: id("c"),
-                        polite: true,
-                        newcomer_offers: true,
-                    },
-                ],
-            }),
+            info_of_a_base_client_and_one_of_ours(),
             ServerMessage::Candidate {
                 from: id("b"),
                 candidate: Relayed::new(&None),
@@ -884,30 +888,13 @@ mod tests {
             json!({"type": "description", "description": {"type": "answer", "sdp": "v=0"}, "from": "a"})
         );
         // The ext field is left out when false: a base client's entry is the base format's.
-        let info: serde_json::Value = serde_json::from_str(
-            &ServerMessage::Info(Info {
-                id: id("a"),
-                members: vec![
-                    Peer {
-                        id: id("b"),
-                        polite: false,
-                        newcomer_offers: false,
-                    },
-                    Peer {
-                        id: id("c"),
-                        polite: false,
-                        newcomer_offers: true,
-                    },
-                ],
-            })
-            .encode(),
-        )
-        .unwrap();
+        let info: serde_json::Value =
+            serde_json::from_str(&info_of_a_base_client_and_one_of_ours().encode()).unwrap();
         assert_eq!(
             info,
             json!({"type": "info", "info": {"id": "a", "members": [
                 {"id": "b", "polite": false},
-                {"id": "c", "polite": false, "newcomer_offers": true},
+                {"id": "c", "polite": true, "newcomer_offers": true},
             ]}})
         );
     }
