@@ -57,6 +57,7 @@ impl FirstOffer {
     /// before it said so waits: its offer then meets ours still waiting.
     pub const FROM_MEMBER: Self = Self::Theirs { wait_ms: 3_000 };
 }
+
 /// How often a connection that never got (back) to `connected` is looked at; two looks in a
 /// row without progress restart ICE or offer again, then four, eight and at most sixteen
 /// (about a minute): a peer that cannot answer is not sent an offer every few seconds.

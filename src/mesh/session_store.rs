@@ -95,7 +95,7 @@ impl SessionStore {
         shared.probing = Some((id, token));
         shared.taken = false;
         shared.probe = Some(Timeout::new(PROBE_MS, move || {
-            let token = {
+            let session = {
                 let mut state = state.borrow_mut();
                 let probed = state.probing.take();
                 if state.taken {
@@ -104,7 +104,7 @@ impl SessionStore {
                     probed
                 }
             };
-            done(token);
+            done(session);
         }));
     }
 
