@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{Camera, Connection, WallModel};
+use super::model::{CameraState, Connection, WallModel};
 
 #[component]
 pub fn Banners(model: WallModel) -> impl IntoView {
@@ -27,10 +27,10 @@ pub fn Banners(model: WallModel) -> impl IntoView {
     };
     let camera = move || {
         let text = match model.camera.get() {
-            Camera::Denied => "Camera access was refused: you are watching only, and the others see you as a viewer.".to_string(),
-            Camera::Missing => "No camera found: you are watching only.".to_string(),
-            Camera::Unavailable(why) => format!("{why} You are watching only."),
-            Camera::Starting | Camera::On | Camera::Off => return None,
+            CameraState::Denied => "Camera access was refused: you are watching only, and the others see you as a viewer.".to_string(),
+            CameraState::Missing => "No camera found: you are watching only.".to_string(),
+            CameraState::Unavailable(why) => format!("{why} You are watching only."),
+            CameraState::Starting | CameraState::On | CameraState::Off => return None,
         };
         Some(view! { <p class="banner warning" role="status" data-banner="camera">{text}</p> })
     };

@@ -39,8 +39,9 @@ impl Connection {
     }
 }
 
+/// What became of the camera this tab sends (not of the microphone, which is only on or off).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Camera {
+pub enum CameraState {
     Starting,
     On,
     /// Turned off with the Camera button.
@@ -51,15 +52,15 @@ pub enum Camera {
     Unavailable(String),
 }
 
-impl Camera {
+impl CameraState {
     pub fn as_str(&self) -> &'static str {
         match self {
-            Camera::Starting => "starting",
-            Camera::On => "on",
-            Camera::Off => "off",
-            Camera::Denied => "denied",
-            Camera::Missing => "missing",
-            Camera::Unavailable(_) => "unavailable",
+            CameraState::Starting => "starting",
+            CameraState::On => "on",
+            CameraState::Off => "off",
+            CameraState::Denied => "denied",
+            CameraState::Missing => "missing",
+            CameraState::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -117,7 +118,7 @@ impl Tile {
 #[derive(Clone, Copy)]
 pub struct WallModel {
     pub connection: RwSignal<Connection>,
-    pub camera: RwSignal<Camera>,
+    pub camera: RwSignal<CameraState>,
     pub me: RwSignal<Option<MemberId>>,
     /// Other members, in the order their tiles appeared, so tiles never jump around.
     pub tiles: RwSignal<Vec<Tile>>,
@@ -128,7 +129,7 @@ pub struct WallModel {
     /// Send this tab's camera (on by default).
     pub camera_enabled: RwSignal<bool>,
     /// Send this tab's microphone (off by default).
-    pub microphone: RwSignal<bool>,
+    pub microphone_enabled: RwSignal<bool>,
     /// Play the others' sound (off by default, so tiles can autoplay).
     pub sound: RwSignal<bool>,
     pub self_view: RwSignal<bool>,
@@ -140,13 +141,13 @@ impl WallModel {
     pub fn new(self_view: bool) -> Self {
         Self {
             connection: RwSignal::new(Connection::Connecting),
-            camera: RwSignal::new(Camera::Starting),
+            camera: RwSignal::new(CameraState::Starting),
             me: RwSignal::new(None),
             tiles: RwSignal::new(Vec::new()),
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),
             camera_enabled: RwSignal::new(true),
-            microphone: RwSignal::new(false),
+            microphone_enabled: RwSignal::new(false),
             sound: RwSignal::new(false),
             self_view: RwSignal::new(self_view),
             notice: RwSignal::new(None),

@@ -1,12 +1,15 @@
 //! The browser side of a room: one signalling socket, the local camera, and one
 //! [`PeerLink`] per other member, reconciled with every `info`.
+//!
+//! One task owns all of it ([`MeshState`]) and handles the mesh's events in order (see
+//! [`super::events`]). It is also the only writer of the wall's signals, but for two of the
+//! buttons' wishes that it takes back when they cannot be had: the camera that stopped, and
+//! the microphone that was refused.
 
-use std::{
-    cell::RefCell,
-    collections::BTreeMap,
-    rc::{Rc, Weak},
-};
+use std::collections::BTreeMap;
 
+use futures_channel::mpsc::UnboundedReceiver;
+use futures_util::StreamExt;
 use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
@@ -15,14 +18,16 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::{
+    events::{Events, MeshEvent},
     local_media::{self, Capture, Device, MediaError},
-    peer_link::{FirstOffer, PeerLink},
+    negotiation::{FirstOffer, FirstOffers},
+    peer_link::PeerLink,
     plan::{reconcile, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
 };
 use crate::{
-    components::model::{Camera, Connection, Tile, WallModel},
+    components::model::{CameraState, Connection, Tile, WallModel},
     signalling::{
         protocol::{ErrorReport, Peer, RtcConfiguration, SdpType, SessionDescription, Welcome},
         ErrorCode, MemberId, ServerMessage,
@@ -34,41 +39,50 @@ const SWEEP_MS: u32 = 1_000;
 /// The grace period to assume when the server does not announce one (a base server).
 const DEFAULT_GRACE_MS: u64 = 20_000;
 
-/// Whom a page offers to first on its first `info` under an id. The two sides of a link must
-/// not both offer at once (see [`FirstOffer`]). Our clients agree that a newcomer offers and the
-/// members already there wait for it; our server marks those members in `info`
-/// (`newcomer_offers`). A base `@openlab/portals` client instead offers to everyone on every
-/// `info`, the one announcing us included, so a newcomer waits for the offer of a member
-/// without the mark.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum FirstOffers {
-    /// Our server's marks say who waits for us.
-    ToMembersThatWait,
-    /// A base server marks nobody (our newcomer offers to all, as base clients do). And after a
-    /// reload the seat was kept: the others were told of no newcomer and wait for nothing,
-    /// while every connection of ours is new, so ours are the first offers.
-    ToAll,
-}
-
-/// A link opened for the peer's offer, which is handled before we could make one of our own;
-/// the polite side holds its tracks back for its answer, as for a newcomer's offer.
-fn offer_in_hand(polite: bool) -> FirstOffer {
-    if polite {
-        FirstOffer::FROM_NEWCOMER
-    } else {
-        FirstOffer::Ours
-    }
-}
-
 /// A running wall. Dropping it leaves the room, closes every connection and turns the camera
 /// off.
 pub struct Mesh {
-    inner: Rc<RefCell<MeshInner>>,
+    events: Events,
 }
 
-struct MeshInner {
+impl Mesh {
+    pub fn start(room: &str, model: WallModel, debug: bool) -> Self {
+        super::trace::enable(debug);
+        let (events, receiver) = Events::channel();
+        let state = MeshState::new(room, model, &events);
+        // Join first, camera in parallel: a slow permission prompt must not keep the others'
+        // video off this wall. Each effect also runs once at the start.
+        let sender = events.clone();
+        Effect::new(move |_| sender.send(MeshEvent::CameraWanted(model.camera_enabled.get())));
+        let sender = events.clone();
+        Effect::new(move |_| {
+            sender.send(MeshEvent::MicrophoneWanted(model.microphone_enabled.get()))
+        });
+        spawn_local(run(state, receiver));
+        Self { events }
+    }
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        self.events.send(MeshEvent::Leave);
+    }
+}
+
+/// The mesh's one task: handles every event in order, until the page leaves.
+async fn run(mut state: MeshState, mut events: UnboundedReceiver<MeshEvent>) {
+    while let Some(event) = events.next().await {
+        if matches!(event, MeshEvent::Leave) {
+            break;
+        }
+        state.handle(event);
+    }
+}
+
+struct MeshState {
     model: WallModel,
-    socket: Option<SignallingSocket>,
+    events: Events,
+    socket: SignallingSocket,
     links: BTreeMap<MemberId, PeerLink>,
     me: Option<MemberId>,
     rtc: RtcConfiguration,
@@ -90,111 +104,88 @@ struct MeshInner {
     _camera_ended: Option<EventListener>,
     microphone: Option<Capture>,
     microphone_requested: bool,
-    /// Ourselves, for the requests this mesh starts and finishes later.
-    this: Weak<RefCell<MeshInner>>,
-    _sweep: Option<Interval>,
+    _sweep: Interval,
 }
 
-impl Mesh {
-    pub fn start(room: &str, model: WallModel, debug: bool) -> Self {
-        super::trace::enable(debug);
-        let inner = Rc::new_cyclic(|this| {
-            RefCell::new(MeshInner {
-                this: this.clone(),
-                model,
-                socket: None,
-                links: BTreeMap::new(),
-                me: None,
-                rtc: RtcConfiguration::default(),
-                grace_ms: DEFAULT_GRACE_MS,
-                rejoined_at: None,
-                members: Vec::new(),
-                seen_info: false,
-                first_offers: FirstOffers::ToAll,
-                camera: None,
-                camera_requested: false,
-                _camera_ended: None,
-                microphone: None,
-                microphone_requested: false,
-                _sweep: None,
-            })
-        });
-        let weak = Rc::downgrade(&inner);
-        let socket = SignallingSocket::open(room, move |event| dispatch(&weak, event));
-        let weak = Rc::downgrade(&inner);
-        let sweep = Interval::new(SWEEP_MS, move || {
-            with(&weak, MeshInner::reconcile);
-        });
-        {
-            let mut mesh = inner.borrow_mut();
-            mesh.socket = Some(socket);
-            mesh._sweep = Some(sweep);
-        }
-        // Join first, camera in parallel: a slow permission prompt must not keep the others'
-        // video off this wall. Each effect also runs once at the start.
-        let weak = Rc::downgrade(&inner);
-        Effect::new(move |_| {
-            let wanted = model.camera_enabled.get();
-            with(&weak, move |mesh| mesh.camera_wanted(wanted));
-        });
-        let weak = Rc::downgrade(&inner);
-        Effect::new(move |_| {
-            let wanted = model.microphone.get();
-            with(&weak, move |mesh| mesh.microphone_wanted(wanted));
-        });
-        Self { inner }
-    }
-}
-
-impl Drop for Mesh {
+impl Drop for MeshState {
     fn drop(&mut self) {
-        let mut mesh = self.inner.borrow_mut();
-        mesh.socket = None;
-        mesh.links.clear();
+        self.socket.leave();
+        self.links.clear();
         // Dropping a capture turns its device off.
-        mesh._camera_ended = None;
-        mesh.camera = None;
-        mesh.microphone = None;
+        self._camera_ended = None;
+        self.camera = None;
+        self.microphone = None;
         // The page may be going away with its signals: try_ does nothing on disposed ones.
-        mesh.model.tiles.try_set(Vec::new());
-        mesh.model.local_stream.try_set(None);
+        self.model.tiles.try_set(Vec::new());
+        self.model.local_stream.try_set(None);
     }
 }
 
-/// Runs `f` on the mesh if it still exists. Browser events arrive one at a time, but if one
-/// ever arrived while the mesh was busy it is retried on the next microtask rather than
-/// panicking on a double borrow.
-fn with(weak: &Weak<RefCell<MeshInner>>, f: impl FnOnce(&mut MeshInner) + 'static) {
-    let Some(inner) = weak.upgrade() else { return };
-    let busy = match inner.try_borrow_mut() {
-        Ok(mut mesh) => {
-            f(&mut mesh);
-            return;
+impl MeshState {
+    fn new(room: &str, model: WallModel, events: &Events) -> Self {
+        let sweep = {
+            let events = events.clone();
+            Interval::new(SWEEP_MS, move || events.send(MeshEvent::Sweep))
+        };
+        Self {
+            model,
+            events: events.clone(),
+            socket: SignallingSocket::open(room, events),
+            links: BTreeMap::new(),
+            me: None,
+            rtc: RtcConfiguration::default(),
+            grace_ms: DEFAULT_GRACE_MS,
+            rejoined_at: None,
+            members: Vec::new(),
+            seen_info: false,
+            first_offers: FirstOffers::ToAll,
+            camera: None,
+            camera_requested: false,
+            _camera_ended: None,
+            microphone: None,
+            microphone_requested: false,
+            _sweep: sweep,
         }
-        Err(_) => f,
-    };
-    let weak = weak.clone();
-    spawn_local(async move { with(&weak, busy) });
-}
+    }
 
-fn dispatch(weak: &Weak<RefCell<MeshInner>>, event: SocketEvent) {
-    with(weak, move |mesh| mesh.on_socket_event(event));
-}
-
-impl MeshInner {
-    fn on_socket_event(&mut self, event: SocketEvent) {
+    fn handle(&mut self, event: MeshEvent) {
         match event {
-            SocketEvent::Reconnecting { seconds_left } => {
-                if !matches!(
-                    self.model.connection.get_untracked(),
-                    Connection::Fatal { .. }
-                ) {
+            MeshEvent::Socket(input) => match self.socket.handle(input) {
+                Some(SocketEvent::Message(message)) => self.on_message(message),
+                // A refusal stays on screen.
+                Some(SocketEvent::Reconnecting { seconds_left })
+                    if !matches!(
+                        self.model.connection.get_untracked(),
+                        Connection::Fatal { .. }
+                    ) =>
+                {
                     self.model
                         .connection
                         .set(Connection::Reconnecting { seconds_left });
                 }
+                Some(SocketEvent::Reconnecting { .. }) | None => {}
+            },
+            MeshEvent::Link {
+                member,
+                link,
+                event,
+            } => {
+                if let Some(peer_link) = self
+                    .links
+                    .get_mut(&member)
+                    .filter(|peer_link| peer_link.id() == link)
+                {
+                    peer_link.handle(event, &mut self.socket);
+                }
             }
-            SocketEvent::Message(message) => self.on_message(message),
+            MeshEvent::CameraWanted(wanted) => self.camera_wanted(wanted),
+            MeshEvent::CameraReady(camera) => self.camera_ready(camera),
+            MeshEvent::CameraEnded => self.camera_lost(),
+            MeshEvent::MicrophoneWanted(wanted) => self.microphone_wanted(wanted),
+            MeshEvent::MicrophoneReady(microphone) => self.microphone_ready(microphone),
+            MeshEvent::Sweep => self.reconcile(),
+            // `run` stops at it.
+            MeshEvent::Leave => {}
         }
     }
 
@@ -203,9 +194,7 @@ impl MeshInner {
             ServerMessage::Welcome(welcome) => self.welcomed(*welcome),
             ServerMessage::Info(info) => {
                 self.identify(&info.id, false);
-                if let Some(socket) = &self.socket {
-                    socket.joined();
-                }
+                self.socket.joined();
                 self.members = info.members;
                 self.model.connection.set(Connection::Joined);
                 self.reconcile();
@@ -217,13 +206,14 @@ impl MeshInner {
                     return;
                 };
                 self.replace_if_rebuilt(&from, &description);
-                let offer = description.kind == SdpType::Offer;
-                if let Some(link) = self.link_for(&from, offer) {
+                self.open_for_an_early_offer(&from, description.kind);
+                if let Some(link) = self.links.get_mut(&from) {
                     link.receive_description(description);
                 }
             }
             ServerMessage::Candidate { from, candidate } => {
-                if let (Some(link), Ok(candidate)) = (self.links.get(&from), candidate.parse()) {
+                if let (Some(link), Ok(candidate)) = (self.links.get_mut(&from), candidate.parse())
+                {
                     link.receive_candidate(candidate);
                 }
             }
@@ -235,17 +225,14 @@ impl MeshInner {
     fn welcomed(&mut self, welcome: Welcome) {
         // Before `identify` adopts the id: whether this page's first welcome gives back the
         // seat this tab had before a reload.
-        let reloaded = self.me.is_none()
-            && self.socket.as_ref().and_then(|socket| socket.claimed_id())
-                == Some(welcome.id.clone());
+        let reloaded = self.me.is_none() && self.socket.claimed_id() == Some(&welcome.id);
         let resumed = self.identify(&welcome.id, true);
         if resumed {
             self.rejoined_at = Some(js_sys::Date::now());
         }
-        if let Some(socket) = &self.socket {
-            socket.set_session(Some((welcome.id.as_str(), welcome.token.as_str())));
-            socket.joined();
-        }
+        self.socket
+            .set_session(Some((welcome.id.as_str(), welcome.token.as_str())));
+        self.socket.joined();
         self.rtc = (*welcome.rtc).clone();
         self.grace_ms = welcome.limits.grace_period_ms;
         if !self.seen_info {
@@ -272,16 +259,12 @@ impl MeshInner {
             self.seen_info = false;
             self.model.tiles.set(Vec::new());
             self.rejoined_at = None;
-            if let Some(socket) = &self.socket {
-                socket.discard_queue();
-            }
+            self.socket.discard_queue();
         }
         if !from_welcome {
             // A base server sends no welcome and has no tokens to resume with.
             self.first_offers = FirstOffers::ToAll;
-            if let Some(socket) = &self.socket {
-                socket.set_session(None);
-            }
+            self.socket.set_session(None);
         }
         self.me = Some(id.clone());
         self.model.me.set(Some(id.clone()));
@@ -299,9 +282,7 @@ impl MeshInner {
         };
         match fatal {
             Some(message) => {
-                if let Some(socket) = &self.socket {
-                    socket.stop();
-                }
+                self.socket.leave();
                 let message = if message.is_empty() {
                     format!("The server refused to join: {}.", report.code.as_str())
                 } else {
@@ -343,13 +324,7 @@ impl MeshInner {
         let newcomer = !self.seen_info;
         self.seen_info = true;
         for peer in &plan.open {
-            let first_offer = match (newcomer, self.first_offers) {
-                (false, _) => FirstOffer::FROM_NEWCOMER,
-                (true, FirstOffers::ToMembersThatWait) if !peer.newcomer_offers => {
-                    FirstOffer::FROM_MEMBER
-                }
-                (true, _) => FirstOffer::Ours,
-            };
+            let first_offer = self.first_offers.on_link_to(newcomer, peer.newcomer_offers);
             self.open_link(peer, first_offer);
         }
         for link in self.links.values() {
@@ -360,23 +335,23 @@ impl MeshInner {
         }
     }
 
-    /// The link to `from`, opened on the spot for an offer that beats the `info` announcing
-    /// its sender: politeness follows from the two ids alone. Anything else from an unknown
-    /// member is a leftover of one who left, and opening a link for it would make a ghost tile.
-    fn link_for(&mut self, from: &MemberId, offer: bool) -> Option<&PeerLink> {
-        if offer && !self.links.contains_key(from) {
-            let me = self.me.clone()?;
-            let polite = me.is_polite_towards(from);
-            self.open_link(
-                &Peer {
-                    id: from.clone(),
-                    polite,
-                    newcomer_offers: false,
-                },
-                offer_in_hand(polite),
-            );
+    /// Opens a link to `from` on the spot for an offer that beats the `info` announcing its
+    /// sender: politeness follows from the two ids alone. Anything else from an unknown member
+    /// is a leftover of one who left, and opening a link for it would make a ghost tile.
+    fn open_for_an_early_offer(&mut self, from: &MemberId, kind: SdpType) {
+        if kind != SdpType::Offer || self.links.contains_key(from) {
+            return;
         }
-        self.links.get(from)
+        let Some(me) = &self.me else { return };
+        let polite = me.is_polite_towards(from);
+        self.open_link(
+            &Peer {
+                id: from.clone(),
+                polite,
+                newcomer_offers: false,
+            },
+            FirstOffer::offer_in_hand(polite),
+        );
     }
 
     /// A base-library peer builds a brand new connection on every `info`; its offer then
@@ -398,13 +373,12 @@ impl MeshInner {
                     polite,
                     newcomer_offers: false,
                 },
-                offer_in_hand(polite),
+                FirstOffer::offer_in_hand(polite),
             );
         }
     }
 
     fn open_link(&mut self, peer: &Peer, first_offer: FirstOffer) {
-        let Some(socket) = &self.socket else { return };
         trace!(
             "opening a connection to {} (polite {}, first offer {:?}, camera {})",
             peer.id.short(),
@@ -418,7 +392,7 @@ impl MeshInner {
             peer,
             &self.rtc,
             local,
-            socket.sender(),
+            &self.events,
             tile.clone(),
             first_offer,
         ) {
@@ -458,9 +432,9 @@ impl MeshInner {
     fn camera_wanted(&mut self, wanted: bool) {
         if !wanted {
             let status = self.model.camera.get_untracked();
-            if self.camera.is_some() || matches!(status, Camera::On | Camera::Starting) {
+            if self.camera.is_some() || matches!(status, CameraState::On | CameraState::Starting) {
                 self.camera_off();
-                self.model.camera.set(Camera::Off);
+                self.model.camera.set(CameraState::Off);
             }
             return;
         }
@@ -468,13 +442,13 @@ impl MeshInner {
             return;
         }
         self.camera_requested = true;
-        self.model.camera.set(Camera::Starting);
-        let this = self.this.clone();
+        self.model.camera.set(CameraState::Starting);
+        let events = self.events.clone();
         spawn_local(async move {
             let camera = local_media::request(Device::Camera).await;
-            // Should the mesh be gone, the closure and the capture in it are dropped: the
+            // Should the mesh be gone, the event and the capture in it are dropped: the
             // camera goes off again.
-            with(&this, move |mesh| mesh.camera_ready(camera));
+            events.send(MeshEvent::CameraReady(camera));
         });
     }
 
@@ -484,16 +458,16 @@ impl MeshInner {
         let capture = match camera {
             Ok(capture) => capture,
             Err(error) => {
-                self.model.camera.set(camera_status(&error));
+                self.model.camera.set(camera_state(&error));
                 return;
             }
         };
         if !self.model.camera_enabled.get_untracked() {
             // Turned off while the prompt was up.
-            self.model.camera.set(Camera::Off);
+            self.model.camera.set(CameraState::Off);
             return;
         }
-        self.model.camera.set(Camera::On);
+        self.model.camera.set(CameraState::On);
         self.model
             .local_stream
             .set(Some(SendWrapper::new(capture.stream().clone())));
@@ -503,9 +477,9 @@ impl MeshInner {
             .into_iter()
             .find(|track| track.kind() == "video")
             .map(|track| {
-                let this = self.this.clone();
+                let events = self.events.clone();
                 EventListener::new(&track, "ended", move |_| {
-                    with(&this, MeshInner::camera_lost);
+                    events.send(MeshEvent::CameraEnded)
                 })
             });
         self.camera = Some(capture);
@@ -517,7 +491,7 @@ impl MeshInner {
         self._camera_ended = None;
         if let Some(capture) = self.camera.take() {
             for track in capture.tracks() {
-                for link in self.links.values() {
+                for link in self.links.values_mut() {
                     link.stop_sending(&track);
                 }
             }
@@ -529,7 +503,7 @@ impl MeshInner {
     fn camera_lost(&mut self) {
         web_sys::console::warn_1(&"portals: the camera stopped".into());
         self.camera_off();
-        self.model.camera.set(Camera::Unavailable(
+        self.model.camera.set(CameraState::Unavailable(
             "The camera stopped: it was unplugged, or its permission was taken back. Press Camera to try again."
                 .to_string(),
         ));
@@ -549,10 +523,10 @@ impl MeshInner {
             return;
         }
         self.microphone_requested = true;
-        let this = self.this.clone();
+        let events = self.events.clone();
         spawn_local(async move {
             let microphone = local_media::request(Device::Microphone).await;
-            with(&this, move |mesh| mesh.microphone_ready(microphone));
+            events.send(MeshEvent::MicrophoneReady(microphone));
         });
     }
 
@@ -560,14 +534,14 @@ impl MeshInner {
         self.microphone_requested = false;
         match microphone {
             // Turned off while the prompt was up: nothing is sent, and the device goes off.
-            Ok(_) if !self.model.microphone.get_untracked() => {}
+            Ok(_) if !self.model.microphone_enabled.get_untracked() => {}
             Ok(capture) => {
                 self.send_to_all(&capture);
                 self.microphone = Some(capture);
                 self.model.notice.set(None);
             }
             Err(error) => {
-                self.model.microphone.set(false);
+                self.model.microphone_enabled.set(false);
                 self.model
                     .notice
                     .set(Some(error.sentence(Device::Microphone)));
@@ -575,9 +549,9 @@ impl MeshInner {
         }
     }
 
-    fn send_to_all(&self, capture: &Capture) {
+    fn send_to_all(&mut self, capture: &Capture) {
         for track in capture.tracks() {
-            for link in self.links.values() {
+            for link in self.links.values_mut() {
                 link.send_track(&track, capture.stream());
             }
         }
@@ -585,11 +559,11 @@ impl MeshInner {
 }
 
 /// A camera that could not be had, as the wall shows it.
-fn camera_status(error: &MediaError) -> Camera {
+fn camera_state(error: &MediaError) -> CameraState {
     match error {
-        MediaError::Denied => Camera::Denied,
-        MediaError::Missing => Camera::Missing,
-        other => Camera::Unavailable(other.sentence(Device::Camera)),
+        MediaError::Denied => CameraState::Denied,
+        MediaError::Missing => CameraState::Missing,
+        other => CameraState::Unavailable(other.sentence(Device::Camera)),
     }
 }
 

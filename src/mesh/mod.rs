@@ -1,10 +1,15 @@
-//! The browser side of the protocol. [`plan`] is pure and tested natively; the rest drives
-//! `RTCPeerConnection`, `getUserMedia` and the `WebSocket` through web-sys.
+//! The browser side of the protocol. [`plan`], [`negotiation`] and [`link_health`] decide and
+//! are pure, tested natively; the rest drives `RTCPeerConnection`, `getUserMedia` and the
+//! `WebSocket` through web-sys, all owned by one task that handles the mesh's events in order.
 
+pub mod link_health;
+pub mod negotiation;
 pub mod plan;
 
 #[cfg(feature = "hydrate")]
 mod controller;
+#[cfg(feature = "hydrate")]
+mod events;
 #[cfg(feature = "hydrate")]
 mod local_media;
 #[cfg(feature = "hydrate")]

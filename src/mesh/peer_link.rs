@@ -1,15 +1,18 @@
-//! One `RTCPeerConnection` to one other member, negotiated with "perfect negotiation" as
-//! PROTOCOL.md describes: `negotiationneeded` makes an offer; on a colliding offer the impolite
-//! side ignores it and the polite side rolls back (implicitly) and answers.
+//! One `RTCPeerConnection` to one other member: the web-sys side of a link. What it decides
+//! is decided by pure pieces, each readable against its reference: [`negotiation`] (perfect
+//! negotiation with the W3C example's names, the candidate queue, who offers first) and
+//! [`link_health`] (ICE restarts, the stall watchdog, whether the tile has a picture).
 //!
-//! The link owns its event listeners and timer; dropping it removes them, closes the
-//! connection and takes the stream off its tile. Async steps hold only a `Weak` between awaits,
-//! so a closed link is never kept alive by a promise still in flight.
+//! The link is plain data owned by the mesh's task. Its listeners and timers, and each promise
+//! it starts, only send a [`LinkEvent`] to the mesh's queue; the mesh hands it back to
+//! [`PeerLink::handle`]. Dropping the link removes its listeners and timers, closes the
+//! connection and takes the stream off its tile; a promise still in flight then reports to a
+//! link that is gone, and its event is dropped.
+//!
+//! [`negotiation`]: super::negotiation
+//! [`link_health`]: super::link_health
 
-use std::{
-    cell::{Cell, RefCell},
-    rc::{Rc, Weak},
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
@@ -25,50 +28,26 @@ use web_sys::{
     RtcSignalingState, RtcTrackEvent,
 };
 
-use super::{signalling_socket::SignalSender, trace::trace};
+use super::{
+    events::{Events, LinkEvents},
+    link_health::{
+        ice_step, shown_state, ConnectionState, FramesRead, IceState, IceStep, Picture, Remedy,
+        Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
+    },
+    negotiation::{
+        fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
+        RemoteConnection, SignalingState, Verdict,
+    },
+    signalling_socket::SignallingSocket,
+    trace::trace,
+};
 use crate::{
-    components::model::{LinkState, Tile},
+    components::model::Tile,
     signalling::{
         protocol::{IceCandidate, Peer, Relayed, RtcConfiguration, SdpType, SessionDescription},
         ClientMessage, MemberId,
     },
 };
-
-/// How long a connection may sit in `disconnected` before we restart ICE ourselves.
-const DISCONNECTED_GRACE_MS: u32 = 3_000;
-/// Who makes a link's first offer. The two sides must not both offer at once: Chromium never
-/// gathers ICE candidates on a connection whose very first offer was rolled back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FirstOffer {
-    /// We offer at once.
-    Ours,
-    /// We let the peer offer, and offer ourselves only if nothing came after this long.
-    Theirs { wait_ms: u32 },
-}
-
-impl FirstOffer {
-    /// A member already in the room waiting for a newcomer's offer. Long: a newcomer on a busy
-    /// machine (seen: the eighth tab on two cores) handles its first `info` seconds after the
-    /// room heard of it, and an offer of ours made meanwhile would cross its own. The wait ends
-    /// early only if the newcomer never offers, which a newcomer of ours never fails to do.
-    pub const FROM_NEWCOMER: Self = Self::Theirs { wait_ms: 5_000 };
-    /// A newcomer waiting for the offer of a member that does not say it waits for ours (a base
-    /// client, which offers on every `info`). Longer than the 1.5 s that a tab of ours loaded
-    /// before it said so waits: its offer then meets ours still waiting.
-    pub const FROM_MEMBER: Self = Self::Theirs { wait_ms: 3_000 };
-}
-
-/// How often a connection that never got (back) to `connected` is looked at; two looks in a
-/// row without progress restart ICE or offer again, then four, eight and at most sixteen
-/// (about a minute): a peer that cannot answer is not sent an offer every few seconds.
-const WATCHDOG_MS: u32 = 4_000;
-const FIRST_PATIENCE: u32 = 2;
-const MAX_PATIENCE: u32 = 16;
-/// New frames between two watchdog looks that make a picture of a track that says it is
-/// muted: a straggler or two decoded after the peer stopped sending are not one.
-const MIN_FRAMES_PER_LOOK: f64 = 4.0;
-/// Early candidates kept until the remote description arrives.
-const PENDING_LIMIT: usize = 256;
 
 #[wasm_bindgen]
 extern "C" {
@@ -89,63 +68,71 @@ fn modern(connection: &RtcPeerConnection) -> &ModernPeerConnection {
     connection.unchecked_ref()
 }
 
-pub struct PeerLink {
-    core: Rc<LinkCore>,
-    _listeners: [EventListener; 5],
-    _watchdog: Interval,
+/// Tells one connection to a member from the next: a member's link is replaced when its peer
+/// rebuilds its connection, or when we rejoin under a new id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkId(u64);
+
+impl LinkId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// What a link's listeners, timers and promises report.
+pub enum LinkEvent {
+    NegotiationNeeded,
+    LocalCandidate(Option<web_sys::RtcIceCandidate>),
+    RemoteTrack(MediaStreamTrack),
+    /// `mute`, `unmute` or `ended` on a remote track.
+    RemoteTrackChanged,
+    ConnectionStateChanged,
+    IceConnectionStateChanged,
+    /// The peer did not make the first offer in time: ours goes.
+    FirstOfferWaitOver,
+    /// ICE stayed `disconnected` for the whole grace period, maybe.
+    DisconnectedGraceOver,
+    WatchdogLook,
+    OfferSet(Result<(), JsValue>),
+    RemoteDescriptionSet {
+        kind: SdpType,
+        handed: Handed,
+        fingerprint: Option<String>,
+        result: Result<(), JsValue>,
+    },
+    AnswerSet(Result<(), JsValue>),
+    CandidateFailed(JsValue),
+    RollbackFailed(JsValue),
+    FramesRead(FramesRead, Result<f64, JsValue>),
 }
 
 /// Local tracks and the streams they belong to.
-type LocalTracks = Vec<(MediaStreamTrack, MediaStream)>;
+pub type LocalTracks = Vec<(MediaStreamTrack, MediaStream)>;
 
-struct LinkCore {
+pub struct PeerLink {
+    id: LinkId,
     peer: MemberId,
-    polite: bool,
     connection: RtcPeerConnection,
-    signal: SignalSender,
+    events: LinkEvents,
     tile: Tile,
     /// Everything the peer sends, shown on its tile.
     remote: MediaStream,
-    making_offer: Cell<bool>,
-    ignore_offer: Cell<bool>,
-    /// An answer is being applied: the state still says `have-local-offer`, but an offer
-    /// arriving now follows that answer and is no collision.
-    applying_answer: Cell<bool>,
-    pending_candidates: RefCell<Vec<Option<IceCandidate>>>,
-    /// The ICE sessions (`a=ice-ufrag`) of the newest remote description handed to the
-    /// connection, recorded when it is handed over, not when it is applied: the connection
-    /// runs its operations in order, so a candidate added now is tried after that description
-    /// and must be judged by it. Judged by the one still in place, the candidates that follow
-    /// an ICE restart or a peer's new connection would be set aside.
-    remote_ice_sessions: RefCell<Vec<String>>,
-    /// Counts the remote descriptions handed to the connection: one that fails can tell
-    /// whether another was handed over after it, and must not undo that one's sessions.
-    descriptions_handed: Cell<u32>,
-    /// The DTLS fingerprint of the peer's connection: a new one means the peer replaced its
-    /// whole `RTCPeerConnection` (the base library does so on every `info`).
-    remote_fingerprint: RefCell<Option<String>>,
-    ice_restart: RefCell<Option<Timeout>>,
+    negotiation: PerfectNegotiation,
+    candidates: CandidateQueue,
+    remote_connection: RemoteConnection,
     /// Our tracks, held back until the peer's first offer arrives and then attached to it: one
     /// round trip and no offer collision when both sides open their connections at once, as
     /// they do on every join. `None` once attached.
-    deferred: RefCell<Option<LocalTracks>>,
-    first_offer_wait: RefCell<Option<Timeout>>,
-    stalled_looks: Cell<u32>,
-    /// How many stalled looks in a row the next restart or re-offer waits for.
-    patience: Cell<u32>,
+    deferred: Option<LocalTracks>,
+    first_offer_wait: Option<Timeout>,
+    disconnected_grace: Option<Timeout>,
+    watchdog: Watchdog,
+    picture: Picture,
     /// `mute`, `unmute` and `ended` on each remote track.
-    track_listeners: RefCell<Vec<EventListener>>,
-    /// The video frames decoded so far, as of the last watchdog look while the remote track
-    /// said there was no picture although the peer sends one; `None` otherwise.
-    frames_seen: Cell<Option<f64>>,
-    /// Frames went on being decoded between the last two looks although the remote track said
-    /// it was muted. Chromium can leave a remote track muted while its frames play (seen
-    /// under load with eight tabs): the tile believes the frames, as a person would, for as
-    /// long as the negotiated direction says the peer sends video.
-    decoding: Cell<bool>,
-    /// Numbers the looks at the receivers' stats: a slow read that ends after a newer look
-    /// began is dropped, so that counts are compared in the order they were taken.
-    stats_reads: Cell<u32>,
+    track_listeners: Vec<EventListener>,
+    _listeners: [EventListener; 5],
+    _watchdog_timer: Interval,
 }
 
 impl PeerLink {
@@ -156,94 +143,166 @@ impl PeerLink {
         peer: &Peer,
         rtc: &RtcConfiguration,
         local: LocalTracks,
-        signal: SignalSender,
+        events: &Events,
         tile: Tile,
         first_offer: FirstOffer,
     ) -> Result<Self, JsValue> {
         let connection = RtcPeerConnection::new_with_configuration(&to_js(rtc)?.unchecked_into())?;
-        let core = Rc::new(LinkCore {
-            peer: peer.id.clone(),
-            polite: peer.polite,
-            connection,
-            signal,
-            tile,
-            remote: MediaStream::new()?,
-            making_offer: Cell::new(false),
-            ignore_offer: Cell::new(false),
-            applying_answer: Cell::new(false),
-            pending_candidates: RefCell::new(Vec::new()),
-            remote_ice_sessions: RefCell::new(Vec::new()),
-            descriptions_handed: Cell::new(0),
-            remote_fingerprint: RefCell::new(None),
-            ice_restart: RefCell::new(None),
-            deferred: RefCell::new(None),
-            first_offer_wait: RefCell::new(None),
-            stalled_looks: Cell::new(0),
-            patience: Cell::new(FIRST_PATIENCE),
-            track_listeners: RefCell::new(Vec::new()),
-            frames_seen: Cell::new(None),
-            decoding: Cell::new(false),
-            stats_reads: Cell::new(0),
-        });
-        let target = core.connection.clone();
-        let weak = Rc::downgrade(&core);
+        let id = LinkId::next();
+        let events = events.for_link(peer.id.clone(), id);
+        let on = |event: &'static str, report: fn(&web_sys::Event) -> Option<LinkEvent>| {
+            let events = events.clone();
+            EventListener::new(&connection, event, move |event| {
+                if let Some(event) = report(event) {
+                    events.send(event);
+                }
+            })
+        };
         let listeners = [
-            listen(&target, "negotiationneeded", &weak, |core, _| {
-                LinkCore::negotiate(core)
+            on("negotiationneeded", |_| Some(LinkEvent::NegotiationNeeded)),
+            on("icecandidate", |event| {
+                let event = event.dyn_ref::<RtcPeerConnectionIceEvent>()?;
+                Some(LinkEvent::LocalCandidate(event.candidate()))
             }),
-            listen(&target, "icecandidate", &weak, |core, event| {
-                if let Some(event) = event.dyn_ref::<RtcPeerConnectionIceEvent>() {
-                    core.send_candidate(event.candidate());
-                }
+            on("track", |event| {
+                let event = event.dyn_ref::<RtcTrackEvent>()?;
+                Some(LinkEvent::RemoteTrack(event.track()))
             }),
-            listen(&target, "track", &weak, |core, event| {
-                if let Some(event) = event.dyn_ref::<RtcTrackEvent>() {
-                    core.add_remote_track(&event.track());
-                }
+            on("connectionstatechange", |_| {
+                Some(LinkEvent::ConnectionStateChanged)
             }),
-            listen(&target, "connectionstatechange", &weak, |core, _| {
-                core.show_state()
-            }),
-            listen(&target, "iceconnectionstatechange", &weak, |core, _| {
-                LinkCore::watch_ice(core)
+            on("iceconnectionstatechange", |_| {
+                Some(LinkEvent::IceConnectionStateChanged)
             }),
         ];
-        if let FirstOffer::Theirs { wait_ms } = first_offer {
-            *core.deferred.borrow_mut() = Some(local);
-            let weak = Rc::downgrade(&core);
-            let wait = Timeout::new(wait_ms, move || {
-                if let Some(core) = weak.upgrade() {
-                    trace!("{}: no offer came, offering first", core.peer.short());
-                    core.attach_deferred();
-                }
-            });
-            *core.first_offer_wait.borrow_mut() = Some(wait);
-        } else {
-            core.attach(local);
-        }
-        let weak = Rc::downgrade(&core);
-        let watchdog = Interval::new(WATCHDOG_MS, move || {
-            if let Some(core) = weak.upgrade() {
-                core.look_for_a_stall();
-            }
-        });
-        Ok(Self {
-            core,
+        let watchdog_timer = {
+            let events = events.clone();
+            Interval::new(WATCHDOG_MS, move || events.send(LinkEvent::WatchdogLook))
+        };
+        let mut link = Self {
+            id,
+            peer: peer.id.clone(),
+            connection,
+            events,
+            tile,
+            remote: MediaStream::new()?,
+            negotiation: PerfectNegotiation::new(peer.polite),
+            candidates: CandidateQueue::default(),
+            remote_connection: RemoteConnection::default(),
+            deferred: None,
+            first_offer_wait: None,
+            disconnected_grace: None,
+            watchdog: Watchdog::default(),
+            picture: Picture::default(),
+            track_listeners: Vec::new(),
             _listeners: listeners,
-            _watchdog: watchdog,
-        })
+            _watchdog_timer: watchdog_timer,
+        };
+        match first_offer {
+            FirstOffer::Theirs { wait_ms } => {
+                link.deferred = Some(local);
+                let events = link.events.clone();
+                link.first_offer_wait = Some(Timeout::new(wait_ms, move || {
+                    events.send(LinkEvent::FirstOfferWaitOver)
+                }));
+            }
+            FirstOffer::Ours => link.attach(local),
+        }
+        Ok(link)
+    }
+
+    pub fn id(&self) -> LinkId {
+        self.id
     }
 
     pub fn member(&self) -> &MemberId {
-        &self.core.peer
+        &self.peer
     }
 
     pub fn is_connected(&self) -> bool {
-        self.core.connection.connection_state() == RtcPeerConnectionState::Connected
+        self.connection.connection_state() == RtcPeerConnectionState::Connected
     }
 
     pub fn tile(&self) -> &Tile {
-        &self.core.tile
+        &self.tile
+    }
+
+    /// Handles one of this link's own events. `signal` is where descriptions and candidates
+    /// go.
+    pub fn handle(&mut self, event: LinkEvent, signal: &mut SignallingSocket) {
+        match event {
+            LinkEvent::NegotiationNeeded => {
+                trace!("{}: negotiation needed", self.peer.short());
+                self.negotiation.making_offer();
+                let offered = modern(&self.connection).set_local_description_implicit();
+                self.settle(offered, |result| LinkEvent::OfferSet(result.map(drop)));
+            }
+            LinkEvent::OfferSet(result) => {
+                self.negotiation.offer_settled();
+                match result {
+                    Ok(()) => self.send_local_description(signal),
+                    Err(error) => warn("offer", &error),
+                }
+            }
+            LinkEvent::RemoteDescriptionSet {
+                kind,
+                handed,
+                fingerprint,
+                result,
+            } => self.remote_description_set(kind, handed, fingerprint, result),
+            LinkEvent::AnswerSet(result) => match result {
+                Ok(()) => {
+                    self.send_local_description(signal);
+                    self.show_video();
+                }
+                Err(error) => warn("answer", &error),
+            },
+            LinkEvent::LocalCandidate(candidate) => self.send_candidate(candidate, signal),
+            LinkEvent::CandidateFailed(error) => {
+                // Candidates of an offer we ignored are expected to fail.
+                if !self.negotiation.ignoring_offer() {
+                    warn("candidate", &error);
+                }
+            }
+            LinkEvent::RemoteTrack(track) => self.add_remote_track(&track),
+            LinkEvent::RemoteTrackChanged => self.show_video(),
+            LinkEvent::ConnectionStateChanged => self.show_state(),
+            LinkEvent::IceConnectionStateChanged => self.watch_ice(),
+            LinkEvent::DisconnectedGraceOver => {
+                self.disconnected_grace = None;
+                if self.connection.ice_connection_state() == RtcIceConnectionState::Disconnected {
+                    modern(&self.connection).restart_ice();
+                }
+            }
+            LinkEvent::FirstOfferWaitOver => {
+                trace!("{}: no offer came, offering first", self.peer.short());
+                self.attach_deferred();
+            }
+            LinkEvent::WatchdogLook => self.look_for_a_stall(signal.is_joined()),
+            LinkEvent::RollbackFailed(error) => {
+                warn(&format!("rollback towards {}", self.peer.short()), &error)
+            }
+            LinkEvent::FramesRead(read, frames) => match frames {
+                Ok(frames) => {
+                    self.picture.frames_read(read, frames);
+                    self.show_video();
+                }
+                Err(error) => warn("receiver stats", &error),
+            },
+        }
+    }
+
+    /// Runs `promise` and reports how it settled as the event `report` makes of it.
+    fn settle(
+        &self,
+        promise: js_sys::Promise,
+        report: impl FnOnce(Result<JsValue, JsValue>) -> LinkEvent + 'static,
+    ) {
+        let events = self.events.clone();
+        spawn_local(async move {
+            let result = JsFuture::from(promise).await;
+            events.send(report(result));
+        });
     }
 
     /// Starts sending a local track (the camera arriving late or turned back on, the
@@ -251,12 +310,12 @@ impl PeerLink {
     /// receive-only one, or the camera's after it was turned off) is reused, as `addTrack`
     /// itself would do for one never used: turning the camera off and on does not grow the
     /// SDP by a media section each time. `negotiationneeded` takes care of the rest.
-    pub fn send_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
-        if let Some(deferred) = self.core.deferred.borrow_mut().as_mut() {
+    pub fn send_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
+        if let Some(deferred) = self.deferred.as_mut() {
             deferred.push((track.clone(), stream.clone()));
             return;
         }
-        let transceivers = self.core.transceivers();
+        let transceivers = self.transceivers();
         let sent = |transceiver: &RtcRtpTransceiver| {
             transceiver
                 .sender()
@@ -273,12 +332,7 @@ impl PeerLink {
         });
         match idle {
             Some(transceiver) => {
-                let replaced = transceiver.sender().replace_track(Some(track));
-                spawn_local(async move {
-                    if let Err(error) = JsFuture::from(replaced).await {
-                        warn("replaceTrack", &error);
-                    }
-                });
+                replace_track(&transceiver, Some(track));
                 let direction = match transceiver.direction() {
                     RtcRtpTransceiverDirection::Inactive | RtcRtpTransceiverDirection::Sendonly => {
                         RtcRtpTransceiverDirection::Sendonly
@@ -288,29 +342,24 @@ impl PeerLink {
                 transceiver.set_direction(direction);
             }
             None => {
-                self.core.connection.add_track_0(track, stream);
+                self.connection.add_track_0(track, stream);
             }
         }
     }
 
     /// Stops sending a local track that is going away. The direction change renegotiates, and
     /// the other side's copy of the track is muted: its tile shows a viewer, not a frozen frame.
-    pub fn stop_sending(&self, track: &MediaStreamTrack) {
-        if let Some(deferred) = self.core.deferred.borrow_mut().as_mut() {
+    pub fn stop_sending(&mut self, track: &MediaStreamTrack) {
+        if let Some(deferred) = self.deferred.as_mut() {
             deferred.retain(|(held, _)| held.id() != track.id());
             return;
         }
-        for transceiver in self.core.transceivers() {
+        for transceiver in self.transceivers() {
             let sender = transceiver.sender();
             if sender.track().is_none_or(|sent| sent.id() != track.id()) {
                 continue;
             }
-            let replaced = sender.replace_track(None);
-            spawn_local(async move {
-                if let Err(error) = JsFuture::from(replaced).await {
-                    warn("replaceTrack", &error);
-                }
-            });
+            replace_track(&transceiver, None);
             let direction = match transceiver.direction() {
                 RtcRtpTransceiverDirection::Sendrecv => RtcRtpTransceiverDirection::Recvonly,
                 _ => RtcRtpTransceiverDirection::Inactive,
@@ -326,151 +375,130 @@ impl PeerLink {
         // its way) still answers our offer, with our media sections, and the peer's new
         // connection is now bound to them; a fresh connection of ours could never match them
         // again. Applied to ours, its new DTLS parameters make a new DTLS transport, and our
-        // own ICE restart follows (see `receive_description`).
+        // own ICE restart follows (see `remote_description_set`).
         description.kind == SdpType::Offer
             && self
-                .core
-                .is_other_connection(fingerprint(&description.sdp).as_deref())
+                .remote_connection
+                .is_other(fingerprint(&description.sdp).as_deref())
     }
 
-    pub fn receive_description(&self, description: SessionDescription) {
-        let core = &self.core;
-        let offer = description.kind == SdpType::Offer;
-        let ready_for_offer = !core.making_offer.get()
-            && (core.connection.signaling_state() == RtcSignalingState::Stable
-                || core.applying_answer.get());
-        let collision = offer && !ready_for_offer;
-        core.ignore_offer.set(!core.polite && collision);
+    pub fn receive_description(&mut self, description: SessionDescription) {
+        let state = signaling_state(&self.connection);
         trace!(
             "{} ← {:?} (state {:?}, making offer {}, polite {})",
-            core.peer.short(),
+            self.peer.short(),
             description.kind,
-            core.connection.signaling_state(),
-            core.making_offer.get(),
-            core.polite
+            state,
+            self.negotiation.is_making_offer(),
+            self.negotiation.polite()
         );
-        if core.ignore_offer.get() {
-            trace!("{}: ignoring a colliding offer", core.peer.short());
+        if self
+            .negotiation
+            .description_received(description.kind, state)
+            == Verdict::Ignore
+        {
+            trace!("{}: ignoring a colliding offer", self.peer.short());
             return;
         }
-        let init = session_init(&description);
-        // Called now rather than inside the task, so that descriptions are applied in the
-        // order they arrived: the connection queues its operations.
-        let answer = description.kind == SdpType::Answer;
-        core.applying_answer.set(answer);
-        *core.remote_ice_sessions.borrow_mut() = ice_ufrags(&description.sdp);
-        let handed = core.descriptions_handed.get().wrapping_add(1);
-        core.descriptions_handed.set(handed);
-        let applied = core.connection.set_remote_description(&init);
-        let new_fingerprint = fingerprint(&description.sdp);
-        let weak = Rc::downgrade(core);
-        spawn_local(async move {
-            let result = JsFuture::from(applied).await;
-            let Some(core) = weak.upgrade() else { return };
-            if answer {
-                core.applying_answer.set(false);
-            }
-            if let Err(error) = result {
-                // The connection kept the description it had, and so do we, unless a later
-                // description has taken the failed one's place in the meantime.
-                if core.descriptions_handed.get() == handed {
-                    let kept = core
-                        .connection
-                        .remote_description()
-                        .map(|kept| ice_ufrags(&kept.sdp()))
-                        .unwrap_or_default();
-                    *core.remote_ice_sessions.borrow_mut() = kept;
-                }
-                warn(
-                    &format!("remote description from {}", core.peer.short()),
-                    &error,
-                );
-                return;
-            }
-            let answered_by_a_new_connection =
-                answer && core.is_other_connection(new_fingerprint.as_deref());
-            if new_fingerprint.is_some() {
-                *core.remote_fingerprint.borrow_mut() = new_fingerprint;
-            }
-            core.flush_pending_candidates();
-            // An answer settles what the peer sends: a camera turned off is no longer
-            // received, whatever its track says.
-            core.show_video();
-            if answered_by_a_new_connection {
-                // Chromium goes on sending on the pair to the peer's old connection, which
-                // is gone, and tries the new one's candidates only once that pair times out:
-                // about 3 s of frozen video, at times longer than the stall watchdog waits.
-                // A new ICE session of ours leaves it only pairs with the new connection.
-                trace!(
-                    "{}: answered by a new connection, restarting ICE at once",
-                    core.peer.short()
-                );
-                modern(&core.connection).restart_ice();
-            }
-            if offer {
-                // Held-back tracks join the transceivers this offer just created, so the
-                // answer already sends them.
-                core.attach_deferred();
-                let answered = modern(&core.connection).set_local_description_implicit();
-                drop(core);
-                let result = JsFuture::from(answered).await;
-                let Some(core) = weak.upgrade() else { return };
-                match result {
-                    Ok(_) => {
-                        core.send_local_description();
-                        core.show_video();
-                    }
-                    Err(error) => warn("answer", &error),
-                }
-            }
+        // Handed over now rather than when an earlier step settles, so that descriptions are
+        // applied in the order they arrived: the connection queues its operations.
+        let handed = self.candidates.description_handed(&description.sdp);
+        let applied = self
+            .connection
+            .set_remote_description(&session_init(&description));
+        let kind = description.kind;
+        let fingerprint = fingerprint(&description.sdp);
+        self.settle(applied, move |result| LinkEvent::RemoteDescriptionSet {
+            kind,
+            handed,
+            fingerprint,
+            result: result.map(drop),
         });
     }
 
-    pub fn receive_candidate(&self, candidate: Option<IceCandidate>) {
-        let core = &self.core;
+    fn remote_description_set(
+        &mut self,
+        kind: SdpType,
+        handed: Handed,
+        new_fingerprint: Option<String>,
+        result: Result<(), JsValue>,
+    ) {
+        self.negotiation.remote_description_settled(kind);
+        if let Err(error) = result {
+            // The connection kept the description it had, and so do we.
+            let kept = self.connection.remote_description().map(|kept| kept.sdp());
+            self.candidates.description_failed(handed, kept.as_deref());
+            warn(
+                &format!("remote description from {}", self.peer.short()),
+                &error,
+            );
+            return;
+        }
+        let answered_by_a_new_connection =
+            kind == SdpType::Answer && self.remote_connection.is_other(new_fingerprint.as_deref());
+        self.remote_connection.applied(new_fingerprint);
+        for candidate in self.candidates.flush() {
+            self.add_candidate(candidate);
+        }
+        // An answer settles what the peer sends: a camera turned off is no longer received,
+        // whatever its track says.
+        self.show_video();
+        if answered_by_a_new_connection {
+            // Chromium goes on sending on the pair to the peer's old connection, which is gone,
+            // and tries the new one's candidates only once that pair times out: about 3 s of
+            // frozen video, at times longer than the stall watchdog waits. A new ICE session of
+            // ours leaves it only pairs with the new connection.
+            trace!(
+                "{}: answered by a new connection, restarting ICE at once",
+                self.peer.short()
+            );
+            modern(&self.connection).restart_ice();
+        }
+        if kind == SdpType::Offer {
+            // Held-back tracks join the transceivers this offer just created, so the answer
+            // already sends them.
+            self.attach_deferred();
+            let answered = modern(&self.connection).set_local_description_implicit();
+            self.settle(answered, |result| LinkEvent::AnswerSet(result.map(drop)));
+        }
+    }
+
+    pub fn receive_candidate(&mut self, candidate: Option<IceCandidate>) {
         trace!(
             "{} ← candidate {}",
-            core.peer.short(),
+            self.peer.short(),
             candidate.as_ref().map_or("(end)", |c| c.candidate.as_str())
         );
-        if core.connection.remote_description().is_none() {
-            trace!("{}: queued (no remote description yet)", core.peer.short());
-            let mut pending = core.pending_candidates.borrow_mut();
-            if pending.len() < PENDING_LIMIT {
-                pending.push(candidate);
+        let has_remote = self.connection.remote_description().is_some();
+        match self.candidates.received(candidate, has_remote) {
+            CandidateVerdict::Add(candidate) => self.add_candidate(candidate),
+            CandidateVerdict::Queued => {
+                trace!("{}: queued (no remote description yet)", self.peer.short())
             }
-            return;
-        }
-        if core.is_stale(candidate.as_ref()) {
-            return;
-        }
-        core.add_candidate(candidate);
-    }
-}
-
-impl Drop for PeerLink {
-    fn drop(&mut self) {
-        self.core.ice_restart.borrow_mut().take();
-        self.core.track_listeners.borrow_mut().clear();
-        self.core.connection.close();
-        self.core.tile.stream.set(None);
-        for track in self.core.remote.get_tracks().iter() {
-            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
-                self.core.remote.remove_track(&track);
-            }
+            CandidateVerdict::Stale => trace!(
+                "{}: candidate of another ICE session set aside (not the remote description's)",
+                self.peer.short()
+            ),
         }
     }
-}
 
-impl LinkCore {
-    /// Whether a description's DTLS fingerprint names another `RTCPeerConnection` of the peer
-    /// than the one we last negotiated with. Without either fingerprint we cannot tell, and
-    /// take it as the same.
-    fn is_other_connection(&self, fingerprint: Option<&str>) -> bool {
-        matches!(
-            (self.remote_fingerprint.borrow().as_deref(), fingerprint),
-            (Some(known), Some(new)) if known != new
-        )
+    fn add_candidate(&self, candidate: Option<IceCandidate>) {
+        let init = match &candidate {
+            Some(candidate) => match to_js(candidate) {
+                Ok(init) => Some(init.unchecked_into::<web_sys::RtcIceCandidateInit>()),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let added = self
+            .connection
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
+        let events = self.events.clone();
+        spawn_local(async move {
+            if let Err(error) = JsFuture::from(added).await {
+                events.send(LinkEvent::CandidateFailed(error));
+            }
+        });
     }
 
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
@@ -489,10 +517,9 @@ impl LinkCore {
         }
     }
 
-    fn attach_deferred(&self) {
-        self.first_offer_wait.borrow_mut().take();
-        let deferred = self.deferred.borrow_mut().take();
-        if let Some(tracks) = deferred {
+    fn attach_deferred(&mut self) {
+        self.first_offer_wait = None;
+        if let Some(tracks) = self.deferred.take() {
             self.attach(tracks);
         }
     }
@@ -516,16 +543,9 @@ impl LinkCore {
         self.video_transceivers().next().is_some()
     }
 
-    /// Two ways a connection can get stuck with nothing left to fail, each seen in Chromium:
-    ///
-    /// - short of `connected`, when a polite side's first offer is rolled back before it
-    ///   gathered a single candidate. Restarting ICE gathers afresh.
-    /// - with an offer of ours that is never answered. A peer that settles collisions less
-    ///   carefully than we do (the base `@openlab/portals` client has no notion of an answer
-    ///   still being applied) can take our offer for a collision and drop it. Rolling the
-    ///   offer back returns to `stable`, where the browser asks for negotiation again and the
-    ///   new offer meets a peer that is ready for it.
-    fn look_for_a_stall(self: &Rc<Self>) {
+    /// Every few seconds: the tile's picture, and a connection stuck short of `connected` or
+    /// with an offer never answered (see [`Stall`]).
+    fn look_for_a_stall(&mut self, signalling_up: bool) {
         // `mute`/`unmute` are the tile's cue, but an event lost while the page was starved
         // would leave a playing video under "Camera off": the track's state is looked at too,
         // and the frames the connection decodes.
@@ -534,66 +554,41 @@ impl LinkCore {
         let connecting = matches!(
             self.connection.connection_state(),
             RtcPeerConnectionState::New | RtcPeerConnectionState::Connecting
-        ) && self.deferred.borrow().is_none();
+        ) && self.deferred.is_none();
         let unanswered = self.connection.signaling_state() == RtcSignalingState::HaveLocalOffer
-            && !self.making_offer.get();
-        if !(connecting || unanswered) {
-            self.stalled_looks.set(0);
-            self.patience.set(FIRST_PATIENCE);
-            return;
-        }
-        if !self.signal.is_joined() {
-            // Our own signalling is down: an offer now would only wait in its queue, and the
-            // time away says nothing about the peer.
-            self.stalled_looks.set(0);
-            return;
-        }
-        self.stalled_looks.set(self.stalled_looks.get() + 1);
-        if self.stalled_looks.get() < self.patience.get() {
-            return;
-        }
-        self.stalled_looks.set(0);
-        self.patience
-            .set((self.patience.get() * 2).min(MAX_PATIENCE));
-        if unanswered {
-            trace!(
-                "{}: offer never answered, offering again",
-                self.peer.short()
-            );
-            let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
-            let rolled_back = self.connection.set_local_description(&rollback);
-            let weak = Rc::downgrade(self);
-            spawn_local(async move {
-                if let (Err(error), Some(core)) =
-                    (JsFuture::from(rolled_back).await, weak.upgrade())
-                {
-                    warn(&format!("rollback towards {}", core.peer.short()), &error);
-                }
-            });
+            && !self.negotiation.is_making_offer();
+        let stall = if unanswered {
+            Some(Stall::Unanswered)
+        } else if connecting {
+            Some(Stall::Connecting)
         } else {
-            trace!("{}: stuck connecting, restarting ICE", self.peer.short());
-            modern(&self.connection).restart_ice();
+            None
+        };
+        match self.watchdog.look(stall, signalling_up) {
+            Some(Remedy::OfferAgain) => {
+                trace!(
+                    "{}: offer never answered, offering again",
+                    self.peer.short()
+                );
+                // Back in `stable`, the browser asks for negotiation again.
+                let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+                let rolled_back = self.connection.set_local_description(&rollback);
+                let events = self.events.clone();
+                spawn_local(async move {
+                    if let Err(error) = JsFuture::from(rolled_back).await {
+                        events.send(LinkEvent::RollbackFailed(error));
+                    }
+                });
+            }
+            Some(Remedy::RestartIce) => {
+                trace!("{}: stuck connecting, restarting ICE", self.peer.short());
+                modern(&self.connection).restart_ice();
+            }
+            None => {}
         }
     }
 
-    fn negotiate(core: Rc<Self>) {
-        trace!("{}: negotiation needed", core.peer.short());
-        core.making_offer.set(true);
-        let offered = modern(&core.connection).set_local_description_implicit();
-        let weak = Rc::downgrade(&core);
-        drop(core);
-        spawn_local(async move {
-            let result = JsFuture::from(offered).await;
-            let Some(core) = weak.upgrade() else { return };
-            core.making_offer.set(false);
-            match result {
-                Ok(_) => core.send_local_description(),
-                Err(error) => warn("offer", &error),
-            }
-        });
-    }
-
-    fn send_local_description(&self) {
+    fn send_local_description(&self, signal: &mut SignallingSocket) {
         let Some(local) = self.connection.local_description() else {
             return;
         };
@@ -604,7 +599,7 @@ impl LinkCore {
             _ => SdpType::Rollback,
         };
         trace!("{} → {kind:?}", self.peer.short());
-        self.signal.send(&ClientMessage::Description {
+        signal.send(&ClientMessage::Description {
             target: self.peer.clone(),
             description: Relayed::new(&SessionDescription {
                 kind,
@@ -613,7 +608,11 @@ impl LinkCore {
         });
     }
 
-    fn send_candidate(&self, candidate: Option<web_sys::RtcIceCandidate>) {
+    fn send_candidate(
+        &self,
+        candidate: Option<web_sys::RtcIceCandidate>,
+        signal: &mut SignallingSocket,
+    ) {
         let candidate = match candidate {
             // The browser's own JSON form carries every field, usernameFragment included, and
             // goes out as it is.
@@ -631,82 +630,25 @@ impl LinkCore {
             None => Relayed::new(&None),
         };
         trace!("{} → candidate {}", self.peer.short(), candidate.json());
-        self.signal.send(&ClientMessage::Candidate {
+        signal.send(&ClientMessage::Candidate {
             target: self.peer.clone(),
             candidate,
         });
     }
 
-    fn flush_pending_candidates(self: &Rc<Self>) {
-        let pending = std::mem::take(&mut *self.pending_candidates.borrow_mut());
-        for candidate in pending {
-            if !self.is_stale(candidate.as_ref()) {
-                self.add_candidate(candidate);
-            }
-        }
-    }
-
-    /// Whether a candidate belongs to an ICE session the remote description no longer has:
-    /// one of an offer we ignored or the peer rolled back, or of its connection before an ICE
-    /// restart. Its `usernameFragment` says which session it is for (trystero filters the same
-    /// way); trying it would only fail, and the failure would read like a real problem.
-    fn is_stale(&self, candidate: Option<&IceCandidate>) -> bool {
-        let Some(ufrag) = candidate.and_then(|candidate| candidate.username_fragment.as_deref())
-        else {
-            return false;
-        };
-        let sessions = self.remote_ice_sessions.borrow();
-        if sessions.is_empty() {
-            return false;
-        }
-        let stale = !sessions.iter().any(|known| known == ufrag);
-        if stale {
-            trace!(
-                "{}: candidate of ICE session {ufrag} set aside (not the remote description's)",
-                self.peer.short()
-            );
-        }
-        stale
-    }
-
-    fn add_candidate(self: &Rc<Self>, candidate: Option<IceCandidate>) {
-        let init = match &candidate {
-            Some(candidate) => match to_js(candidate) {
-                Ok(init) => Some(init.unchecked_into::<web_sys::RtcIceCandidateInit>()),
-                Err(_) => return,
-            },
-            None => None,
-        };
-        let added = self
-            .connection
-            .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
-        let weak = Rc::downgrade(self);
-        spawn_local(async move {
-            if let Err(error) = JsFuture::from(added).await {
-                // Candidates of an offer we ignored are expected to fail.
-                if weak.upgrade().is_some_and(|core| !core.ignore_offer.get()) {
-                    warn("candidate", &error);
-                }
-            }
-        });
-    }
-
-    fn add_remote_track(self: &Rc<Self>, track: &MediaStreamTrack) {
+    fn add_remote_track(&mut self, track: &MediaStreamTrack) {
         trace!("{}: {} track arrived", self.peer.short(), track.kind());
         let known = self.remote.get_track_by_id(&track.id()).is_some();
         if !known {
             self.remote.add_track(track);
             // A track comes back (unmute) when the other side turns its camera on again, and
             // goes quiet (mute) or ends when it turns it off or loses it: the tile follows.
-            let weak = Rc::downgrade(self);
-            let update = move |_: &web_sys::Event| {
-                if let Some(core) = weak.upgrade() {
-                    core.show_video();
-                }
-            };
-            let mut listeners = self.track_listeners.borrow_mut();
             for event in ["mute", "unmute", "ended"] {
-                listeners.push(EventListener::new(track, event, update.clone()));
+                let events = self.events.clone();
+                self.track_listeners
+                    .push(EventListener::new(track, event, move |_| {
+                        events.send(LinkEvent::RemoteTrackChanged)
+                    }));
             }
         }
         self.show_video();
@@ -736,11 +678,9 @@ impl LinkCore {
         })
     }
 
-    /// Whether the tile has a picture: the remote track says so, or frames are decoded anyway
-    /// from a peer that still sends.
     fn show_video(&self) {
         let track_says = self.track_has_video();
-        let playing = track_says || (self.decoding.get() && self.receives_sent_video());
+        let playing = self.picture.playing(track_says, self.receives_sent_video());
         if self.tile.has_video.get_untracked() != playing {
             trace!(
                 "{}: video {}",
@@ -755,122 +695,109 @@ impl LinkCore {
         }
     }
 
-    /// While the remote track says there is no picture but the peer still sends video, reads
-    /// how many frames the connection has decoded and compares that with the last look:
-    /// frames that go on arriving are a picture whatever the track says. It costs a stats
-    /// call per video receiver and look, made only then.
-    fn count_decoded_frames(self: &Rc<Self>) {
-        let read = self.stats_reads.get().wrapping_add(1);
-        self.stats_reads.set(read);
-        if self.track_has_video() || !self.receives_sent_video() {
-            self.frames_seen.set(None);
-            self.decoding.set(false);
+    /// Reads the frames decoded so far when [`Picture`] asks for them.
+    fn count_decoded_frames(&mut self) {
+        let Some(read) = self
+            .picture
+            .look(self.track_has_video(), self.receives_sent_video())
+        else {
             return;
-        }
+        };
         let reports: Vec<JsFuture> = self
             .video_transceivers()
             .map(|transceiver| JsFuture::from(transceiver.receiver().get_stats()))
             .collect();
-        let weak = Rc::downgrade(self);
+        let events = self.events.clone();
         spawn_local(async move {
-            let mut frames = 0.0;
-            let mut failure = None;
+            let mut frames = Ok(0.0);
             for report in reports {
-                match report.await {
-                    Ok(report) => frames += frames_decoded(&report),
-                    Err(error) => failure = Some(error),
+                match (report.await, &mut frames) {
+                    (Ok(report), Ok(sum)) => *sum += frames_decoded(&report),
+                    (Err(error), _) => frames = Err(error),
+                    _ => {}
                 }
             }
-            // A link closed meanwhile fails its reads, and that is no news.
-            let Some(core) = weak.upgrade() else { return };
-            if core.stats_reads.get() != read {
-                return;
-            }
-            if let Some(error) = failure {
-                warn("receiver stats", &error);
-                return;
-            }
-            match core.frames_seen.replace(Some(frames)) {
-                Some(before) if frames >= before => {
-                    core.decoding.set(frames - before >= MIN_FRAMES_PER_LOOK);
-                }
-                // The first count, or a lower one (a receiver was replaced): nothing to
-                // compare with yet.
-                _ => {}
-            }
-            core.show_video();
+            events.send(LinkEvent::FramesRead(read, frames));
         });
     }
 
     fn show_state(&self) {
-        trace!(
-            "{}: connection {:?}",
-            self.peer.short(),
-            self.connection.connection_state()
-        );
-        let state = match self.connection.connection_state() {
-            RtcPeerConnectionState::Connected => LinkState::Connected,
-            RtcPeerConnectionState::Disconnected => LinkState::Reconnecting,
-            RtcPeerConnectionState::Failed => LinkState::Failed,
-            RtcPeerConnectionState::Closed => return,
-            _ => {
-                // `connecting` again after having been connected is a reconnection.
-                if self.tile.state.get_untracked() == LinkState::Connecting {
-                    LinkState::Connecting
-                } else {
-                    LinkState::Reconnecting
-                }
-            }
-        };
-        self.tile.state.set(state);
+        let state = connection_state(&self.connection);
+        trace!("{}: connection {:?}", self.peer.short(), state);
+        if let Some(shown) = shown_state(state, self.tile.state.get_untracked()) {
+            self.tile.state.set(shown);
+        }
     }
 
-    /// ICE restart on `failed`, and after a few seconds of `disconnected`: a network change on
-    /// either side then heals without rebuilding the connection.
-    fn watch_ice(core: Rc<Self>) {
-        trace!(
-            "{}: ICE {:?}",
-            core.peer.short(),
-            core.connection.ice_connection_state()
-        );
-        match core.connection.ice_connection_state() {
-            RtcIceConnectionState::Failed => {
-                core.ice_restart.borrow_mut().take();
-                modern(&core.connection).restart_ice();
+    fn watch_ice(&mut self) {
+        let state = self.connection.ice_connection_state();
+        trace!("{}: ICE {:?}", self.peer.short(), state);
+        let state = match state {
+            RtcIceConnectionState::Failed => IceState::Failed,
+            RtcIceConnectionState::Disconnected => IceState::Disconnected,
+            _ => IceState::Other,
+        };
+        match ice_step(state) {
+            IceStep::RestartNow => {
+                self.disconnected_grace = None;
+                modern(&self.connection).restart_ice();
             }
-            RtcIceConnectionState::Disconnected => {
-                let weak = Rc::downgrade(&core);
-                let timer = Timeout::new(DISCONNECTED_GRACE_MS, move || {
-                    if let Some(core) = weak.upgrade() {
-                        if core.connection.ice_connection_state()
-                            == RtcIceConnectionState::Disconnected
-                        {
-                            modern(&core.connection).restart_ice();
-                        }
-                    }
-                });
-                *core.ice_restart.borrow_mut() = Some(timer);
+            IceStep::WaitThenRestart => {
+                let events = self.events.clone();
+                self.disconnected_grace = Some(Timeout::new(DISCONNECTED_GRACE_MS, move || {
+                    events.send(LinkEvent::DisconnectedGraceOver)
+                }));
             }
-            _ => {
-                core.ice_restart.borrow_mut().take();
+            IceStep::Settled => self.disconnected_grace = None,
+        }
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.disconnected_grace = None;
+        self.track_listeners.clear();
+        self.connection.close();
+        self.tile.stream.set(None);
+        for track in self.remote.get_tracks().iter() {
+            if let Ok(track) = track.dyn_into::<MediaStreamTrack>() {
+                self.remote.remove_track(&track);
             }
         }
     }
 }
 
-/// An event listener on the connection that reaches its link through a `Weak`.
-fn listen(
-    target: &RtcPeerConnection,
-    event: &'static str,
-    core: &Weak<LinkCore>,
-    handler: impl Fn(Rc<LinkCore>, &web_sys::Event) + 'static,
-) -> EventListener {
-    let core = core.clone();
-    EventListener::new(target, event, move |event| {
-        if let Some(core) = core.upgrade() {
-            handler(core, event);
+fn signaling_state(connection: &RtcPeerConnection) -> SignalingState {
+    match connection.signaling_state() {
+        RtcSignalingState::Stable => SignalingState::Stable,
+        RtcSignalingState::HaveLocalOffer => SignalingState::HaveLocalOffer,
+        RtcSignalingState::HaveRemoteOffer => SignalingState::HaveRemoteOffer,
+        RtcSignalingState::HaveLocalPranswer => SignalingState::HaveLocalPranswer,
+        RtcSignalingState::HaveRemotePranswer => SignalingState::HaveRemotePranswer,
+        _ => SignalingState::Closed,
+    }
+}
+
+fn connection_state(connection: &RtcPeerConnection) -> ConnectionState {
+    match connection.connection_state() {
+        RtcPeerConnectionState::New => ConnectionState::New,
+        RtcPeerConnectionState::Connecting => ConnectionState::Connecting,
+        RtcPeerConnectionState::Connected => ConnectionState::Connected,
+        RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
+        RtcPeerConnectionState::Failed => ConnectionState::Failed,
+        _ => ConnectionState::Closed,
+    }
+}
+
+/// `replaceTrack`, whose failure is only worth a warning: the direction set beside it is what
+/// renegotiates.
+fn replace_track(transceiver: &RtcRtpTransceiver, track: Option<&MediaStreamTrack>) {
+    let replaced = transceiver.sender().replace_track(track);
+    spawn_local(async move {
+        if let Err(error) = JsFuture::from(replaced).await {
+            warn("replaceTrack", &error);
         }
-    })
+    });
 }
 
 fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
@@ -883,22 +810,6 @@ fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&description.sdp);
     init
-}
-
-/// The ICE sessions an SDP describes: its `a=ice-ufrag:` values, one per media section (most
-/// often all the same; `is_stale` only asks whether a ufrag is among them).
-fn ice_ufrags(sdp: &str) -> Vec<String> {
-    sdp.lines()
-        .filter_map(|line| line.trim().strip_prefix("a=ice-ufrag:"))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The `a=fingerprint:` line of an SDP, which identifies the sending `RTCPeerConnection`.
-fn fingerprint(sdp: &str) -> Option<String> {
-    sdp.lines()
-        .find_map(|line| line.trim().strip_prefix("a=fingerprint:"))
-        .map(str::to_string)
 }
 
 /// The video frames an `RTCStatsReport` says were decoded, over its `inbound-rtp` entries.

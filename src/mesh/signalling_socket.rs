@@ -2,21 +2,21 @@
 //! presents the resume token, and queues outgoing messages while it is down.
 //!
 //! Every closure handed to the browser is an `EventListener` or timer owned by this socket and
-//! removed when it is dropped; callbacks reach the socket through a `Weak`, so nothing keeps
-//! it alive by accident.
+//! removed when it is dropped; each only sends an event to the mesh's queue, and the mesh hands
+//! it back to [`SignallingSocket::handle`].
 
-use std::{
-    cell::RefCell,
-    collections::VecDeque,
-    rc::{Rc, Weak},
-};
+use std::collections::VecDeque;
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::{plan::reconnect_delay, session_store::SessionStore};
+use super::{
+    events::Events,
+    plan::reconnect_delay,
+    session_store::{Claim, Session, SessionStore},
+};
 use crate::signalling::{protocol::NEWCOMER_OFFERS, ClientMessage, MemberId, ServerMessage};
 
 /// How often the client pings the server, to notice a dead connection the browser has not.
@@ -31,6 +31,7 @@ const CLOSE_RECONNECTING: u16 = 4001;
 /// hold, and the next page resumes with the token it finds in `sessionStorage`.
 const CLOSE_UNLOADING: u16 = 4002;
 
+/// What the socket tells the mesh.
 pub enum SocketEvent {
     Message(ServerMessage),
     /// The connection dropped; the next attempt is scheduled.
@@ -39,60 +40,50 @@ pub enum SocketEvent {
     },
 }
 
+/// What the socket's listeners and timers send to the mesh's queue, for the socket. Events of
+/// one WebSocket carry its number: those of a socket already replaced are dropped.
+pub enum SocketInput {
+    Opened(u32),
+    Received(u32, String),
+    Closed(u32, u16),
+    Heartbeat(u32),
+    RetryDue,
+    Countdown,
+    /// `online`, or the page became visible: a good moment not to wait for the next attempt.
+    GoodMoment,
+    /// `pagehide`: the tab is going away, maybe for a reload.
+    PageHide,
+    /// `pageshow` from the back-forward cache.
+    PageRestored,
+    SessionChannel(String),
+    ProbeOver,
+}
+
 pub struct SignallingSocket {
-    core: Rc<SocketCore>,
-    /// `online`, `visibilitychange`, `pagehide`, `pageshow`.
-    _window_listeners: Vec<EventListener>,
-}
-
-/// A handle for peer connections to send through, which does not keep the socket alive.
-#[derive(Clone)]
-pub struct SignalSender(Weak<SocketCore>);
-
-impl SignalSender {
-    pub fn send(&self, message: &ClientMessage) {
-        if let Some(core) = self.0.upgrade() {
-            core.send(message.encode());
-        }
-    }
-
-    /// Whether what is sent now goes out now: the socket is open and the server has said who
-    /// we are on it.
-    pub fn is_joined(&self) -> bool {
-        self.0.upgrade().is_some_and(|core| {
-            core.state
-                .borrow()
-                .socket
-                .as_ref()
-                .is_some_and(|live| live.joined)
-        })
-    }
-}
-
-struct SocketCore {
     /// `ws[s]://host/portal?room=<room>&newcomer_offers=1`; the token is appended per attempt.
     endpoint: String,
-    on_event: Box<dyn Fn(SocketEvent)>,
-    state: RefCell<State>,
+    events: Events,
     /// The session kept across reloads of this tab.
     session: SessionStore,
-}
-
-#[derive(Default)]
-struct State {
-    socket: Option<Live>,
+    live: Option<Live>,
+    /// Numbers the WebSockets opened, so that late events of a replaced one are told apart.
+    sockets_opened: u32,
     token: Option<String>,
     claimed_id: Option<MemberId>,
+    /// Failed attempts in a row.
     attempt: u32,
-    retry: Option<(Timeout, Interval)>,
+    retry: Option<Retry>,
     queue: VecDeque<String>,
     /// Set by `stop` or a fatal error: never reconnect.
     stopped: bool,
     pings: u64,
+    /// `online`, `visibilitychange`, `pagehide`, `pageshow`.
+    _window_listeners: Vec<EventListener>,
 }
 
 /// One WebSocket and everything registered on it.
 struct Live {
+    number: u32,
     socket: WebSocket,
     open: bool,
     /// The server has told us who we are on this connection (`welcome`, or a base server's
@@ -114,180 +105,227 @@ impl Drop for Live {
     }
 }
 
+/// The next attempt, and the countdown shown until then.
+struct Retry {
+    deadline: f64,
+    _attempt: Timeout,
+    _countdown: Interval,
+}
+
+impl Retry {
+    fn seconds_left(&self) -> u32 {
+        ((self.deadline - js_sys::Date::now()) / 1000.0)
+            .ceil()
+            .max(0.0) as u32
+    }
+}
+
 impl SignallingSocket {
-    /// Connects to `room` on the page's own server.
-    pub fn open(room: &str, on_event: impl Fn(SocketEvent) + 'static) -> Self {
-        let core = Rc::new(SocketCore {
-            endpoint: endpoint(room),
-            on_event: Box::new(on_event),
-            state: RefCell::new(State::default()),
-            session: SessionStore::open(room),
-        });
+    /// Connects to `room` on the page's own server, once the tab's stored session is claimed.
+    pub fn open(room: &str, events: &Events) -> Self {
         let window = web_sys::window().expect("the wall runs in a window");
         let document = window.document().expect("a window has a document");
-        let retry_now = |core: &Rc<SocketCore>| {
-            let weak = Rc::downgrade(core);
-            move |_: &web_sys::Event| {
-                if let Some(core) = weak.upgrade() {
-                    core.reconnect_now_if_waiting();
-                }
-            }
+        let send = |input: fn() -> SocketInput| {
+            let events = events.clone();
+            move |_: &web_sys::Event| events.socket(input())
         };
         let visible = {
-            let weak = Rc::downgrade(&core);
+            let events = events.clone();
             let document = document.clone();
             move |_: &web_sys::Event| {
                 if document.visibility_state() == web_sys::VisibilityState::Visible {
-                    if let Some(core) = weak.upgrade() {
-                        core.reconnect_now_if_waiting();
-                    }
-                }
-            }
-        };
-        let unload = {
-            let weak = Rc::downgrade(&core);
-            move |_: &web_sys::Event| {
-                // The tab is going away (closed, reloaded, or into the back-forward cache): say
-                // so, and the server keeps our seat only for its short reload hold, so the
-                // others drop a closed tab's tile at once but see no leave/join on a reload.
-                if let Some(core) = weak.upgrade() {
-                    core.unload();
+                    events.socket(SocketInput::GoodMoment);
                 }
             }
         };
         let back = {
-            let weak = Rc::downgrade(&core);
+            let events = events.clone();
             move |event: &web_sys::Event| {
-                let restored = event
+                if event
                     .dyn_ref::<web_sys::PageTransitionEvent>()
-                    .is_some_and(|event| event.persisted());
-                if let Some(core) = weak.upgrade().filter(|_| restored) {
-                    core.state.borrow_mut().stopped = false;
-                    SocketCore::connect(&core);
+                    .is_some_and(|event| event.persisted())
+                {
+                    events.socket(SocketInput::PageRestored);
                 }
             }
         };
         let window_listeners = vec![
-            EventListener::new(&window, "online", retry_now(&core)),
+            EventListener::new(&window, "online", send(|| SocketInput::GoodMoment)),
             EventListener::new(&document, "visibilitychange", visible),
-            EventListener::new(&window, "pagehide", unload),
+            EventListener::new(&window, "pagehide", send(|| SocketInput::PageHide)),
             EventListener::new(&window, "pageshow", back),
         ];
-        // A reload resumes the session this tab had, unless a live tab holds it.
-        let weak = Rc::downgrade(&core);
-        core.session.claim(move |claimed| {
-            if let Some(core) = weak.upgrade() {
-                {
-                    let mut state = core.state.borrow_mut();
-                    state.token = claimed.as_ref().map(|(_, token)| token.clone());
-                    state.claimed_id = claimed.map(|(id, _)| MemberId::new(id));
-                }
-                SocketCore::connect(&core);
-            }
-        });
-        Self {
-            core,
+        let mut socket = Self {
+            endpoint: endpoint(room),
+            events: events.clone(),
+            session: SessionStore::open(room, events),
+            live: None,
+            sockets_opened: 0,
+            token: None,
+            claimed_id: None,
+            attempt: 0,
+            retry: None,
+            queue: VecDeque::new(),
+            stopped: false,
+            pings: 0,
             _window_listeners: window_listeners,
+        };
+        // A reload resumes the session this tab had, unless a live tab holds it.
+        if let Claim::Now(session) = socket.session.claim(events) {
+            socket.resume(session);
         }
+        socket
     }
 
-    pub fn sender(&self) -> SignalSender {
-        SignalSender(Rc::downgrade(&self.core))
+    /// Handles one of the socket's own events; returns what the mesh should know of it.
+    pub fn handle(&mut self, input: SocketInput) -> Option<SocketEvent> {
+        let current = |number: u32| self.live.as_ref().is_some_and(|live| live.number == number);
+        match input {
+            SocketInput::Opened(number) if current(number) => self.opened(),
+            SocketInput::Received(number, text) if current(number) => {
+                if let Some(live) = self.live.as_mut() {
+                    live.last_heard = js_sys::Date::now();
+                }
+                match ServerMessage::decode(&text) {
+                    Ok(message) => return Some(SocketEvent::Message(message)),
+                    Err(error) => web_sys::console::warn_1(
+                        &format!("portals: ignoring a server message: {error}").into(),
+                    ),
+                }
+            }
+            SocketInput::Closed(number, code) if current(number) => return self.closed(code),
+            SocketInput::Heartbeat(number) if current(number) => return self.heartbeat(),
+            SocketInput::RetryDue if self.retry.is_some() && !self.stopped => self.connect(),
+            SocketInput::Countdown => {
+                if let Some(retry) = &self.retry {
+                    return Some(SocketEvent::Reconnecting {
+                        seconds_left: retry.seconds_left(),
+                    });
+                }
+            }
+            SocketInput::GoodMoment if self.retry.is_some() && !self.stopped => self.connect(),
+            SocketInput::PageHide => self.unload(),
+            SocketInput::PageRestored => {
+                self.stopped = false;
+                self.connect();
+            }
+            SocketInput::SessionChannel(text) => self.session.heard(&text),
+            SocketInput::ProbeOver => {
+                if let Some(session) = self.session.probe_over() {
+                    self.resume(session);
+                }
+            }
+            // Late news of a socket already replaced, or a retry no longer wanted.
+            _ => {}
+        }
+        None
+    }
+
+    fn resume(&mut self, session: Option<Session>) {
+        self.token = session.as_ref().map(|(_, token)| token.clone());
+        self.claimed_id = session.map(|(id, _)| MemberId::new(id));
+        self.connect();
     }
 
     /// The session the server gave us (our id and the token to present on the next
     /// (re)connection, in this page or the next one of this tab), or `None` from a server that
     /// has no sessions.
-    pub fn set_session(&self, session: Option<(&str, &str)>) {
+    pub fn set_session(&mut self, session: Option<(&str, &str)>) {
         match session {
-            Some((id, token)) => self.core.session.save(id, token),
-            None => self.core.session.forget(),
+            Some((id, token)) => self.session.save(id, token),
+            None => self.session.forget(),
         }
-        self.core.state.borrow_mut().token = session.map(|(_, token)| token.to_string());
+        self.token = session.map(|(_, token)| token.to_string());
     }
 
     /// The id of the session this page set out to resume (the tab's before a reload), if any:
     /// a `welcome` with this id gave back a seat the others still hold.
-    pub fn claimed_id(&self) -> Option<MemberId> {
-        self.core.state.borrow().claimed_id.clone()
+    pub fn claimed_id(&self) -> Option<&MemberId> {
+        self.claimed_id.as_ref()
     }
 
     /// Drops whatever was queued while down: it was addressed under an identity we lost.
-    pub fn discard_queue(&self) {
-        self.core.state.borrow_mut().queue.clear();
+    pub fn discard_queue(&mut self) {
+        self.queue.clear();
     }
 
     /// The server has said who we are on this connection: send what was queued, and from now
     /// on send at once. Call [`Self::discard_queue`] first if the identity changed.
-    pub fn joined(&self) {
-        let mut state = self.core.state.borrow_mut();
-        let State { socket, queue, .. } = &mut *state;
-        let Some(live) = socket.as_mut().filter(|live| live.open && !live.joined) else {
+    pub fn joined(&mut self) {
+        let Some(live) = self.live.as_mut().filter(|live| live.open && !live.joined) else {
             return;
         };
         live.joined = true;
-        for text in queue.drain(..) {
+        for text in self.queue.drain(..) {
             let _ = live.socket.send_with_str(&text);
         }
     }
 
-    /// Gives up for good, e.g. after `room_full`.
-    pub fn stop(&self) {
-        self.core.leave();
+    /// Whether what is sent now goes out now: the socket is open and the server has said who
+    /// we are on it.
+    pub fn is_joined(&self) -> bool {
+        self.live.as_ref().is_some_and(|live| live.joined)
     }
-}
 
-impl Drop for SignallingSocket {
-    fn drop(&mut self) {
-        self.core.leave();
-    }
-}
-
-impl SocketCore {
-    fn connect(core: &Rc<Self>) {
-        let url = {
-            let mut state = core.state.borrow_mut();
-            state.retry = None;
-            state.socket = None;
-            match &state.token {
-                Some(token) => format!("{}&token={}", core.endpoint, token),
-                None => core.endpoint.clone(),
+    /// Sends now if joined, queues otherwise.
+    pub fn send(&mut self, message: &ClientMessage) {
+        let text = message.encode();
+        if let Some(live) = self.live.as_ref().filter(|live| live.joined) {
+            if live.socket.send_with_str(&text).is_ok() {
+                return;
             }
+        }
+        if self.queue.len() >= QUEUE_LIMIT {
+            self.queue.pop_front();
+        }
+        self.queue.push_back(text);
+    }
+
+    /// Closes with 1000, which tells the server we left for good, and stays closed. Nothing
+    /// is left to resume. Also for giving up for good, e.g. after `room_full`.
+    pub fn leave(&mut self) {
+        self.session.forget();
+        self.stopped = true;
+        self.retry = None;
+        if let Some(live) = self.live.take() {
+            let _ = live.socket.close_with_code_and_reason(1000, "left");
+        }
+    }
+
+    fn connect(&mut self) {
+        self.retry = None;
+        self.live = None;
+        let url = match &self.token {
+            Some(token) => format!("{}&token={}", self.endpoint, token),
+            None => self.endpoint.clone(),
         };
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
-            Err(_) => return Self::schedule_retry(core),
+            Err(_) => return self.schedule_retry(),
         };
-        let weak = Rc::downgrade(core);
+        self.sockets_opened = self.sockets_opened.wrapping_add(1);
+        let number = self.sockets_opened;
+        let events = &self.events;
         let on_open = {
-            let weak = weak.clone();
-            move |_: &web_sys::Event| {
-                if let Some(core) = weak.upgrade() {
-                    Self::opened(&core);
-                }
-            }
+            let events = events.clone();
+            move |_: &web_sys::Event| events.socket(SocketInput::Opened(number))
         };
         let on_message = {
-            let weak = weak.clone();
+            let events = events.clone();
             move |event: &web_sys::Event| {
-                let text = event
+                if let Some(text) = event
                     .dyn_ref::<MessageEvent>()
-                    .and_then(|event| event.data().as_string());
-                if let (Some(core), Some(text)) = (weak.upgrade(), text) {
-                    core.heard();
-                    match ServerMessage::decode(&text) {
-                        Ok(message) => (core.on_event)(SocketEvent::Message(message)),
-                        Err(error) => web_sys::console::warn_1(
-                            &format!("portals: ignoring a server message: {error}").into(),
-                        ),
-                    }
+                    .and_then(|event| event.data().as_string())
+                {
+                    events.socket(SocketInput::Received(number, text));
                 }
             }
         };
-        let on_close = move |event: &web_sys::Event| {
-            let code = event.dyn_ref::<CloseEvent>().map_or(1006, CloseEvent::code);
-            if let Some(core) = weak.upgrade() {
-                Self::closed(&core, code);
+        let on_close = {
+            let events = events.clone();
+            move |event: &web_sys::Event| {
+                let code = event.dyn_ref::<CloseEvent>().map_or(1006, CloseEvent::code);
+                events.socket(SocketInput::Closed(number, code));
             }
         };
         let listeners = [
@@ -295,7 +333,8 @@ impl SocketCore {
             EventListener::new(&socket, "message", on_message),
             EventListener::new(&socket, "close", on_close),
         ];
-        core.state.borrow_mut().socket = Some(Live {
+        self.live = Some(Live {
+            number,
             socket,
             open: false,
             joined: false,
@@ -305,139 +344,86 @@ impl SocketCore {
         });
     }
 
-    fn opened(core: &Rc<Self>) {
-        let weak = Rc::downgrade(core);
-        let heartbeat = Interval::new(HEARTBEAT_MS, move || {
-            if let Some(core) = weak.upgrade() {
-                Self::heartbeat(&core);
-            }
-        });
-        let mut state = core.state.borrow_mut();
-        state.attempt = 0;
-        if let Some(live) = state.socket.as_mut() {
+    fn opened(&mut self) {
+        self.attempt = 0;
+        let events = self.events.clone();
+        if let Some(live) = self.live.as_mut() {
+            let number = live.number;
             live.open = true;
             live.last_heard = js_sys::Date::now();
-            live._heartbeat = Some(heartbeat);
-        }
-    }
-
-    fn heard(&self) {
-        if let Some(live) = self.state.borrow_mut().socket.as_mut() {
-            live.last_heard = js_sys::Date::now();
+            live._heartbeat = Some(Interval::new(HEARTBEAT_MS, move || {
+                events.socket(SocketInput::Heartbeat(number))
+            }));
         }
     }
 
     /// Pings, and treats a connection that stayed silent too long as dead: a vanished server
     /// (or network) can leave the browser's socket "open" for minutes.
-    fn heartbeat(core: &Rc<Self>) {
-        let silent = {
-            let mut state = core.state.borrow_mut();
-            state.pings += 1;
-            let ping = ClientMessage::Ping(state.pings.into()).encode();
-            match state.socket.as_ref() {
-                Some(live) if js_sys::Date::now() - live.last_heard > SILENCE_LIMIT_MS => true,
-                Some(live) => {
-                    let _ = live.socket.send_with_str(&ping);
-                    false
-                }
-                None => false,
-            }
-        };
-        if silent {
-            Self::closed(core, 1006);
+    fn heartbeat(&mut self) -> Option<SocketEvent> {
+        self.pings += 1;
+        let live = self.live.as_ref()?;
+        if js_sys::Date::now() - live.last_heard > SILENCE_LIMIT_MS {
+            return self.closed(1006);
         }
+        let _ = live
+            .socket
+            .send_with_str(&ClientMessage::Ping(self.pings.into()).encode());
+        None
     }
 
-    fn closed(core: &Rc<Self>, code: u16) {
+    fn closed(&mut self, code: u16) -> Option<SocketEvent> {
         // Dropping the Live removes its listeners and closes the socket if it is still open.
-        let stopped = {
-            let mut state = core.state.borrow_mut();
-            state.socket = None;
-            state.stopped
-        };
-        if !stopped {
-            web_sys::console::info_1(
-                &format!("portals: signalling closed ({code}), reconnecting").into(),
-            );
-            Self::schedule_retry(core);
+        self.live = None;
+        if self.stopped {
+            return None;
         }
+        web_sys::console::info_1(
+            &format!("portals: signalling closed ({code}), reconnecting").into(),
+        );
+        self.schedule_retry();
+        self.retry.as_ref().map(|retry| SocketEvent::Reconnecting {
+            seconds_left: retry.seconds_left(),
+        })
     }
 
-    fn schedule_retry(core: &Rc<Self>) {
-        let delay = {
-            let mut state = core.state.borrow_mut();
-            state.attempt += 1;
-            reconnect_delay(state.attempt, js_sys::Math::random())
+    fn schedule_retry(&mut self) {
+        self.attempt += 1;
+        let delay = reconnect_delay(self.attempt, js_sys::Math::random());
+        let attempt = {
+            let events = self.events.clone();
+            Timeout::new(delay.as_millis() as u32, move || {
+                events.socket(SocketInput::RetryDue)
+            })
         };
-        let deadline = js_sys::Date::now() + delay.as_secs_f64() * 1000.0;
-        let seconds_left =
-            move || ((deadline - js_sys::Date::now()) / 1000.0).ceil().max(0.0) as u32;
-        let weak = Rc::downgrade(core);
-        let retry = Timeout::new(delay.as_millis() as u32, move || {
-            if let Some(core) = weak.upgrade() {
-                Self::connect(&core);
-            }
-        });
-        let weak = Rc::downgrade(core);
-        let countdown = Interval::new(250, move || {
-            if let Some(core) = weak.upgrade() {
-                (core.on_event)(SocketEvent::Reconnecting {
-                    seconds_left: seconds_left(),
-                });
-            }
-        });
-        core.state.borrow_mut().retry = Some((retry, countdown));
-        (core.on_event)(SocketEvent::Reconnecting {
-            seconds_left: seconds_left(),
+        let countdown = {
+            let events = self.events.clone();
+            Interval::new(250, move || events.socket(SocketInput::Countdown))
+        };
+        self.retry = Some(Retry {
+            deadline: js_sys::Date::now() + delay.as_secs_f64() * 1000.0,
+            _attempt: attempt,
+            _countdown: countdown,
         });
     }
 
-    fn reconnect_now_if_waiting(self: Rc<Self>) {
-        let waiting = {
-            let state = self.state.borrow();
-            state.retry.is_some() && !state.stopped
-        };
-        if waiting {
-            Self::connect(&self);
-        }
-    }
-
-    fn send(&self, text: String) {
-        let mut state = self.state.borrow_mut();
-        if let Some(live) = state.socket.as_ref().filter(|live| live.joined) {
-            if live.socket.send_with_str(&text).is_ok() {
-                return;
-            }
-        }
-        if state.queue.len() >= QUEUE_LIMIT {
-            state.queue.pop_front();
-        }
-        state.queue.push_back(text);
-    }
-
-    /// Closes with 4002 and stays closed until the page is shown again from the back-forward
-    /// cache. The session stays stored for the page that may follow.
-    fn unload(&self) {
-        let mut state = self.state.borrow_mut();
-        state.stopped = true;
-        state.retry = None;
-        if let Some(live) = state.socket.take() {
+    /// The tab is going away (closed, reloaded, or into the back-forward cache): close with
+    /// 4002 and stay closed until the page is shown again from the cache. The server keeps our
+    /// seat only for its short reload hold, so the others drop a closed tab's tile at once but
+    /// see no leave/join on a reload; the session stays stored for the page that may follow.
+    fn unload(&mut self) {
+        self.stopped = true;
+        self.retry = None;
+        if let Some(live) = self.live.take() {
             let _ = live
                 .socket
                 .close_with_code_and_reason(CLOSE_UNLOADING, "unloading");
         }
     }
+}
 
-    /// Closes with 1000, which tells the server we left for good, and stays closed. Nothing
-    /// is left to resume.
-    fn leave(&self) {
-        self.session.forget();
-        let mut state = self.state.borrow_mut();
-        state.stopped = true;
-        state.retry = None;
-        if let Some(live) = state.socket.take() {
-            let _ = live.socket.close_with_code_and_reason(1000, "left");
-        }
+impl Drop for SignallingSocket {
+    fn drop(&mut self) {
+        self.leave();
     }
 }
 

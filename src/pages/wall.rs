@@ -90,9 +90,9 @@ pub fn WallPage(
                 >"Camera"</button>
                 <button
                     class="toggle-microphone"
-                    aria-pressed=move || model.microphone.get().to_string()
+                    aria-pressed=move || model.microphone_enabled.get().to_string()
                     title="Send your microphone to the room"
-                    on:click=toggle(model.microphone)
+                    on:click=toggle(model.microphone_enabled)
                 >"Mic"</button>
                 <button
                     class="toggle-sound"
