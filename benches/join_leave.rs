@@ -11,7 +11,7 @@ use std::sync::Arc;
 use portals::{
     server::{
         metrics::relay_histogram,
-        outbox::{Outbound, Outbox},
+        outbox::{Frame, Outbox},
         switchboard::{now, Switchboard},
     },
     signalling::{ConnectionId, Departure, Hub, HubConfig, JoinQuery},
@@ -92,8 +92,8 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
 /// Encodes everything queued, as the connections' tasks would before writing.
 fn drain(outboxes: &[Arc<Outbox>]) {
     for outbox in outboxes {
-        for outbound in outbox.take_queued() {
-            if let Outbound::Message(message) = outbound {
+        for frame in outbox.take_queued() {
+            if let Frame::Text(message) = frame {
                 std::hint::black_box(message.encode());
             }
         }

@@ -1,5 +1,5 @@
 //! The browser's WebSocket to `/portal`: keeps it open, reconnects with backoff and jitter,
-//! presents the resume token, and queues outgoing messages while it is down.
+//! presents the resume token, and queues outbound messages while it is down.
 //!
 //! Every closure handed to the browser is an `EventListener` or timer owned by this socket and
 //! removed when it is dropped; each only sends an event to the mesh's queue, and the mesh hands

@@ -76,8 +76,8 @@ fn members_label(members: usize) -> String {
 
 #[cfg(feature = "ssr")]
 async fn load_rooms() -> Result<Vec<RoomSummary>, String> {
-    use_context::<std::sync::Arc<crate::server::Portal>>()
-        .map(|portal| portal.switchboard.rooms())
+    use_context::<std::sync::Arc<crate::server::SignallingService>>()
+        .map(|service| service.switchboard.rooms())
         .ok_or_else(|| "The room list is not available.".to_string())
 }
 

@@ -6,7 +6,7 @@
 //! compiler's state machine for the same loop (a `select!`, a `timeout`, nested write futures,
 //! the socket copied into each) was more than twice the size. Waiting costs the socket and a
 //! few pointers: no timer (the switchboard pings every connection from one sweep, and a write
-//! deadline exists only while a write is stuck) and no buffer of outgoing messages (the outbox
+//! deadline exists only while a write is stuck) and no buffer of outbound messages (the outbox
 //! hands over whole batches).
 
 use std::{
@@ -22,14 +22,14 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::{sleep, Sleep};
 
 use super::{
-    outbox::{Abandoned, Outbound, Outbox},
-    Portal,
+    outbox::{Abandoned, Frame, Outbox},
+    SignallingService,
 };
 use crate::signalling::{CloseCode, ConnectionId, Departure, JoinQuery, ServerMessage};
 
 pub struct Connection {
     socket: WebSocket,
-    portal: Arc<Portal>,
+    service: Arc<SignallingService>,
     outbox: Arc<Outbox>,
     id: ConnectionId,
     phase: Phase,
@@ -44,7 +44,7 @@ enum Phase {
     /// Reading frames and waiting for something to send.
     Open,
     /// Writing a batch, then flushing it.
-    Writing(vec_deque::IntoIter<Outbound>),
+    Writing(vec_deque::IntoIter<Frame>),
     /// Sending our close frame, if there is one left to send, and flushing; then `departure`.
     Closing {
         frame: Option<Message>,
@@ -66,12 +66,12 @@ impl Phase {
 impl Connection {
     /// Registers the connection with the switchboard (which queues its `welcome` and `info`,
     /// or its refusal) and returns the task that serves it.
-    pub fn start(socket: WebSocket, portal: Arc<Portal>, query: &JoinQuery) -> Self {
+    pub fn start(socket: WebSocket, service: Arc<SignallingService>, query: &JoinQuery) -> Self {
         let outbox = Arc::new(Outbox::default());
-        let id = portal.switchboard.connect(Arc::clone(&outbox), query);
+        let id = service.switchboard.connect(Arc::clone(&outbox), query);
         Self {
             socket,
-            portal,
+            service,
             outbox,
             id,
             phase: Phase::Open,
@@ -113,7 +113,7 @@ impl Connection {
         // flooding client cannot keep this loop, or its worker thread, to itself.
         while let Poll::Ready(frame) = self.socket.poll_next_unpin(context) {
             self.outbox.heard();
-            let switchboard = &self.portal.switchboard;
+            let switchboard = &self.service.switchboard;
             match frame {
                 Some(Ok(Message::Text(text))) => switchboard.text(self.id, text.as_str()),
                 Some(Ok(Message::Binary(_))) => switchboard.binary(self.id),
@@ -146,7 +146,7 @@ impl Connection {
         if self.outbox.poll_abandoned(context).is_ready() {
             return Poll::Ready(Phase::Ended(Departure::Lost));
         }
-        let patience = self.portal.ping_interval;
+        let patience = self.service.ping_interval;
         let deadline = self
             .deadline
             .get_or_insert_with(|| Box::pin(sleep(patience)));
@@ -157,7 +157,7 @@ impl Connection {
     fn report(&mut self, departure: Departure) {
         if !self.reported {
             self.reported = true;
-            self.portal.switchboard.disconnect(self.id, departure);
+            self.service.switchboard.disconnect(self.id, departure);
         }
     }
 }
@@ -184,15 +184,15 @@ impl Drop for Connection {
 /// close frame.
 fn poll_write(
     socket: &mut WebSocket,
-    batch: &mut vec_deque::IntoIter<Outbound>,
+    batch: &mut vec_deque::IntoIter<Frame>,
     context: &mut Context<'_>,
 ) -> Poll<Result<Option<CloseCode>, axum::Error>> {
     loop {
         ready!(socket.poll_ready_unpin(context))?;
         let frame = match batch.next() {
-            Some(Outbound::Message(message)) => text(&message),
-            Some(Outbound::Ping) => Message::Ping(Default::default()),
-            Some(Outbound::Close(code)) => return Poll::Ready(Ok(Some(code))),
+            Some(Frame::Text(message)) => text(&message),
+            Some(Frame::Ping) => Message::Ping(Default::default()),
+            Some(Frame::Close(code)) => return Poll::Ready(Ok(Some(code))),
             None => break,
         };
         socket.start_send_unpin(frame)?;

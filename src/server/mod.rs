@@ -49,7 +49,7 @@ use tls_listener::TlsListener;
 use websocket::OriginPolicy;
 
 /// What the signalling endpoint and the API share.
-pub struct Portal {
+pub struct SignallingService {
     pub switchboard: Arc<Switchboard>,
     pub metrics: Metrics,
     pub origins: OriginPolicy,
@@ -57,7 +57,7 @@ pub struct Portal {
     pub max_message_bytes: usize,
 }
 
-impl Portal {
+impl SignallingService {
     pub fn new(config: &Config) -> Self {
         let secret = match &config.secret {
             Some(secret) => secret.as_bytes().to_vec(),
@@ -99,13 +99,13 @@ impl Portal {
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub portal: Arc<Portal>,
+    pub service: Arc<SignallingService>,
     pub reach: Arc<Reach>,
 }
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let portal = Arc::clone(&state.portal);
+    let service = Arc::clone(&state.service);
     let options = state.leptos_options.clone();
     let watching = live_reload::watching();
     let app = if watching {
@@ -122,7 +122,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(Arc::clone(&portal)),
+            move || provide_context(Arc::clone(&service)),
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -136,12 +136,12 @@ pub fn router(state: AppState) -> Router {
     }
 }
 
-async fn list_rooms(State(portal): State<Arc<Portal>>) -> Json<Vec<RoomSummary>> {
-    Json(portal.switchboard.rooms())
+async fn list_rooms(State(service): State<Arc<SignallingService>>) -> Json<Vec<RoomSummary>> {
+    Json(service.switchboard.rooms())
 }
 
-async fn render_metrics(State(portal): State<Arc<Portal>>) -> Response {
-    match portal.metrics.render() {
+async fn render_metrics(State(service): State<Arc<SignallingService>>) -> Response {
+    match service.metrics.render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,
@@ -163,19 +163,19 @@ pub async fn serve(
     leptos_options: LeptosOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let portal = Arc::new(Portal::new(config));
-    let ticker = tokio::spawn(tick(Arc::clone(&portal)));
-    let pinger = tokio::spawn(ping(Arc::clone(&portal)));
+    let service = Arc::new(SignallingService::new(config));
+    let ticker = tokio::spawn(tick(Arc::clone(&service)));
+    let pinger = tokio::spawn(ping(Arc::clone(&service)));
     let reach = Arc::new(Reach {
         tls: tls.is_some(),
         local_addr: listener.local_addr()?,
     });
     let app = router(AppState {
         leptos_options,
-        portal: Arc::clone(&portal),
+        service: Arc::clone(&service),
         reach,
     });
-    let closer = Arc::clone(&portal);
+    let closer = Arc::clone(&service);
     let shutdown = async move {
         shutdown.await;
         closer.switchboard.close_all(CloseCode::GOING_AWAY);
@@ -210,22 +210,22 @@ pub(crate) fn set_nodelay(stream: &TcpStream) {
 }
 
 /// Ends grace periods on time.
-async fn tick(portal: Arc<Portal>) {
+async fn tick(service: Arc<SignallingService>) {
     let mut ticks = tokio::time::interval(Duration::from_millis(250));
     loop {
         ticks.tick().await;
-        portal.switchboard.tick();
+        service.switchboard.tick();
     }
 }
 
 /// Pings every connection each interval; two intervals of silence drop a connection.
-async fn ping(portal: Arc<Portal>) {
-    let interval = portal.ping_interval;
+async fn ping(service: Arc<SignallingService>) {
+    let interval = service.ping_interval;
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        portal.switchboard.ping_all(interval * 2);
+        service.switchboard.ping_all(interval * 2);
     }
 }
 

@@ -28,25 +28,24 @@ pub const OUTBOX_CAPACITY: usize = 1024;
 /// 100 KiB (an offer and a dozen candidates from each of eleven members).
 pub const OUTBOX_BYTES: usize = 1024 * 1024;
 
-/// What a connection's task is asked to do.
+/// A WebSocket frame a connection's task is asked to write.
 #[derive(Debug)]
-pub enum Outbound {
-    Message(ServerMessage),
+pub enum Frame {
+    /// A text frame with a protocol message.
+    Text(ServerMessage),
     /// A WebSocket Ping frame: the client's answer (or anything else it sends) shows it is alive.
     Ping,
     /// Send a close frame with this code and end the connection.
     Close(CloseCode),
 }
 
-impl Outbound {
+impl Frame {
     /// The bytes of relayed payload this holds: the part of a message whose size a client
     /// chooses. The rest is small and bounded by the count of messages.
     fn payload_bytes(&self) -> usize {
         match self {
-            Outbound::Message(ServerMessage::Description { description, .. }) => {
-                description.json().len()
-            }
-            Outbound::Message(ServerMessage::Candidate { candidate, .. }) => candidate.json().len(),
+            Frame::Text(ServerMessage::Description { description, .. }) => description.json().len(),
+            Frame::Text(ServerMessage::Candidate { candidate, .. }) => candidate.json().len(),
             _ => 0,
         }
     }
@@ -62,7 +61,7 @@ pub enum Abandoned {
 }
 
 /// What the connection's task takes from its outbox at once, in order.
-pub type Batch = VecDeque<Outbound>;
+pub type Batch = VecDeque<Frame>;
 
 /// The queue was full; the message was not queued.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,8 +76,8 @@ pub struct Outbox {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Outbound>,
-    /// [`Outbound::payload_bytes`] of everything in `queue`.
+    queue: VecDeque<Frame>,
+    /// [`Frame::payload_bytes`] of everything in `queue`.
     queued_bytes: usize,
     waker: Option<Waker>,
     abandoned: Option<Abandoned>,
@@ -111,15 +110,15 @@ impl Default for Outbox {
 
 impl Outbox {
     /// Queues one thing to send and wakes the connection's task.
-    pub fn push(&self, outbound: Outbound) -> Result<(), Full> {
+    pub fn push(&self, frame: Frame) -> Result<(), Full> {
         let waker = {
             let mut state = self.lock();
-            let bytes = outbound.payload_bytes();
+            let bytes = frame.payload_bytes();
             if state.queue.len() >= OUTBOX_CAPACITY || state.queued_bytes + bytes > OUTBOX_BYTES {
                 return Err(Full);
             }
             state.queued_bytes += bytes;
-            state.queue.push_back(outbound);
+            state.queue.push_back(frame);
             state.waker.take()
         };
         // Woken outside the lock, so the task does not wake up only to wait for it.
@@ -215,20 +214,20 @@ mod tests {
     fn ping_count(batch: &Batch) -> usize {
         batch
             .iter()
-            .filter(|outbound| matches!(outbound, Outbound::Ping))
+            .filter(|frame| matches!(frame, Frame::Ping))
             .count()
     }
 
     #[tokio::test]
     async fn a_batch_is_everything_queued_in_order() {
         let outbox = Outbox::default();
-        outbox.push(Outbound::Ping).unwrap();
-        outbox.push(Outbound::Close(CloseCode::NORMAL)).unwrap();
+        outbox.push(Frame::Ping).unwrap();
+        outbox.push(Frame::Close(CloseCode::NORMAL)).unwrap();
         let batch = next_batch(&outbox).await.unwrap();
         assert_eq!(ping_count(&batch), 1);
         assert!(matches!(
             batch.back(),
-            Some(Outbound::Close(CloseCode::NORMAL))
+            Some(Frame::Close(CloseCode::NORMAL))
         ));
         assert!(outbox.take_queued().is_empty());
     }
@@ -241,7 +240,7 @@ mod tests {
             async move { next_batch(&outbox).await.map(|batch| ping_count(&batch)) }
         });
         tokio::task::yield_now().await;
-        outbox.push(Outbound::Ping).unwrap();
+        outbox.push(Frame::Ping).unwrap();
         assert_eq!(writer.await.unwrap(), Ok(1));
     }
 
@@ -249,9 +248,9 @@ mod tests {
     async fn a_full_queue_refuses_and_abandoning_wins_over_what_is_queued() {
         let outbox = Outbox::default();
         for _ in 0..OUTBOX_CAPACITY {
-            outbox.push(Outbound::Ping).unwrap();
+            outbox.push(Frame::Ping).unwrap();
         }
-        assert_eq!(outbox.push(Outbound::Ping), Err(Full));
+        assert_eq!(outbox.push(Frame::Ping), Err(Full));
         assert!(outbox.abandon(Abandoned::TooSlow));
         assert!(!outbox.abandon(Abandoned::Silent), "told once");
         assert_eq!(
@@ -263,7 +262,7 @@ mod tests {
     #[test]
     fn large_payloads_fill_the_queue_before_its_count_does() {
         let offer = |size: usize| {
-            Outbound::Message(ServerMessage::Description {
+            Frame::Text(ServerMessage::Description {
                 from: MemberId::new("a"),
                 description: Relayed::new(&SessionDescription {
                     kind: SdpType::Offer,
@@ -276,7 +275,7 @@ mod tests {
             outbox.push(offer(64 * 1024)).unwrap();
         }
         assert_eq!(outbox.push(offer(64 * 1024)), Err(Full));
-        outbox.push(Outbound::Ping).unwrap();
+        outbox.push(Frame::Ping).unwrap();
         assert_eq!(outbox.take_queued().len(), 16);
         outbox.push(offer(64 * 1024)).unwrap();
     }
@@ -302,7 +301,7 @@ mod tests {
         while polls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        outbox.push(Outbound::Ping).unwrap();
+        outbox.push(Frame::Ping).unwrap();
         // Had the push woken it with a verdict, it would finish during these turns.
         for _ in 0..3 {
             tokio::task::yield_now().await;

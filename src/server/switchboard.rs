@@ -16,10 +16,10 @@ use std::{
 
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::outbox::{Abandoned, Outbound, Outbox};
+use super::outbox::{Abandoned, Frame, Outbox};
 use crate::signalling::{
     hub::{HubCounters, HubGauges},
-    Action, CloseCode, ConnectionId, Departure, Hub, Input, JoinQuery, Outgoing, RoomSummary,
+    Action, CloseCode, ConnectionId, Departure, Hub, Input, JoinQuery, Outbound, RoomSummary,
     Timestamp,
 };
 
@@ -42,7 +42,7 @@ struct Shared {
     hub: Hub,
     outboxes: HashMap<ConnectionId, Arc<Outbox>>,
     /// Reused across calls so the hot path does not allocate a vector per message.
-    scratch: Vec<Outgoing>,
+    scratch: Vec<Outbound>,
     /// Connections dropped because their outbox was full.
     slow_drops: u64,
     /// Connections dropped because they answered no ping.
@@ -108,7 +108,7 @@ impl Switchboard {
     pub fn close_all(&self, code: CloseCode) {
         let shared = self.lock();
         for outbox in shared.outboxes.values() {
-            let _ = outbox.push(Outbound::Close(code));
+            let _ = outbox.push(Frame::Close(code));
         }
     }
 
@@ -128,7 +128,7 @@ impl Switchboard {
         }
         for outbox in shared.outboxes.values() {
             // A full outbox is already being dealt with; one ping less changes nothing.
-            let _ = outbox.push(Outbound::Ping);
+            let _ = outbox.push(Frame::Ping);
         }
     }
 
@@ -161,15 +161,15 @@ impl Shared {
     fn run(&mut self, input: Input<'_>) {
         let mut out = std::mem::take(&mut self.scratch);
         self.hub.handle_into(now(), input, &mut out);
-        for Outgoing { to, action } in out.drain(..) {
+        for Outbound { to, action } in out.drain(..) {
             let Some(outbox) = self.outboxes.get(&to) else {
                 continue;
             };
-            let (outbound, last) = match action {
-                Action::Send(message) => (Outbound::Message(message), false),
-                Action::Close(code) => (Outbound::Close(code), true),
+            let (frame, last) = match action {
+                Action::Send(message) => (Frame::Text(message), false),
+                Action::Close(code) => (Frame::Close(code), true),
             };
-            if outbox.push(outbound).is_err() {
+            if outbox.push(frame).is_err() {
                 self.abandon(to, Abandoned::TooSlow);
             } else if last {
                 // After a close nothing more may be queued.

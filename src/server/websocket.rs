@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{connection::Connection, Portal};
+use super::{connection::Connection, SignallingService};
 use crate::signalling::{protocol::NEWCOMER_OFFERS, JoinQuery};
 
 /// tungstenite's read buffer, allocated up front for every connection: the most it reads per
@@ -17,7 +17,7 @@ use crate::signalling::{protocol::NEWCOMER_OFFERS, JoinQuery};
 /// (`read_ahead.rs`) still takes everything the kernel has in one system call, and a frame
 /// bigger than this still fits, as the buffer grows to hold it.
 const READ_BUFFER_BYTES: usize = 256;
-/// Outgoing bytes gathered before a write; a batch is flushed as one write anyway.
+/// Outbound bytes gathered before a write; a batch is flushed as one write anyway.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Which web pages may open the WebSocket from a visitor's browser.
@@ -60,12 +60,12 @@ impl OriginPolicy {
 
 pub async fn upgrade(
     upgrade: WebSocketUpgrade,
-    State(portal): State<Arc<Portal>>,
+    State(service): State<Arc<SignallingService>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let header_text = |name| headers.get(name).and_then(|value| value.to_str().ok());
-    if !portal
+    if !service
         .origins
         .allows(header_text(header::ORIGIN), header_text(header::HOST))
     {
@@ -76,14 +76,14 @@ pub async fn upgrade(
             .into_response();
     }
     let query = join_query(query.as_deref());
-    let limit = portal.max_message_bytes;
+    let limit = service.max_message_bytes;
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| Connection::start(socket, portal, &query))
+        .on_upgrade(move |socket| Connection::start(socket, service, &query))
 }
 
 /// The query string, decoded here rather than under the hub's lock. The first of a repeated

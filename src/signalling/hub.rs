@@ -160,8 +160,9 @@ pub enum Action {
     Close(CloseCode),
 }
 
+/// An action for one connection: what the hub returns.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Outgoing {
+pub struct Outbound {
     pub to: ConnectionId,
     pub action: Action,
 }
@@ -273,14 +274,14 @@ impl Hub {
     }
 
     /// Handles one input and returns what to send to whom, in order.
-    pub fn handle(&mut self, now: Timestamp, input: Input<'_>) -> Vec<Outgoing> {
+    pub fn handle(&mut self, now: Timestamp, input: Input<'_>) -> Vec<Outbound> {
         let mut out = Vec::new();
         self.handle_into(now, input, &mut out);
         out
     }
 
     /// Like [`Hub::handle`], appending to a buffer the caller reuses.
-    pub fn handle_into(&mut self, now: Timestamp, input: Input<'_>, out: &mut Vec<Outgoing>) {
+    pub fn handle_into(&mut self, now: Timestamp, input: Input<'_>, out: &mut Vec<Outbound>) {
         match input {
             Input::Connect { connection, query } => self.connect(now, connection, query, out),
             Input::Text { connection, text } => {
@@ -359,7 +360,7 @@ impl Hub {
         now: Timestamp,
         connection: ConnectionId,
         query: &JoinQuery,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) {
         let room = match self.admit_room(query.room.as_deref()) {
             Ok(room) => room,
@@ -407,7 +408,7 @@ impl Hub {
         connection: ConnectionId,
         claims: &Claims,
         newcomer_offers: bool,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) -> bool {
         let nonce = self.rng_u128();
         let Some(member) = self.members.get_mut(&claims.id) else {
@@ -432,11 +433,11 @@ impl Hub {
                 self.connections.remove(&replaced);
                 let error = ProtocolError::SessionReplaced;
                 self.count_refusal(&error);
-                out.push(Outgoing {
+                out.push(Outbound {
                     to: replaced,
                     action: Action::Send(ServerMessage::error(&error)),
                 });
-                out.push(Outgoing {
+                out.push(Outbound {
                     to: replaced,
                     action: Action::Close(CloseCode::SESSION_REPLACED),
                 });
@@ -451,12 +452,12 @@ impl Hub {
         self.counters.resumes += 1;
         out.push(self.welcome(now, connection, &claims.id, &claims.room, nonce));
         if let Some(info) = self.info_for(&claims.room, &claims.id) {
-            out.push(Outgoing {
+            out.push(Outbound {
                 to: connection,
                 action: Action::Send(info),
             });
         }
-        out.extend(held.into_iter().map(|message| Outgoing {
+        out.extend(held.into_iter().map(|message| Outbound {
             to: connection,
             action: Action::Send(message),
         }));
@@ -470,7 +471,7 @@ impl Hub {
         room: RoomName,
         id: Option<MemberId>,
         newcomer_offers: bool,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) -> bool {
         let present = self.rooms.get(&room).map_or(0, |room| room.members.len());
         if present >= self.config.max_members {
@@ -514,7 +515,7 @@ impl Hub {
         id: &MemberId,
         room: &RoomName,
         nonce: u128,
-    ) -> Outgoing {
+    ) -> Outbound {
         let claims = Claims {
             id: id.clone(),
             room: room.clone(),
@@ -522,7 +523,7 @@ impl Hub {
             issued: now,
             expires: Timestamp(now.0.saturating_add(self.config.token_ttl_ms)),
         };
-        Outgoing {
+        Outbound {
             to: connection,
             action: Action::Send(ServerMessage::Welcome(Box::new(Welcome {
                 id: id.clone(),
@@ -539,7 +540,7 @@ impl Hub {
         &mut self,
         now: Timestamp,
         connection: ConnectionId,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) -> bool {
         // A connection that is not (or no longer) a member has nothing to say: it was refused
         // or replaced, and the transport is already closing it.
@@ -573,14 +574,14 @@ impl Hub {
         &mut self,
         connection: ConnectionId,
         message: ClientMessage,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) {
         let Some(sender) = self.connections.get(&connection) else {
             return;
         };
         let (target, relayed) = match message {
             ClientMessage::Ping(number) => {
-                out.push(Outgoing {
+                out.push(Outbound {
                     to: connection,
                     action: Action::Send(ServerMessage::Pong(number)),
                 });
@@ -616,12 +617,12 @@ impl Hub {
     }
 
     /// Sends to a member wherever it is: now if connected, on resume if in grace.
-    fn deliver(&mut self, to: &MemberId, message: ServerMessage, out: &mut Vec<Outgoing>) {
+    fn deliver(&mut self, to: &MemberId, message: ServerMessage, out: &mut Vec<Outbound>) {
         let Some(member) = self.members.get_mut(to) else {
             return;
         };
         match &mut member.link {
-            Link::Live { connection, .. } => out.push(Outgoing {
+            Link::Live { connection, .. } => out.push(Outbound {
                 to: *connection,
                 action: Action::Send(message),
             }),
@@ -650,7 +651,7 @@ impl Hub {
         now: Timestamp,
         connection: ConnectionId,
         departure: Departure,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) {
         let Some(id) = self.connections.remove(&connection) else {
             return;
@@ -672,7 +673,7 @@ impl Hub {
         }
     }
 
-    fn tick(&mut self, now: Timestamp, out: &mut Vec<Outgoing>) {
+    fn tick(&mut self, now: Timestamp, out: &mut Vec<Outbound>) {
         let expired: Vec<MemberId> = self
             .in_grace
             .iter()
@@ -700,7 +701,7 @@ impl Hub {
         }
     }
 
-    fn remove_member(&mut self, id: &MemberId, out: &mut Vec<Outgoing>) {
+    fn remove_member(&mut self, id: &MemberId, out: &mut Vec<Outbound>) {
         let Some(member) = self.members.remove(id) else {
             return;
         };
@@ -716,7 +717,7 @@ impl Hub {
     }
 
     /// Tells every connected member of a room who else is in it.
-    fn announce(&self, room: &RoomName, out: &mut Vec<Outgoing>) {
+    fn announce(&self, room: &RoomName, out: &mut Vec<Outbound>) {
         let Some(members) = self.rooms.get(room).map(|room| &room.members) else {
             return;
         };
@@ -728,7 +729,7 @@ impl Hub {
             }) = self.members.get(receiver)
             {
                 if let Some(info) = self.info_for(room, receiver) {
-                    out.push(Outgoing {
+                    out.push(Outbound {
                         to: *connection,
                         action: Action::Send(info),
                     });
@@ -756,9 +757,9 @@ impl Hub {
         }))
     }
 
-    fn refuse(&mut self, connection: ConnectionId, error: &ProtocolError, out: &mut Vec<Outgoing>) {
+    fn refuse(&mut self, connection: ConnectionId, error: &ProtocolError, out: &mut Vec<Outbound>) {
         self.count_refusal(error);
-        out.push(Outgoing {
+        out.push(Outbound {
             to: connection,
             action: Action::Send(ServerMessage::error(error)),
         });
@@ -768,10 +769,10 @@ impl Hub {
         &mut self,
         connection: ConnectionId,
         error: &ProtocolError,
-        out: &mut Vec<Outgoing>,
+        out: &mut Vec<Outbound>,
     ) {
         self.refuse(connection, error, out);
-        out.push(Outgoing {
+        out.push(Outbound {
             to: connection,
             action: Action::Close(error.close_code().unwrap_or(CloseCode::POLICY)),
         });

@@ -9,7 +9,7 @@ pub mod token;
 
 pub use error::{CloseCode, ErrorCode, ProtocolError};
 pub use hub::{
-    Action, ConnectionId, Departure, Hub, HubConfig, Input, JoinQuery, Outgoing, RateLimit,
+    Action, ConnectionId, Departure, Hub, HubConfig, Input, JoinQuery, Outbound, RateLimit,
     RoomPolicy, RoomSummary,
 };
 pub use protocol::{ClientMessage, MemberId, RoomName, ServerMessage};

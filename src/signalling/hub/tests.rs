@@ -79,21 +79,21 @@ impl Received {
     }
 }
 
-struct Outputs(Vec<Outgoing>);
+struct Outputs(Vec<Outbound>);
 
 impl Outputs {
     fn to(&self, connection: ConnectionId) -> Received {
         Received(
             self.0
                 .iter()
-                .filter(|outgoing| outgoing.to == connection)
-                .map(|outgoing| outgoing.action.clone())
+                .filter(|outbound| outbound.to == connection)
+                .map(|outbound| outbound.action.clone())
                 .collect(),
         )
     }
 
     fn receivers(&self) -> BTreeSet<ConnectionId> {
-        self.0.iter().map(|outgoing| outgoing.to).collect()
+        self.0.iter().map(|outbound| outbound.to).collect()
     }
 
     fn is_empty(&self) -> bool {
@@ -785,10 +785,10 @@ fn random_inputs_never_leak_or_panic() {
                     tokens.push(received.welcome().token.as_str().to_string());
                     open.push(connection);
                 }
-                for outgoing in &out.0 {
+                for outbound in &out.0 {
                     if let (Action::Close(_), Some(index)) = (
-                        &outgoing.action,
-                        open.iter().position(|c| *c == outgoing.to),
+                        &outbound.action,
+                        open.iter().position(|c| *c == outbound.to),
                     ) {
                         open.remove(index);
                     }
