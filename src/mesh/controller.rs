@@ -69,10 +69,12 @@ impl Drop for Mesh {
     }
 }
 
-/// The mesh's one task: handles every event in order, until the page leaves.
+/// The mesh's one task: handles every event in order, until the page leaves. Events queued
+/// before the `Leave` of a page that went away find its signals disposed already: reading one
+/// then would panic, so the task stops at the first sign of it, as at `Leave`.
 async fn run(mut state: MeshState, mut events: UnboundedReceiver<MeshEvent>) {
     while let Some(event) = events.next().await {
-        if matches!(event, MeshEvent::Leave) {
+        if matches!(event, MeshEvent::Leave) || state.model.connection.is_disposed() {
             break;
         }
         state.handle(event);

@@ -180,9 +180,14 @@ impl Picture {
         Some(FramesRead(self.reads))
     }
 
+    /// Whether no newer read began since this one: a failure of an older one is no news.
+    pub fn is_current(&self, read: FramesRead) -> bool {
+        read.0 == self.reads
+    }
+
     /// The read's total of decoded frames; ignored if a newer read began since.
     pub fn frames_read(&mut self, read: FramesRead, frames: f64) {
-        if read.0 != self.reads {
+        if !self.is_current(read) {
             return;
         }
         match self.frames_seen.replace(frames) {
@@ -292,6 +297,7 @@ mod tests {
         let mut picture = Picture::default();
         let first = picture.look(false, true).expect("disagreeing");
         let second = picture.look(false, true).expect("disagreeing");
+        assert!(!picture.is_current(first) && picture.is_current(second));
         picture.frames_read(second, 10.0);
         picture.frames_read(first, 0.0);
         let third = picture.look(false, true).expect("disagreeing");

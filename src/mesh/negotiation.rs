@@ -1,8 +1,12 @@
-//! Perfect negotiation, as the W3C WebRTC specification gives it in its example "Perfect
-//! negotiation" (§ 10.7), with the example's own names: `makingOffer`, `ignoreOffer` and
+//! Perfect negotiation after the W3C WebRTC specification's example "Perfect negotiation",
+//! with the example's own names: `makingOffer`, `ignoreOffer` and
 //! `isSettingRemoteAnswerPending`. Pure: the link feeds it what happened and the connection's
-//! `signalingState`, and does what it decides. Beside it, the candidates that arrive before
-//! the remote description, and the SDP lines the link reads.
+//! `signalingState`, and does what it decides. Two additions of ours: the flag for an answer
+//! being applied is cleared only when an answer settles (see
+//! [`PerfectNegotiation::remote_description_settled`]), and candidates that arrive before the
+//! remote description wait in a [`CandidateQueue`], which also sets aside those of ICE sessions
+//! the remote description does not have. Beside them: who makes a link's first offer, and the
+//! SDP lines the link reads.
 
 use crate::signalling::protocol::{IceCandidate, SdpType};
 
@@ -50,7 +54,7 @@ impl PerfectNegotiation {
     }
 
     /// `negotiationneeded` fired: `setLocalDescription()` is called now.
-    pub fn making_offer(&mut self) {
+    pub fn offer_started(&mut self) {
         self.making_offer = true;
     }
 
@@ -318,7 +322,7 @@ mod tests {
     #[test]
     fn glare_the_impolite_side_ignores_the_peers_offer() {
         let mut negotiation = PerfectNegotiation::new(false);
-        negotiation.making_offer();
+        negotiation.offer_started();
         assert_eq!(
             negotiation.description_received(SdpType::Offer, Stable),
             Verdict::Ignore,
@@ -341,7 +345,7 @@ mod tests {
     #[test]
     fn glare_the_polite_side_rolls_back_and_applies_the_peers_offer() {
         let mut negotiation = PerfectNegotiation::new(true);
-        negotiation.making_offer();
+        negotiation.offer_started();
         negotiation.offer_settled();
         // `setRemoteDescription(offer)` in `have-local-offer` rolls ours back implicitly.
         assert_eq!(

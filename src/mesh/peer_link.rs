@@ -233,7 +233,7 @@ impl PeerLink {
         match event {
             LinkEvent::NegotiationNeeded => {
                 trace!("{}: negotiation needed", self.peer.short());
-                self.negotiation.making_offer();
+                self.negotiation.offer_started();
                 let offered = modern(&self.connection).set_local_description_implicit();
                 self.settle(offered, |result| LinkEvent::OfferSet(result.map(drop)));
             }
@@ -287,7 +287,8 @@ impl PeerLink {
                     self.picture.frames_read(read, frames);
                     self.show_video();
                 }
-                Err(error) => warn("receiver stats", &error),
+                Err(error) if self.picture.is_current(read) => warn("receiver stats", &error),
+                Err(_) => {}
             },
         }
     }

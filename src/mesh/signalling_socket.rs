@@ -172,7 +172,9 @@ impl SignallingSocket {
         };
         // A reload resumes the session this tab had, unless a live tab holds it.
         if let Claim::Now(session) = socket.session.claim(events) {
-            socket.resume(session);
+            // Nothing is shown yet: a browser that refuses the very first socket shows the
+            // countdown at its first tick.
+            let _ = socket.resume(session);
         }
         socket
     }
@@ -195,7 +197,9 @@ impl SignallingSocket {
             }
             SocketInput::Closed(number, code) if current(number) => return self.closed(code),
             SocketInput::Heartbeat(number) if current(number) => return self.heartbeat(),
-            SocketInput::RetryDue if self.retry.is_some() && !self.stopped => self.connect(),
+            SocketInput::RetryDue if self.retry.is_some() && !self.stopped => {
+                return self.connect()
+            }
             SocketInput::Countdown => {
                 if let Some(retry) = &self.retry {
                     return Some(SocketEvent::Reconnecting {
@@ -203,16 +207,18 @@ impl SignallingSocket {
                     });
                 }
             }
-            SocketInput::GoodMoment if self.retry.is_some() && !self.stopped => self.connect(),
+            SocketInput::GoodMoment if self.retry.is_some() && !self.stopped => {
+                return self.connect()
+            }
             SocketInput::PageHide => self.unload(),
             SocketInput::PageRestored => {
                 self.stopped = false;
-                self.connect();
+                return self.connect();
             }
             SocketInput::SessionChannel(text) => self.session.heard(&text),
             SocketInput::ProbeOver => {
                 if let Some(session) = self.session.probe_over() {
-                    self.resume(session);
+                    return self.resume(session);
                 }
             }
             // Late news of a socket already replaced, or a retry no longer wanted.
@@ -221,10 +227,10 @@ impl SignallingSocket {
         None
     }
 
-    fn resume(&mut self, session: Option<Session>) {
+    fn resume(&mut self, session: Option<Session>) -> Option<SocketEvent> {
         self.token = session.as_ref().map(|(_, token)| token.clone());
         self.claimed_id = session.map(|(id, _)| MemberId::new(id));
-        self.connect();
+        self.connect()
     }
 
     /// The session the server gave us (our id and the token to present on the next
@@ -292,7 +298,9 @@ impl SignallingSocket {
         }
     }
 
-    fn connect(&mut self) {
+    /// Opens a WebSocket; if the browser refuses at once, the next attempt is scheduled and
+    /// the countdown shown.
+    fn connect(&mut self) -> Option<SocketEvent> {
         self.retry = None;
         self.live = None;
         let url = match &self.token {
@@ -301,7 +309,7 @@ impl SignallingSocket {
         };
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
-            Err(_) => return self.schedule_retry(),
+            Err(_) => return Some(self.schedule_retry()),
         };
         self.sockets_opened = self.sockets_opened.wrapping_add(1);
         let number = self.sockets_opened;
@@ -342,6 +350,7 @@ impl SignallingSocket {
             _listeners: listeners,
             _heartbeat: None,
         });
+        None
     }
 
     fn opened(&mut self) {
@@ -380,13 +389,10 @@ impl SignallingSocket {
         web_sys::console::info_1(
             &format!("portals: signalling closed ({code}), reconnecting").into(),
         );
-        self.schedule_retry();
-        self.retry.as_ref().map(|retry| SocketEvent::Reconnecting {
-            seconds_left: retry.seconds_left(),
-        })
+        Some(self.schedule_retry())
     }
 
-    fn schedule_retry(&mut self) {
+    fn schedule_retry(&mut self) -> SocketEvent {
         self.attempt += 1;
         let delay = reconnect_delay(self.attempt, js_sys::Math::random());
         let attempt = {
@@ -399,11 +405,14 @@ impl SignallingSocket {
             let events = self.events.clone();
             Interval::new(250, move || events.socket(SocketInput::Countdown))
         };
-        self.retry = Some(Retry {
+        let retry = Retry {
             deadline: js_sys::Date::now() + delay.as_secs_f64() * 1000.0,
             _attempt: attempt,
             _countdown: countdown,
-        });
+        };
+        let seconds_left = retry.seconds_left();
+        self.retry = Some(retry);
+        SocketEvent::Reconnecting { seconds_left }
     }
 
     /// The tab is going away (closed, reloaded, or into the back-forward cache): close with
