@@ -1,7 +1,8 @@
 //! One `RTCPeerConnection` to one other member: the web-sys side of a link. What it decides
 //! is decided by pure pieces, each readable against its reference: [`negotiation`] (perfect
-//! negotiation with the W3C example's names, the candidate queue, who offers first) and
-//! [`link_health`] (ICE restarts, the stall watchdog, whether the tile has a picture).
+//! negotiation with the W3C example's names, the candidate queue, who offers first),
+//! [`link_health`] (ICE restarts, the stall watchdog and its backoff) and [`tile_view`] (the
+//! tile's state in words, whether it has a picture).
 //!
 //! The link is plain data owned by the mesh's task. Its listeners and timers, and each promise
 //! it starts, only send a [`LinkEvent`] to the mesh's queue; the mesh hands it back to
@@ -11,6 +12,7 @@
 //!
 //! [`negotiation`]: super::negotiation
 //! [`link_health`]: super::link_health
+//! [`tile_view`]: super::tile_view
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,14 +33,14 @@ use web_sys::{
 use super::{
     events::{Events, LinkEvents},
     link_health::{
-        ice_step, shown_state, ConnectionState, FramesRead, IceState, IceStep, Picture, Remedy,
-        Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
+        ice_step, IceState, IceStep, Remedy, Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
     },
     negotiation::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
     },
     signalling_socket::SignallingSocket,
+    tile_view::{shown_state, ConnectionState, FramesRead, Picture},
     trace::trace,
 };
 use crate::{
