@@ -338,22 +338,12 @@ impl MeshState {
     }
 
     /// Opens a link to `from` on the spot for an offer that beats the `info` announcing its
-    /// sender: politeness follows from the two ids alone. Anything else from an unknown member
-    /// is a leftover of one who left, and opening a link for it would make a ghost tile.
+    /// sender. Anything else from an unknown member is a leftover of one who left, and opening
+    /// a link for it would make a ghost tile.
     fn open_for_an_early_offer(&mut self, from: &MemberId, kind: SdpType) {
-        if kind != SdpType::Offer || self.links.contains_key(from) {
-            return;
+        if kind == SdpType::Offer && !self.links.contains_key(from) {
+            self.open_for_an_offer_in_hand(from);
         }
-        let Some(me) = &self.me else { return };
-        let polite = me.is_polite_towards(from);
-        self.open_link(
-            &Peer {
-                id: from.clone(),
-                polite,
-                newcomer_offers: false,
-            },
-            FirstOffer::offer_in_hand(polite),
-        );
     }
 
     /// A base-library peer builds a brand new connection on every `info`; its offer then
@@ -364,20 +354,23 @@ impl MeshState {
             .get(from)
             .is_some_and(|link| link.is_from_a_new_connection(description));
         if rebuilt {
-            let polite = self
-                .me
-                .as_ref()
-                .is_some_and(|me| me.is_polite_towards(from));
             self.close_link(from);
-            self.open_link(
-                &Peer {
-                    id: from.clone(),
-                    polite,
-                    newcomer_offers: false,
-                },
-                FirstOffer::offer_in_hand(polite),
-            );
+            self.open_for_an_offer_in_hand(from);
         }
+    }
+
+    /// A link for the offer being handled: politeness follows from the two ids alone.
+    fn open_for_an_offer_in_hand(&mut self, from: &MemberId) {
+        let Some(me) = &self.me else { return };
+        let polite = me.is_polite_towards(from);
+        self.open_link(
+            &Peer {
+                id: from.clone(),
+                polite,
+                newcomer_offers: false,
+            },
+            FirstOffer::offer_in_hand(polite),
+        );
     }
 
     fn open_link(&mut self, peer: &Peer, first_offer: FirstOffer) {
