@@ -237,7 +237,9 @@ impl PeerLink {
                 trace!("{}: negotiation needed", self.peer.short());
                 self.negotiation.offer_started();
                 let offered = modern(&self.connection).set_local_description_implicit();
-                self.settle(offered, |result| LinkEvent::OfferSet(result.map(drop)));
+                self.settle(offered, |result| {
+                    Some(LinkEvent::OfferSet(result.map(drop)))
+                });
             }
             LinkEvent::OfferSet(result) => {
                 self.negotiation.offer_settled();
@@ -295,16 +297,17 @@ impl PeerLink {
         }
     }
 
-    /// Runs `promise` and reports how it settled as the event `report` makes of it.
+    /// Runs `promise` and reports how it settled as the event `report` makes of it, if any.
     fn settle(
         &self,
         promise: js_sys::Promise,
-        report: impl FnOnce(Result<JsValue, JsValue>) -> LinkEvent + 'static,
+        report: impl FnOnce(Result<JsValue, JsValue>) -> Option<LinkEvent> + 'static,
     ) {
         let events = self.events.clone();
         spawn_local(async move {
-            let result = JsFuture::from(promise).await;
-            events.send(report(result));
+            if let Some(event) = report(JsFuture::from(promise).await) {
+                events.send(event);
+            }
         });
     }
 
@@ -411,11 +414,13 @@ impl PeerLink {
             .set_remote_description(&session_init(&description));
         let kind = description.kind;
         let fingerprint = fingerprint(&description.sdp);
-        self.settle(applied, move |result| LinkEvent::RemoteDescriptionSet {
-            kind,
-            handed,
-            fingerprint,
-            result: result.map(drop),
+        self.settle(applied, move |result| {
+            Some(LinkEvent::RemoteDescriptionSet {
+                kind,
+                handed,
+                fingerprint,
+                result: result.map(drop),
+            })
         });
     }
 
@@ -462,7 +467,9 @@ impl PeerLink {
             // already sends them.
             self.attach_deferred();
             let answered = modern(&self.connection).set_local_description_implicit();
-            self.settle(answered, |result| LinkEvent::AnswerSet(result.map(drop)));
+            self.settle(answered, |result| {
+                Some(LinkEvent::AnswerSet(result.map(drop)))
+            });
         }
     }
 
@@ -496,12 +503,7 @@ impl PeerLink {
         let added = self
             .connection
             .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
-        let events = self.events.clone();
-        spawn_local(async move {
-            if let Err(error) = JsFuture::from(added).await {
-                events.send(LinkEvent::CandidateFailed(error));
-            }
-        });
+        self.settle(added, |result| result.err().map(LinkEvent::CandidateFailed));
     }
 
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
@@ -576,11 +578,8 @@ impl PeerLink {
                 // Back in `stable`, the browser asks for negotiation again.
                 let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
                 let rolled_back = self.connection.set_local_description(&rollback);
-                let events = self.events.clone();
-                spawn_local(async move {
-                    if let Err(error) = JsFuture::from(rolled_back).await {
-                        events.send(LinkEvent::RollbackFailed(error));
-                    }
+                self.settle(rolled_back, |result| {
+                    result.err().map(LinkEvent::RollbackFailed)
                 });
             }
             Some(Remedy::RestartIce) => {
