@@ -6,10 +6,13 @@
 #   scripts/bench.sh join     server time of a join and a leave in rooms of 2, 6 and 12
 #   scripts/bench.sh page     server time for /?room=home while the relay runs 10k msg/s
 #   scripts/bench.sh bundle   the release wasm and JS bundle, gzip
+#   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
 #   scripts/bench.sh all      everything above
 #
 # RUNS=n repeats each measurement (default 3) and reports the median. Raw output is kept under
-# bench/results/<date>/. The server and the load generator share this machine and talk over
+# bench/results/<date>/. For the figures of an earlier commit, build it elsewhere and point
+# PORTALS_BENCH_BIN at its binary (and, for `wall`, LEPTOS_SITE_ROOT at its site, with
+# WALL_NO_BUILD=1). The server and the load generator share this machine and talk over
 # loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,8 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 runs=${RUNS:-3}
 port=${PORTALS_BENCH_PORT:-3100}
+# The binary `start_server` runs: the release build, but for `wall` (see there).
+server_bin=target/release/portals
 results="bench/results/$(date +%Y%m%d-%H%M%S)-$what"
 server_pid=""
 
@@ -36,7 +41,7 @@ build() {
 
 start_server() {
   # Rate limits off: the benchmark is the sender here, not an abuser.
-  target/release/portals --addr "127.0.0.1:$port" --log warn \
+  "${PORTALS_BENCH_BIN:-$server_bin}" --addr "127.0.0.1:$port" --log warn \
     --messages-per-second 10000000 --message-burst 10000000 "$@" &
   server_pid=$!
   for _ in $(seq 100); do
@@ -169,11 +174,43 @@ bench_bundle() {
   done | tee "$results/bundle.md"
 }
 
+bench_wall() {
+  say "wall: cargo leptos build, then Chromium tabs with fake cameras, ${runs} runs"
+  # The dev build: the release build does not hydrate the wall page yet (see BENCHMARKS.md).
+  [ -n "${WALL_NO_BUILD:-}" ] || cargo leptos build 2>&1 | tail -1
+  server_bin=target/debug/portals
+  # The site cargo-leptos just built, served by the binary it built with it.
+  export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
+  for run in $(seq "$runs"); do
+    start_server
+    (cd end2end && node bench/wall.mjs "http://127.0.0.1:$port" mesh 4 6 8) >>"$results/wall.jsonl"
+    (cd end2end && node bench/wall.mjs "http://127.0.0.1:$port" wall 4 8 16) >>"$results/wall.jsonl"
+    stop_server
+  done
+  python3 - "$results/wall.jsonl" >"$results/wall.md" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+print("| room | tabs | ready, median ms | watched tab decodes | fps median | fps min |")
+print("|---|---|---|---|---|---|")
+for shape, size in dict.fromkeys((r["shape"], r["size"]) for r in rows):
+    runs = [r for r in rows if (r["shape"], r["size"]) == (shape, size)]
+    label = f"{size} both" if shape == "mesh" else f"1 wall + {size} cameras"
+    ready = [r["ready_ms"] for r in runs if r["ready_ms"] is not None]
+    fps = [r["fps_median"] for r in runs if r["fps_median"] is not None]
+    low = [r["fps_min"] for r in runs if r["fps_min"] is not None]
+    seen = "/".join(str(r["decoding"]) for r in runs) + f" of {runs[0]['expected']}"
+    when = f"{statistics.median(ready):.0f} ({len(ready)}/{len(runs)} runs)" if ready else f"never (0/{len(runs)} runs)"
+    print(f"| {label} | {runs[0]['tabs']} | {when} | {seen} | "
+          f"{statistics.median(fps) if fps else '-'} | {min(low) if low else '-'} |")
+EOF
+  cat "$results/wall.md"
+}
+
 case "$what" in
-relay | memory | join | page | bundle) "bench_$what" ;;
-all) for each in join relay memory page bundle; do "bench_$each"; done ;;
+relay | memory | join | page | bundle | wall) "bench_$what" ;;
+all) for each in join relay memory page bundle wall; do "bench_$each"; done ;;
 *)
-  sed -n '2,13p' "$0"
+  sed -n '2,14p' "$0"
   exit 2
   ;;
 esac

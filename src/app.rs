@@ -8,7 +8,10 @@ use leptos_router::{
     StaticSegment,
 };
 
-use crate::pages::{room_picker::RoomPicker, wall::WallPage};
+use crate::{
+    pages::{room_picker::RoomPicker, wall::WallPage},
+    signalling::protocol::Role,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -44,7 +47,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// `/` is the room picker; `/?room=<name>` is that room's wall.
+/// `/` is the room picker; `/?room=<name>` is that room's wall, `&role=camera` or `&role=wall`
+/// a camera or a screen only.
 #[component]
 fn Home() -> impl IntoView {
     let query = use_query_map();
@@ -52,7 +56,8 @@ fn Home() -> impl IntoView {
     let flag = move |name: &'static str| query.read_untracked().get(name).is_some();
     move || match room.get() {
         Some(room) => {
-            view! { <WallPage room self_view=flag("self") debug=flag("debug")/> }.into_any()
+            let role = Role::parse(&query.read_untracked().get("role").unwrap_or_default());
+            view! { <WallPage room role self_view=flag("self") debug=flag("debug")/> }.into_any()
         }
         None => view! { <RoomPicker/> }.into_any(),
     }

@@ -9,6 +9,7 @@ import {
   printConsoleOnFailure,
   watchConsole,
 } from "./helpers";
+import { framesDecoded, installHooks } from "./hooks";
 
 test.afterEach(printConsoleOnFailure);
 
@@ -240,6 +241,32 @@ test("a base @openlab/portals client and the Leptos client see each other", asyn
   for (const page of [first, second]) {
     expect(pageWarnings(page).filter((warning) => /candidate|remote description/.test(warning))).toEqual([]);
   }
+  await context.close();
+});
+
+test("a base client in a room with a wall and a camera counts as both: it sees the camera and the wall sees it", async ({ browser }) => {
+  const context = await browser.newContext();
+  await installHooks(context);
+  const room = freshRoom("compat-roles");
+  const wall = await openWall(context, room, { query: "&role=wall" });
+  const camera = await openWall(context, room, { query: "&role=camera" });
+  const [idWall, idCamera] = [await memberId(wall), await memberId(camera)];
+  const base = await context.newPage();
+  await startBaseClient(base, room);
+  const idBase = await baseId(base);
+
+  await expectDecoding(wall, [idBase, idCamera].sort());
+  // The wall sends nothing, so the base client shows the camera only; the camera decodes
+  // nothing, the base client's offer of video notwithstanding.
+  await expect.poll(() => baseDecodes(base), { timeout: 30_000 }).toEqual([idCamera]);
+  await expect(camera.locator("main.wall")).toHaveAttribute("data-watchers", "2");
+  expect(await framesDecoded(camera)).toBe(0);
+  const wallVideo = await base.evaluate(
+    (id) => (document.getElementById(`v-${id}`) as HTMLVideoElement | null)?.videoWidth ?? 0,
+    idWall,
+  );
+  expect(wallVideo).toBe(0);
+  expect(await base.evaluate(() => (window as any).base.serverErrors)).toEqual([]);
   await context.close();
 });
 

@@ -187,3 +187,40 @@ export async function mediaRequests(page: Page): Promise<{ audio: boolean; video
     ),
   );
 }
+
+/** The page's peer connections that are not closed, by their connection state. */
+export async function openConnections(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    ((window as any).__hooks.peers as RTCPeerConnection[])
+      .filter((peer) => peer.connectionState !== "closed")
+      .map((peer) => peer.connectionState),
+  );
+}
+
+/** Video frames the page has decoded so far, over all its peer connections, closed or not. */
+export async function framesDecoded(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    let frames = 0;
+    for (const peer of (window as any).__hooks.peers as RTCPeerConnection[]) {
+      if (peer.connectionState === "closed") continue;
+      (await peer.getStats()).forEach((report: any) => {
+        if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded ?? 0;
+      });
+    }
+    return frames;
+  });
+}
+
+/** Video frames the page has sent so far, over its open peer connections. */
+export async function framesSent(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    let frames = 0;
+    for (const peer of (window as any).__hooks.peers as RTCPeerConnection[]) {
+      if (peer.connectionState === "closed") continue;
+      (await peer.getStats()).forEach((report: any) => {
+        if (report.type === "outbound-rtp" && report.kind === "video") frames += report.framesSent ?? 0;
+      });
+    }
+    return frames;
+  });
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
-use crate::signalling::MemberId;
+use crate::signalling::{protocol::Role, MemberId};
 
 /// A browser `MediaStream` inside a signal. Signals must be `Send`; the wall only ever touches
 /// streams on the browser's one thread, so the wrapper's check never fires. On the server the
@@ -92,6 +92,9 @@ pub struct Tile {
     /// tile must not be mistaken for the old one (whose stream is gone).
     pub key: u64,
     pub member: MemberId,
+    /// The member sends us video: a tile on the wall. A link we only send on (to a wall, from
+    /// a `both` tab) has no picture to show, and no tile in the grid.
+    pub shows_video: bool,
     pub state: ArcRwSignal<LinkState>,
     pub stream: ArcRwSignal<Option<SharedStream>>,
     /// A video track arrived: without one, a connected member is a viewer.
@@ -101,11 +104,12 @@ pub struct Tile {
 }
 
 impl Tile {
-    pub fn new(member: MemberId) -> Self {
+    pub fn new(member: MemberId, shows_video: bool) -> Self {
         static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Self {
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             member,
+            shows_video,
             state: ArcRwSignal::new(LinkState::Connecting),
             stream: ArcRwSignal::new(None),
             has_video: ArcRwSignal::new(false),
@@ -117,6 +121,8 @@ impl Tile {
 /// Everything on the wall page that changes.
 #[derive(Clone, Copy)]
 pub struct WallModel {
+    /// What this tab does with video (`&role=`); fixed for the page's life.
+    pub role: Role,
     pub connection: RwSignal<Connection>,
     pub camera: RwSignal<CameraState>,
     pub me: RwSignal<Option<MemberId>>,
@@ -138,18 +144,26 @@ pub struct WallModel {
 }
 
 impl WallModel {
-    pub fn new(self_view: bool) -> Self {
+    pub fn new(self_view: bool, role: Role) -> Self {
+        let sends = role.sends();
         Self {
+            role,
             connection: RwSignal::new(Connection::Connecting),
-            camera: RwSignal::new(CameraState::Starting),
+            // A wall never asks for a camera: its state is off from the start.
+            camera: RwSignal::new(if sends {
+                CameraState::Starting
+            } else {
+                CameraState::Off
+            }),
             me: RwSignal::new(None),
             tiles: RwSignal::new(Vec::new()),
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),
-            camera_enabled: RwSignal::new(true),
+            camera_enabled: RwSignal::new(sends),
             microphone_enabled: RwSignal::new(false),
             sound: RwSignal::new(false),
-            self_view: RwSignal::new(self_view),
+            // A camera's page is its own preview.
+            self_view: RwSignal::new(self_view || role == Role::Camera),
             notice: RwSignal::new(None),
         }
     }

@@ -42,7 +42,19 @@ pub fn VideoWall(
     on_cleanup(move || resize.remove());
 
     let shows_self = move || model.self_view.get();
-    let count = move || model.tiles.with(Vec::len) + usize::from(shows_self());
+    // Tiles of members that send us video: a camera decodes nothing and shows only its own
+    // preview, and a wall watching a `both` tab has no tile there.
+    let shown = move || {
+        model.tiles.with(|tiles| {
+            tiles
+                .iter()
+                .filter(|tile| tile.shows_video)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let receives = model.role.receives();
+    let count = move || shown().len() + usize::from(shows_self());
     let grid_style = move || {
         let (width, height) = size.get();
         let grid = fit(count(), width, height);
@@ -52,14 +64,21 @@ pub fn VideoWall(
         )
     };
     let alone =
-        move || model.tiles.with(Vec::is_empty) && model.connection.get() == Connection::Joined;
+        move || receives && shown().is_empty() && model.connection.get() == Connection::Joined;
+    let empty_text = move || {
+        if model.tiles.with(Vec::is_empty) {
+            "Nobody else is here yet. Add a camera:"
+        } else {
+            "Only screens are watching here. Add a camera:"
+        }
+    };
     let overlay_room = room.clone();
 
     view! {
         <div class="stage" node_ref=stage>
             <Show when=move || alone() && !adding.get()>
                 <div class="empty-room" data-empty="true">
-                    <p>"Nobody else is here yet. Add a camera:"</p>
+                    <p>{empty_text}</p>
                     <InvitePanel room=room.clone()/>
                 </div>
             </Show>
@@ -75,7 +94,7 @@ pub fn VideoWall(
                     <SelfTile stream=model.local_stream/>
                 </Show>
                 <For
-                    each=move || model.tiles.get()
+                    each=shown
                     key=|tile| tile.key
                     children=move |tile| view! { <VideoTile tile sound=model.sound/> }
                 />

@@ -22,14 +22,16 @@ use super::{
     local_media::{self, Capture, Device, MediaError},
     negotiation::{FirstOffer, FirstOffers},
     peer_link::PeerLink,
-    plan::{reconcile, LinkView},
+    plan::{reconcile, LinkMedia, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
 };
 use crate::{
     components::model::{CameraState, Connection, Tile, WallModel},
     signalling::{
-        protocol::{ErrorReport, Peer, RtcConfiguration, SdpType, SessionDescription, Welcome},
+        protocol::{
+            ErrorReport, Peer, Role, RtcConfiguration, SdpType, SessionDescription, Welcome,
+        },
         ErrorCode, MemberId, ServerMessage,
     },
 };
@@ -132,7 +134,7 @@ impl MeshState {
         Self {
             model,
             events: events.clone(),
-            socket: SignallingSocket::open(room, events),
+            socket: SignallingSocket::open(room, model.role, events),
             links: BTreeMap::new(),
             me: None,
             rtc: RtcConfiguration::default(),
@@ -319,7 +321,7 @@ impl MeshState {
                 connected: link.is_connected(),
             })
             .collect();
-        let plan = reconcile(&views, &self.members, after_rejoin);
+        let plan = reconcile(self.model.role, &views, &self.members, after_rejoin);
         for member in &plan.close {
             self.close_link(member);
         }
@@ -363,11 +365,18 @@ impl MeshState {
     fn open_for_an_offer_in_hand(&mut self, from: &MemberId) {
         let Some(me) = &self.me else { return };
         let polite = me.is_polite_towards(from);
+        // Its role, if an `info` told it already; `both` for a sender it did not.
+        let role = self
+            .members
+            .iter()
+            .find(|peer| &peer.id == from)
+            .map_or(Role::Both, |peer| peer.role);
         self.open_link(
             &Peer {
                 id: from.clone(),
                 polite,
                 newcomer_offers: false,
+                role,
             },
             FirstOffer::offer_in_hand(polite),
         );
@@ -381,10 +390,12 @@ impl MeshState {
             first_offer,
             self.camera.is_some()
         );
-        let tile = Tile::new(peer.id.clone());
+        let media = LinkMedia::between(self.model.role, peer.role);
+        let tile = Tile::new(peer.id.clone(), media.receives);
         let local = self.local_tracks();
         match PeerLink::open(
             peer,
+            media,
             &self.rtc,
             local,
             &self.events,
@@ -425,6 +436,10 @@ impl MeshState {
     /// The Camera button, and the start. One request at a time: what is wanted when it
     /// resolves decides whether the camera is used.
     fn camera_wanted(&mut self, wanted: bool) {
+        if !self.model.role.sends() {
+            // A wall never asks: it is a screen, and a prompt on a TV has nobody to answer it.
+            return;
+        }
         if !wanted {
             let status = self.model.camera.get_untracked();
             if self.camera.is_some() || matches!(status, CameraState::On | CameraState::Starting) {
@@ -508,6 +523,9 @@ impl MeshState {
     /// The Mic button: the first "on" asks for the microphone; later ones mute and unmute
     /// without renegotiating (the track stays, its content goes silent).
     fn microphone_wanted(&mut self, wanted: bool) {
+        if !self.model.role.sends() {
+            return;
+        }
         if let Some(capture) = &self.microphone {
             for track in capture.tracks() {
                 track.set_enabled(wanted);

@@ -39,6 +39,7 @@ use super::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
     },
+    plan::{Direction, LinkMedia},
     signalling_socket::SignallingSocket,
     tile_view::{shown_state, ConnectionState, FramesRead, Picture},
     trace::trace,
@@ -118,6 +119,8 @@ pub struct PeerLink {
     connection: RtcPeerConnection,
     events: LinkEvents,
     tile: Tile,
+    /// Which way media goes, from the two roles.
+    media: LinkMedia,
     /// Everything the peer sends, shown on its tile.
     remote: MediaStream,
     negotiation: PerfectNegotiation,
@@ -138,11 +141,13 @@ pub struct PeerLink {
 }
 
 impl PeerLink {
-    /// Opens a connection to `peer`, sending `local` (the camera, maybe a microphone) if any.
-    /// With [`FirstOffer::Theirs`], the tracks wait (a moment at most) for the peer's own first
-    /// offer and join it, so that the two never offer at once.
+    /// Opens a connection to `peer`, sending `local` (the camera, maybe a microphone) if any
+    /// and if `media` says the peer receives. With [`FirstOffer::Theirs`], the tracks wait (a
+    /// moment at most) for the peer's own first offer and join it, so that the two never offer
+    /// at once.
     pub fn open(
         peer: &Peer,
+        media: LinkMedia,
         rtc: &RtcConfiguration,
         local: LocalTracks,
         events: &Events,
@@ -187,6 +192,7 @@ impl PeerLink {
             connection,
             events,
             tile,
+            media,
             remote: MediaStream::new()?,
             negotiation: PerfectNegotiation::new(peer.polite),
             candidates: CandidateQueue::default(),
@@ -317,6 +323,9 @@ impl PeerLink {
     /// itself would do for one never used: turning the camera off and on does not grow the
     /// SDP by a media section each time. `negotiationneeded` takes care of the rest.
     pub fn send_track(&mut self, track: &MediaStreamTrack, stream: &MediaStream) {
+        if !self.media.sends {
+            return;
+        }
         if let Some(deferred) = self.deferred.as_mut() {
             deferred.push((track.clone(), stream.clone()));
             return;
@@ -343,12 +352,40 @@ impl PeerLink {
                     RtcRtpTransceiverDirection::Inactive | RtcRtpTransceiverDirection::Sendonly => {
                         RtcRtpTransceiverDirection::Sendonly
                     }
-                    _ => RtcRtpTransceiverDirection::Sendrecv,
+                    _ => web_direction(self.media.direction(true)),
                 };
                 transceiver.set_direction(direction);
             }
-            None => {
-                self.connection.add_track_0(track, stream);
+            None => self.add_local_track(track, stream),
+        }
+    }
+
+    /// `addTrack`, or for a peer that sends us nothing a `sendonly` transceiver: a camera's
+    /// offer must not ask a wall, or anyone, for video it would never decode.
+    fn add_local_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        if self.media.receives {
+            self.connection.add_track_0(track, stream);
+        } else {
+            let init = RtcRtpTransceiverInit::new();
+            init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+            init.set_streams(&js_sys::Array::of1(stream));
+            self.connection
+                .add_transceiver_with_media_stream_track_and_init(track, &init);
+        }
+    }
+
+    /// Sets every transceiver's direction from the roles before an answer: a peer that knows
+    /// no roles (a base client) offers `sendrecv` to everyone, and the answer is where a camera
+    /// declines its video and a wall declines to send.
+    fn fit_directions(&self) {
+        for transceiver in self.transceivers() {
+            if transceiver.stopped() {
+                continue;
+            }
+            let has_track = transceiver.sender().track().is_some();
+            let wanted = web_direction(self.media.direction(has_track));
+            if transceiver.direction() != wanted {
+                transceiver.set_direction(wanted);
             }
         }
     }
@@ -466,6 +503,7 @@ impl PeerLink {
             // Held-back tracks join the transceivers this offer just created, so the answer
             // already sends them.
             self.attach_deferred();
+            self.fit_directions();
             let answered = modern(&self.connection).set_local_description_implicit();
             self.settle(answered, |result| {
                 Some(LinkEvent::AnswerSet(result.map(drop)))
@@ -508,11 +546,12 @@ impl PeerLink {
 
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
     fn attach(&self, tracks: LocalTracks) {
+        let tracks = if self.media.sends { tracks } else { Vec::new() };
         let sends_video = tracks.iter().any(|(track, _)| track.kind() == "video");
         for (track, stream) in &tracks {
-            self.connection.add_track_0(track, stream);
+            self.add_local_track(track, stream);
         }
-        if !sends_video && !self.receives_video() {
+        if self.media.receives && !sends_video && !self.receives_video() {
             // A viewer still wants the others' video: without a transceiver of its own, two
             // viewers would never connect and could not tell each other apart from "stuck".
             let init = RtcRtpTransceiverInit::new();
@@ -788,6 +827,15 @@ fn connection_state(connection: &RtcPeerConnection) -> ConnectionState {
         RtcPeerConnectionState::Disconnected => ConnectionState::Disconnected,
         RtcPeerConnectionState::Failed => ConnectionState::Failed,
         _ => ConnectionState::Closed,
+    }
+}
+
+fn web_direction(direction: Direction) -> RtcRtpTransceiverDirection {
+    match direction {
+        Direction::Sendrecv => RtcRtpTransceiverDirection::Sendrecv,
+        Direction::Sendonly => RtcRtpTransceiverDirection::Sendonly,
+        Direction::Recvonly => RtcRtpTransceiverDirection::Recvonly,
+        Direction::Inactive => RtcRtpTransceiverDirection::Inactive,
     }
 }
 

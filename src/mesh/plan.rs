@@ -1,9 +1,13 @@
 //! The client's decisions, kept pure so they are unit-tested natively: which peer connections
-//! to open and close on an `info`, and how long to wait before reconnecting.
+//! to open and close on an `info`, which way media goes on each, and how long to wait before
+//! reconnecting.
 
 use std::time::Duration;
 
-use crate::signalling::{protocol::Peer, MemberId};
+use crate::signalling::{
+    protocol::{Peer, Role},
+    MemberId,
+};
 
 /// What the client knows about one of its peer connections when it decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +36,15 @@ pub struct Plan {
 /// back (for instance after a server restart) the others are still coming back one by one,
 /// and tearing down a live call because its member has not reconnected *yet* is exactly the
 /// flicker the grace period exists to prevent.
-pub fn reconcile(links: &[LinkView], members: &[Peer], after_own_rejoin: bool) -> Plan {
+///
+/// Only members that `me` links with count (see [`Role::links_with`]): a camera never opens a
+/// connection to another camera, and one whose peer comes back in a role it has nothing to say
+/// to is closed like one that left.
+pub fn reconcile(me: Role, links: &[LinkView], members: &[Peer], after_own_rejoin: bool) -> Plan {
+    let members: Vec<&Peer> = members
+        .iter()
+        .filter(|peer| me.links_with(peer.role))
+        .collect();
     let mut plan = Plan::default();
     for link in links {
         if members.iter().any(|peer| peer.id == link.member) {
@@ -45,11 +57,51 @@ pub fn reconcile(links: &[LinkView], members: &[Peer], after_own_rejoin: bool) -
         }
     }
     plan.open = members
-        .iter()
+        .into_iter()
         .filter(|peer| !links.iter().any(|link| link.member == peer.id))
         .cloned()
         .collect();
     plan
+}
+
+/// Which way media goes on one link, from the two ends' roles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkMedia {
+    /// We send our camera (and microphone) on it: we send and the peer receives.
+    pub sends: bool,
+    /// We receive the peer's: we receive and the peer sends.
+    pub receives: bool,
+}
+
+/// A transceiver's direction, as `RTCRtpTransceiverDirection` spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Sendrecv,
+    Sendonly,
+    Recvonly,
+    Inactive,
+}
+
+impl LinkMedia {
+    pub fn between(me: Role, peer: Role) -> Self {
+        Self {
+            sends: me.sends() && peer.receives(),
+            receives: me.receives() && peer.sends(),
+        }
+    }
+
+    /// The direction of a transceiver that has a local track to send (`has_track`) or not.
+    /// Set on every transceiver before an answer, so that whatever the peer offered (a base
+    /// client offers `sendrecv` to everyone), a camera decodes nothing and a wall sends
+    /// nothing.
+    pub fn direction(self, has_track: bool) -> Direction {
+        match (self.sends && has_track, self.receives) {
+            (true, true) => Direction::Sendrecv,
+            (true, false) => Direction::Sendonly,
+            (false, true) => Direction::Recvonly,
+            (false, false) => Direction::Inactive,
+        }
+    }
 }
 
 /// First reconnect delay, doubled per failed attempt up to [`MAX_BACKOFF`].
@@ -76,10 +128,15 @@ mod tests {
     }
 
     fn peer(text: &str) -> Peer {
+        as_role(text, Role::Both)
+    }
+
+    fn as_role(text: &str, role: Role) -> Peer {
         Peer {
             id: id(text),
             polite: true,
             newcomer_offers: true,
+            role,
         }
     }
 
@@ -93,6 +150,7 @@ mod tests {
     #[test]
     fn a_join_opens_one_connection_and_touches_no_other() {
         let plan = reconcile(
+            Role::Both,
             &[link("a", true), link("b", false)],
             &[peer("a"), peer("b"), peer("c")],
             false,
@@ -108,7 +166,12 @@ mod tests {
 
     #[test]
     fn a_leave_closes_only_that_connection() {
-        let plan = reconcile(&[link("a", true), link("b", true)], &[peer("a")], false);
+        let plan = reconcile(
+            Role::Both,
+            &[link("a", true), link("b", true)],
+            &[peer("a")],
+            false,
+        );
         assert_eq!(plan.close, [id("b")]);
         assert!(plan.open.is_empty() && plan.keep_missing.is_empty());
     }
@@ -116,9 +179,47 @@ mod tests {
     #[test]
     fn after_a_rejoin_live_calls_outlast_their_members_absence() {
         let links = [link("a", true), link("b", false)];
-        let plan = reconcile(&links, &[], true);
+        let plan = reconcile(Role::Both, &links, &[], true);
         assert_eq!(plan.keep_missing, [id("a")]);
         assert_eq!(plan.close, [id("b")], "a dead call is not worth keeping");
+    }
+
+    #[test]
+    fn a_camera_links_only_with_those_that_watch() {
+        let members = [
+            as_role("wall", Role::Wall),
+            as_role("other camera", Role::Camera),
+            peer("both"),
+        ];
+        let plan = reconcile(Role::Camera, &[], &members, false);
+        assert_eq!(plan.open, [members[0].clone(), members[2].clone()]);
+        let plan = reconcile(Role::Wall, &[], &members, false);
+        assert_eq!(plan.open, [members[1].clone(), members[2].clone()]);
+    }
+
+    #[test]
+    fn a_peer_back_in_a_role_it_cannot_link_in_is_closed_even_after_a_rejoin() {
+        let plan = reconcile(
+            Role::Camera,
+            &[link("a", true)],
+            &[as_role("a", Role::Camera)],
+            false,
+        );
+        assert_eq!(plan.close, [id("a")]);
+    }
+
+    #[test]
+    fn each_side_sends_only_to_a_receiver_and_receives_only_from_a_sender() {
+        use Direction::*;
+        let media = LinkMedia::between;
+        assert_eq!(media(Role::Camera, Role::Wall).direction(true), Sendonly);
+        assert_eq!(media(Role::Wall, Role::Camera).direction(false), Recvonly);
+        assert_eq!(media(Role::Both, Role::Camera).direction(true), Recvonly);
+        assert_eq!(media(Role::Camera, Role::Both).direction(true), Sendonly);
+        assert_eq!(media(Role::Both, Role::Wall).direction(true), Sendonly);
+        assert_eq!(media(Role::Both, Role::Both).direction(true), Sendrecv);
+        assert_eq!(media(Role::Both, Role::Both).direction(false), Recvonly);
+        assert_eq!(media(Role::Camera, Role::Wall).direction(false), Inactive);
     }
 
     #[test]

@@ -17,7 +17,10 @@ use super::{
     plan::reconnect_delay,
     session_store::{Claim, Session, SessionStore},
 };
-use crate::signalling::{protocol::NEWCOMER_OFFERS, ClientMessage, MemberId, ServerMessage};
+use crate::signalling::{
+    protocol::{Role, NEWCOMER_OFFERS, ROLE},
+    ClientMessage, MemberId, ServerMessage,
+};
 
 /// How often the client pings the server, to notice a dead connection the browser has not.
 const HEARTBEAT_MS: u32 = 5_000;
@@ -60,7 +63,8 @@ pub enum SocketInput {
 }
 
 pub struct SignallingSocket {
-    /// `ws[s]://host/portal?room=<room>&newcomer_offers=1`; the token is appended per attempt.
+    /// `ws[s]://host/portal?room=<room>&newcomer_offers=1[&role=…]`; the token is appended per
+    /// attempt.
     endpoint: String,
     events: Events,
     /// The session kept across reloads of this tab.
@@ -122,7 +126,7 @@ impl Retry {
 
 impl SignallingSocket {
     /// Connects to `room` on the page's own server, once the tab's stored session is claimed.
-    pub fn open(room: &str, events: &Events) -> Self {
+    pub fn open(room: &str, role: Role, events: &Events) -> Self {
         let window = web_sys::window().expect("the wall runs in a window");
         let document = window.document().expect("a window has a document");
         let send = |input: fn() -> SocketInput| {
@@ -156,7 +160,7 @@ impl SignallingSocket {
             EventListener::new(&window, "pageshow", back),
         ];
         let mut socket = Self {
-            endpoint: endpoint(room),
+            endpoint: endpoint(room, role),
             events: events.clone(),
             session: SessionStore::open(room, events),
             live: None,
@@ -437,7 +441,7 @@ impl Drop for SignallingSocket {
 }
 
 /// The signalling URL on the page's own origin: `wss:` under `https:`, `ws:` otherwise.
-fn endpoint(room: &str) -> String {
+fn endpoint(room: &str, role: Role) -> String {
     let location = web_sys::window()
         .expect("the wall runs in a window")
         .location();
@@ -448,9 +452,13 @@ fn endpoint(room: &str) -> String {
     let room = js_sys::encode_uri_component(room);
     // We wait for a newcomer's offer once in the room: the others are told, so that a
     // newcomer offers to us at once and waits for a base client's offer instead.
-    format!(
+    let mut url = format!(
         "{}://{host}/portal?room={}&{NEWCOMER_OFFERS}=1",
         if secure { "wss" } else { "ws" },
         String::from(room)
-    )
+    );
+    if role != Role::Both {
+        url.push_str(&format!("&{ROLE}={}", role.as_str()));
+    }
+    url
 }

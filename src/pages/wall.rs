@@ -7,19 +7,22 @@ use leptos_meta::Title;
 use crate::{
     components::{
         banners::Banners,
-        model::{Connection, WallModel},
+        model::{Connection, LinkState, WallModel},
         video_wall::VideoWall,
     },
-    signalling::RoomName,
+    signalling::{protocol::Role, RoomName},
 };
 
 #[component]
 pub fn WallPage(
     room: String,
+    /// `&role=`: a camera only sends, a wall only receives, and without it a tab does both.
+    #[prop(optional)]
+    role: Role,
     #[prop(optional)] self_view: bool,
     #[prop(optional)] debug: bool,
 ) -> impl IntoView {
-    let model = WallModel::new(self_view);
+    let model = WallModel::new(self_view, role);
     match RoomName::parse(&room) {
         // Decided the same way on both sides, so hydration sees the same page.
         Err(error) => model.connection.set(Connection::Fatal {
@@ -42,8 +45,22 @@ pub fn WallPage(
     }
 
     let others = move || model.tiles.with(Vec::len);
+    // A camera's links all go to members that watch it; connected ones are watching now.
+    let watchers = move || {
+        model.tiles.with(|tiles| {
+            tiles
+                .iter()
+                .filter(|tile| tile.state.get() == LinkState::Connected)
+                .count()
+        })
+    };
     let status = move || match model.connection.get() {
         Connection::Connecting => "connecting…".to_string(),
+        Connection::Joined if role == Role::Camera => match watchers() {
+            0 => "live · nobody watching".to_string(),
+            1 => "live · 1 watching".to_string(),
+            n => format!("live · {n} watching"),
+        },
         Connection::Joined => match others() {
             0 => "live · alone".to_string(),
             1 => "live · 1 other".to_string(),
@@ -65,6 +82,8 @@ pub fn WallPage(
         <main
             class="wall"
             data-room=room.clone()
+            data-role=role.as_str()
+            data-watchers=move || (role == Role::Camera).then(watchers)
             data-status=move || model.connection.get().as_str()
             data-camera=move || model.camera.get().as_str()
             data-member=me
@@ -74,14 +93,22 @@ pub fn WallPage(
             <header class="wall-bar">
                 <a class="brand" href="/">"portals"</a>
                 <span class="room-name">{room.clone()}</span>
+                <Show when=move || role == Role::Camera>
+                    <span class="camera-name" title="What the walls call this camera">
+                        {move || model.me.get().map(|id| format!("camera {}", id.short()))}
+                    </span>
+                </Show>
                 <span class="status" data-status=move || model.connection.get().as_str()>{status}</span>
                 <span class="spacer"></span>
+                <Show when=move || role != Role::Camera>
                 <button
                     class="add-camera"
                     aria-pressed=move || adding.get().to_string()
                     title="Show a QR code that opens this room on a phone"
                     on:click=toggle(adding)
                 >"Add a camera"</button>
+                </Show>
+                <Show when=move || role.sends()>
                 <button
                     class="toggle-camera"
                     aria-pressed=move || model.camera_enabled.get().to_string()
@@ -94,18 +121,23 @@ pub fn WallPage(
                     title="Send your microphone to the room"
                     on:click=toggle(model.microphone_enabled)
                 >"Mic"</button>
+                </Show>
+                <Show when=move || role.receives()>
                 <button
                     class="toggle-sound"
                     aria-pressed=move || model.sound.get().to_string()
                     title="Play the others' sound"
                     on:click=toggle(model.sound)
                 >"Sound"</button>
+                </Show>
+                <Show when=move || role == Role::Both>
                 <button
                     class="toggle-self"
                     aria-pressed=move || model.self_view.get().to_string()
                     title="Show your own camera on the wall"
                     on:click=toggle(model.self_view)
                 >"Self view"</button>
+                </Show>
             </header>
             <Banners model/>
             <VideoWall model room=room.clone() adding/>

@@ -60,11 +60,20 @@ pub struct Config {
     #[arg(long, env = "PORTALS_ROOMS", value_delimiter = ',', value_parser = parse_room)]
     pub rooms: Vec<RoomName>,
 
-    /// Most members in one room. Every member sends its video to every other, so a full mesh
-    /// stops fitting ordinary uplinks at about a dozen.
+    /// Most members in one room that watch: those that send and receive (no `role`, or
+    /// `role=both`) and walls (`role=wall`). Every `both` member sends its video to every other,
+    /// so a full mesh stops fitting ordinary uplinks and CPUs at about a dozen. Cameras are
+    /// counted apart (`--max-cameras`).
     #[arg(long, env = "PORTALS_MAX_MEMBERS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_members: u32,
+
+    /// Most cameras (`role=camera`) in one room, on top of `--max-members`. A camera decodes
+    /// nothing and sends each watcher one stream sized to its tile, so one wall can watch many
+    /// more cameras than a room of `both` members can hold.
+    #[arg(long, env = "PORTALS_MAX_CAMERAS", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub max_cameras: u32,
 
     /// How long a member whose connection dropped keeps its seat (and its peers their video)
     /// before the room is told it left. `0s` removes members at once.
@@ -220,6 +229,7 @@ mod tests {
     fn defaults_match_the_protocol() {
         let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(config.max_members, 12);
+        assert_eq!(config.max_cameras, 24);
         assert_eq!(config.grace_period, Duration::from_secs(20));
         assert_eq!(config.reload_hold, Duration::from_millis(1500));
         assert_eq!(config.ping_interval, Duration::from_secs(15));

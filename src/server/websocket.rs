@@ -10,7 +10,10 @@ use axum::{
 };
 
 use super::{connection::Connection, SignallingService};
-use crate::signalling::{protocol::NEWCOMER_OFFERS, JoinQuery};
+use crate::signalling::{
+    protocol::{Role, NEWCOMER_OFFERS, ROLE},
+    JoinQuery,
+};
 
 /// tungstenite's read buffer, allocated up front for every connection: the most it reads per
 /// call. Small, because idle connections are most of them; the read-ahead layer under it
@@ -91,6 +94,7 @@ pub async fn upgrade(
 fn join_query(query: Option<&str>) -> JoinQuery {
     let mut join = JoinQuery::default();
     let mut seen_newcomer_offers = false;
+    let mut seen_role = false;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "room" if join.room.is_none() => join.room = Some(value.into_owned()),
@@ -98,6 +102,10 @@ fn join_query(query: Option<&str>) -> JoinQuery {
             NEWCOMER_OFFERS if !seen_newcomer_offers => {
                 seen_newcomer_offers = true;
                 join.newcomer_offers = value == "1";
+            }
+            ROLE if !seen_role => {
+                seen_role = true;
+                join.role = Role::parse(&value);
             }
             _ => {}
         }
@@ -135,6 +143,7 @@ mod tests {
             room: room.map(Into::into),
             token: token.map(Into::into),
             newcomer_offers,
+            role: Role::Both,
         };
         assert_eq!(
             join_query(Some("room=home&id=mine&token=a.b")),
@@ -153,5 +162,14 @@ mod tests {
             query(None, None, false)
         );
         assert_eq!(join_query(None), JoinQuery::default());
+    }
+
+    #[test]
+    fn the_query_gives_the_role_and_the_first_one_counts() {
+        let role = |query| join_query(Some(query)).role;
+        assert_eq!(role("room=home&role=camera"), Role::Camera);
+        assert_eq!(role("role=wall&role=camera"), Role::Wall);
+        assert_eq!(role("role=tv&role=wall"), Role::Both);
+        assert_eq!(role("room=home"), Role::Both);
     }
 }

@@ -99,8 +99,13 @@ pub enum ProtocolError {
     RoomNotFound(String),
     #[error("a room name is 1 to 64 characters of a-z A-Z 0-9 - _ .")]
     RoomInvalid,
-    #[error("room {room:?} is full: it already has {max} members")]
-    RoomFull { room: String, max: usize },
+    #[error("room {room:?} is full: it already has {max} {seats}")]
+    RoomFull {
+        room: String,
+        max: usize,
+        /// Which seats are taken: cameras and the members that watch are counted apart.
+        seats: &'static str,
+    },
     #[error("bad message: {0}")]
     BadMessage(String),
     #[error("clients may not send {0:?} messages")]

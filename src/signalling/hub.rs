@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::{
     error::{CloseCode, ErrorCode, ProtocolError},
     protocol::{
-        ClientMessage, Info, Limits, MemberId, Peer, RoomName, RtcConfiguration, SdpType,
+        ClientMessage, Info, Limits, MemberId, Peer, Role, RoomName, RtcConfiguration, SdpType,
         ServerMessage, Welcome,
     },
     token::{Claims, TokenSigner},
@@ -61,7 +61,14 @@ impl Default for RateLimit {
 #[derive(Clone, Debug)]
 pub struct HubConfig {
     pub rooms: RoomPolicy,
+    /// The most members of a room that receive video (`both` and `wall`): every `both` member
+    /// encodes for each of them and decodes each of them, which stops fitting an ordinary
+    /// machine and uplink at about a dozen.
     pub max_members: usize,
+    /// The most `camera` members of a room, counted apart: a camera decodes nothing and sends
+    /// one budgeted stream per receiver, so one wall can watch many more cameras than a room
+    /// of `both` members can hold.
+    pub max_cameras: usize,
     /// How long a dropped member keeps its seat; zero removes it at once.
     pub grace_period_ms: u64,
     /// How long a member whose page is unloading keeps its seat: long enough for a reload to
@@ -91,6 +98,7 @@ impl HubConfig {
         Self {
             rooms: RoomPolicy::Any,
             max_members: 12,
+            max_cameras: 24,
             grace_period_ms: 20_000,
             reload_hold_ms: 1_500,
             held_messages: 64,
@@ -127,6 +135,8 @@ pub struct JoinQuery {
     /// The client waits for a newcomer's offer
     /// ([`NEWCOMER_OFFERS`](super::protocol::NEWCOMER_OFFERS)); the others are told so.
     pub newcomer_offers: bool,
+    /// What the client does with video; the others are told so.
+    pub role: Role,
 }
 
 /// One thing that happened at the edge.
@@ -223,6 +233,8 @@ struct Member {
     /// Told to the others in `info`: whether this member waits for a newcomer's offer, as
     /// its newest connection said.
     newcomer_offers: bool,
+    /// Told to the others in `info`, as its newest connection said.
+    role: Role,
     link: Link,
 }
 
@@ -252,6 +264,7 @@ impl Hub {
     pub fn new(config: HubConfig) -> Self {
         let limits = Arc::new(Limits {
             max_members: u32::try_from(config.max_members).unwrap_or(u32::MAX),
+            max_cameras: u32::try_from(config.max_cameras).unwrap_or(u32::MAX),
             max_message_bytes: config.max_message_bytes,
             grace_period_ms: config.grace_period_ms,
             ping_interval_ms: config.ping_interval_ms,
@@ -372,7 +385,7 @@ impl Hub {
             .and_then(|token| self.signer.verify(token))
             .filter(|claims| claims.room == room && now < claims.expires);
         if let Some(claims) = claims {
-            if self.resume(now, connection, &claims, query.newcomer_offers, out) {
+            if self.resume(now, connection, &claims, query, out) {
                 return;
             }
             if claims.issued < self.config.boot_time
@@ -380,13 +393,13 @@ impl Hub {
                 && !self.restored.contains(&claims.id)
             {
                 let id = Some(claims.id.clone());
-                if self.join(now, connection, room, id, query.newcomer_offers, out) {
+                if self.join(now, connection, room, id, query, out) {
                     self.restored.insert(claims.id);
                 }
                 return;
             }
         }
-        self.join(now, connection, room, None, query.newcomer_offers, out);
+        self.join(now, connection, room, None, query, out);
     }
 
     fn admit_room(&self, room: Option<&str>) -> Result<RoomName, ProtocolError> {
@@ -407,7 +420,7 @@ impl Hub {
         now: Timestamp,
         connection: ConnectionId,
         claims: &Claims,
-        newcomer_offers: bool,
+        query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) -> bool {
         let nonce = self.rng_u128();
@@ -419,8 +432,12 @@ impl Hub {
         }
         member.nonce = nonce;
         // The page that comes back may not be the one that left (a reload into a newer
-        // client): it is the one to say what it does.
-        member.newcomer_offers = newcomer_offers;
+        // client, or into another role): it is the one to say what it does. Its seat was kept
+        // whatever its role: a reload is not a newcomer to turn away. The others hear of a
+        // change, or they would keep linking to it as what it was.
+        let changed = member.newcomer_offers != query.newcomer_offers || member.role != query.role;
+        member.newcomer_offers = query.newcomer_offers;
+        member.role = query.role;
         let live = Link::Live {
             connection,
             budget: RateBudget::full(now, &self.config.rate),
@@ -451,7 +468,9 @@ impl Hub {
         self.connections.insert(connection, claims.id.clone());
         self.counters.resumes += 1;
         out.push(self.welcome(now, connection, &claims.id, &claims.room, nonce));
-        if let Some(info) = self.info_for(&claims.room, &claims.id) {
+        if changed {
+            self.announce(&claims.room, out);
+        } else if let Some(info) = self.info_for(&claims.room, &claims.id) {
             out.push(Outbound {
                 to: connection,
                 action: Action::Send(info),
@@ -470,14 +489,27 @@ impl Hub {
         connection: ConnectionId,
         room: RoomName,
         id: Option<MemberId>,
-        newcomer_offers: bool,
+        query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) -> bool {
-        let present = self.rooms.get(&room).map_or(0, |room| room.members.len());
-        if present >= self.config.max_members {
+        let cameras = query.role == Role::Camera;
+        let (max, seats) = if cameras {
+            (self.config.max_cameras, "cameras")
+        } else {
+            (self.config.max_members, "members that watch")
+        };
+        let present = self.rooms.get(&room).map_or(0, |room| {
+            room.members
+                .iter()
+                .filter_map(|id| self.members.get(id))
+                .filter(|member| (member.role == Role::Camera) == cameras)
+                .count()
+        });
+        if present >= max {
             let error = ProtocolError::RoomFull {
                 room: room.to_string(),
-                max: self.config.max_members,
+                max,
+                seats,
             };
             self.refuse_and_close(connection, &error, out);
             return false;
@@ -489,7 +521,8 @@ impl Hub {
             Member {
                 room: room.clone(),
                 nonce,
-                newcomer_offers,
+                newcomer_offers: query.newcomer_offers,
+                role: query.role,
                 link: Link::Live {
                     connection,
                     budget: RateBudget::full(now, &self.config.rate),
@@ -745,13 +778,14 @@ impl Hub {
             members: members
                 .iter()
                 .filter(|member| *member != receiver)
-                .map(|member| Peer {
-                    id: member.clone(),
-                    polite: receiver.is_polite_towards(member),
-                    newcomer_offers: self
-                        .members
-                        .get(member)
-                        .is_some_and(|member| member.newcomer_offers),
+                .map(|id| {
+                    let member = self.members.get(id);
+                    Peer {
+                        id: id.clone(),
+                        polite: receiver.is_polite_towards(id),
+                        newcomer_offers: member.is_some_and(|member| member.newcomer_offers),
+                        role: member.map_or(Role::Both, |member| member.role),
+                    }
                 })
                 .collect(),
         }))

@@ -271,7 +271,12 @@ pub struct RtcConfiguration {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
+    /// The most members of a room that receive video: `both` and `wall` members.
     pub max_members: u32,
+    /// **ext** The most `camera` members of a room, on top of `max_members`: a camera decodes
+    /// nothing, and a wall watches many of them (see [`Role`]). Absent from an older server.
+    #[serde(default)]
+    pub max_cameras: u32,
     pub max_message_bytes: u32,
     pub grace_period_ms: u64,
     pub ping_interval_ms: u64,
@@ -299,6 +304,64 @@ pub struct Welcome {
 /// (ours, which passes this on) tells it apart by this field's absence, and waits for its offer.
 pub const NEWCOMER_OFFERS: &str = "newcomer_offers";
 
+/// The query parameter (`…&role=camera`) and `info` field (ext) that say what a member does
+/// with video.
+pub const ROLE: &str = "role";
+
+/// **ext** What a member does with video. A CCTV wall is a few screens watching many cameras:
+/// a camera that decoded every other camera, or a wall that encoded for every screen, would
+/// spend the room's CPU and uplinks on video nobody looks at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sends its camera, receives nothing.
+    Camera,
+    /// Receives everyone's video, sends nothing, never asks for a camera.
+    Wall,
+    /// Sends and receives: what every member was before roles, and what a member that says
+    /// nothing (a base `@openlab/portals` client) is.
+    #[default]
+    Both,
+}
+
+impl Role {
+    /// The query parameter's value; anything else (or nothing) is [`Role::Both`], as for a
+    /// client that knows no roles.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "camera" => Role::Camera,
+            "wall" => Role::Wall,
+            _ => Role::Both,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Camera => "camera",
+            Role::Wall => "wall",
+            Role::Both => "both",
+        }
+    }
+
+    pub fn sends(self) -> bool {
+        self != Role::Wall
+    }
+
+    pub fn receives(self) -> bool {
+        self != Role::Camera
+    }
+
+    /// Whether two members hold a peer connection: only where one sends to the other, which
+    /// receives. Two cameras, or two walls, have nothing to say to each other.
+    pub fn links_with(self, other: Role) -> bool {
+        (self.sends() && other.receives()) || (other.sends() && self.receives())
+    }
+
+    fn is_both(&self) -> bool {
+        *self == Role::Both
+    }
+}
+
 /// One other member, as seen by the receiver of an `info`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
@@ -308,6 +371,9 @@ pub struct Peer {
     /// See [`NEWCOMER_OFFERS`]; absent (false) for a client that offers on its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub newcomer_offers: bool,
+    /// See [`Role`]; absent for `both`, which is what a member without it is.
+    #[serde(default, skip_serializing_if = "Role::is_both")]
+    pub role: Role,
 }
 
 /// The room's membership as seen by its receiver, who is never listed.
@@ -846,11 +912,19 @@ mod tests {
                     id: id("b"),
                     polite: false,
                     newcomer_offers: false,
+                    role: Role::Both,
                 },
                 Peer {
                     id: id("c"),
                     polite: true,
                     newcomer_offers: true,
+                    role: Role::Camera,
+                },
+                Peer {
+                    id: id("d"),
+                    polite: true,
+                    newcomer_offers: true,
+                    role: Role::Wall,
                 },
             ],
         })
@@ -868,6 +942,7 @@ mod tests {
             ServerMessage::error(&ProtocolError::RoomFull {
                 room: "home".into(),
                 max: 12,
+                seats: "members that watch",
             }),
         ];
         for message in messages {
@@ -887,16 +962,40 @@ mod tests {
             value,
             json!({"type": "description", "description": {"type": "answer", "sdp": "v=0"}, "from": "a"})
         );
-        // The ext field is left out when false: a base client's entry is the base format's.
+        // The ext fields are left out when false or `both`: a base client's entry is the base
+        // format's.
         let info: serde_json::Value =
             serde_json::from_str(&info_of_a_base_client_and_one_of_ours().encode()).unwrap();
         assert_eq!(
             info,
             json!({"type": "info", "info": {"id": "a", "members": [
                 {"id": "b", "polite": false},
-                {"id": "c", "polite": true, "newcomer_offers": true},
+                {"id": "c", "polite": true, "newcomer_offers": true, "role": "camera"},
+                {"id": "d", "polite": true, "newcomer_offers": true, "role": "wall"},
             ]}})
         );
+    }
+
+    #[test]
+    fn only_a_sender_and_a_receiver_hold_a_link() {
+        use Role::*;
+        let linked = |a: Role, b: Role| (a.links_with(b), b.links_with(a));
+        assert_eq!(linked(Camera, Wall), (true, true));
+        assert_eq!(linked(Camera, Both), (true, true));
+        assert_eq!(linked(Wall, Both), (true, true));
+        assert_eq!(linked(Both, Both), (true, true));
+        assert_eq!(linked(Camera, Camera), (false, false));
+        assert_eq!(linked(Wall, Wall), (false, false));
+        assert_eq!(Role::parse("camera"), Camera);
+        assert_eq!(Role::parse("wall"), Wall);
+        assert_eq!(
+            Role::parse("tv"),
+            Both,
+            "an unknown role is what a client without one is"
+        );
+        // A member entry without the field is a base client's: both.
+        let peer: Peer = serde_json::from_value(json!({"id": "b", "polite": true})).unwrap();
+        assert_eq!(peer.role, Both);
     }
 
     #[test]

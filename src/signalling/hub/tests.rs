@@ -123,6 +123,7 @@ impl Harness {
             room: room.map(Into::into),
             token: token.map(Into::into),
             newcomer_offers: false,
+            role: Role::Both,
         })
     }
 
@@ -211,6 +212,7 @@ fn info_tells_which_members_wait_for_a_newcomers_offer() {
         room: Some("home".into()),
         token,
         newcomer_offers: true,
+        role: Role::Both,
     };
     let (first, out) = h.connect_with(&ours(None));
     let first_id = out.to(first).welcome().id.clone();
@@ -605,6 +607,68 @@ fn a_restarted_server_with_the_same_secret_restores_ids_once() {
     h.now = before.now.plus_ms(11_000);
     let (c, out) = h.connect(Some("home"), Some(&b_token));
     assert_ne!(out.to(c).welcome().id, b_id);
+}
+
+/// Joins `room` as `role`, returning the connection and what it was sent.
+fn join_as(h: &mut Harness, room: &str, role: Role) -> (ConnectionId, Outputs) {
+    h.connect_with(&JoinQuery {
+        room: Some(room.into()),
+        role,
+        ..JoinQuery::default()
+    })
+}
+
+#[test]
+fn cameras_and_watching_members_are_capped_apart() {
+    let mut limited = config();
+    limited.max_members = 2;
+    limited.max_cameras = 3;
+    let mut h = Harness::with(limited);
+    let (wall, out) = join_as(&mut h, "home", Role::Wall);
+    assert_eq!(out.to(wall).welcome().limits.max_cameras, 3);
+    for _ in 0..3 {
+        let (camera, out) = join_as(&mut h, "home", Role::Camera);
+        assert_eq!(out.to(camera).kinds(), ["welcome", "info"]);
+    }
+    let (camera, out) = join_as(&mut h, "home", Role::Camera);
+    assert_eq!(out.to(camera).error().code, ErrorCode::RoomFull);
+    assert!(out.to(camera).error().message.contains("3 cameras"));
+    // Three cameras do not take the seat of a second watcher, of either kind.
+    let (both, out) = join_as(&mut h, "home", Role::Both);
+    assert_eq!(out.to(both).kinds(), ["welcome", "info"]);
+    let (third, out) = join_as(&mut h, "home", Role::Wall);
+    assert_eq!(out.to(third).error().code, ErrorCode::RoomFull);
+    assert!(out
+        .to(third)
+        .error()
+        .message
+        .contains("2 members that watch"));
+    assert_eq!(h.hub.gauges().members, 5);
+}
+
+#[test]
+fn info_tells_each_members_role_as_its_newest_connection_said() {
+    let mut h = Harness::new();
+    let (wall, out) = join_as(&mut h, "home", Role::Wall);
+    let wall_id = out.to(wall).welcome().id.clone();
+    let (camera, out) = join_as(&mut h, "home", Role::Camera);
+    let camera_token = out.to(camera).welcome().token.as_str().to_string();
+    let roles = |info: &Info| -> Vec<Role> { info.members.iter().map(|peer| peer.role).collect() };
+    assert_eq!(roles(out.to(wall).info()), [Role::Camera]);
+    assert_eq!(roles(out.to(camera).info()), [Role::Wall]);
+    // The camera's page reloads as a `both` member: the others see the new role.
+    h.input(Input::Disconnect {
+        connection: camera,
+        departure: Departure::Unloading,
+    });
+    let (_, out) = h.connect_with(&JoinQuery {
+        room: Some("home".into()),
+        token: Some(camera_token),
+        ..JoinQuery::default()
+    });
+    let to_wall = out.to(wall);
+    assert_eq!(roles(to_wall.info()), [Role::Both]);
+    assert_eq!(to_wall.info().id, wall_id);
 }
 
 #[test]

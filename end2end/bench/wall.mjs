@@ -1,0 +1,125 @@
+// The wall figures of BENCHMARKS.md: how long a room takes to show everyone's video, and how
+// smoothly the watching tab then decodes it, in Debian's Chromium with fake cameras, every tab
+// in one browser on this machine (as a home wall's tabs share one TV's CPU).
+//
+//   node bench/wall.mjs <base url> mesh 4 6 8     N `both` tabs in one room
+//   node bench/wall.mjs <base url> wall 4 8 16    one `role=wall` tab and N `role=camera` tabs
+//
+// Prints one JSON line per room: `ready_ms`, from the first tab opened until the watched tab
+// (the first tab of a mesh, the wall of a wall) decodes every video it should, or null if that
+// never happened within the timeout, with `decoding` (how many it did decode then); then the
+// per-second decoded frame rates of each of its videos over 5 s (`fps_median`, `fps_min`),
+// counted with `requestVideoFrameCallback`, the frames the page really got to paint. A commit
+// that knows no roles treats `role=` as absent: its "wall" rows measure N + 1 `both` tabs.
+import { chromium } from "@playwright/test";
+
+const [base, shape, ...sizes] = process.argv.slice(2);
+const timeoutMs = Number(process.env.WALL_TIMEOUT_MS ?? 90_000);
+const args = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+/** Counts the frames each `<video>` of a tile presents, keyed by the tile's member. */
+function countFrames() {
+  const counts = {};
+  window.__frames = counts;
+  const watched = new WeakSet();
+  const watch = () => {
+    for (const tile of document.querySelectorAll(".tile[data-member]:not(.self)")) {
+      const video = tile.querySelector("video");
+      if (!video || watched.has(video)) continue;
+      watched.add(video);
+      const member = tile.dataset.member;
+      const step = () => {
+        if (video.videoWidth > 0) counts[member] = (counts[member] ?? 0) + 1;
+        video.requestVideoFrameCallback(step);
+      };
+      video.requestVideoFrameCallback(step);
+    }
+  };
+  setInterval(watch, 100);
+}
+
+const frames = (page) => page.evaluate(() => ({ ...window.__frames }));
+
+/** Members whose frame count moved on within 500 ms. */
+async function decoding(page) {
+  const before = await frames(page);
+  await page.waitForTimeout(500);
+  const after = await frames(page);
+  return Object.keys(after).filter((member) => after[member] > (before[member] ?? 0)).length;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function room(browser, size) {
+  const name = `bench-${shape}-${size}-${Math.random().toString(36).slice(2, 8)}`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  await context.addInitScript(countFrames);
+  const urls =
+    shape === "mesh"
+      ? Array.from({ length: size }, () => `${base}/?room=${name}`)
+      : [`${base}/?room=${name}&role=wall`, ...Array.from({ length: size }, () => `${base}/?room=${name}&role=camera`)];
+  const expected = shape === "mesh" ? size - 1 : size;
+  const started = Date.now();
+  const pages = [];
+  for (const url of urls) {
+    const page = await context.newPage();
+    // Not awaited one by one: tabs of a real room open independently of each other.
+    pages.push(page);
+    page.goto(url).catch(() => {});
+  }
+  const watched = pages[0];
+  await watched.bringToFront();
+  let ready_ms = null;
+  let seen = 0;
+  while (Date.now() - started < timeoutMs) {
+    seen = await decoding(watched).catch(() => 0);
+    if (seen >= expected) {
+      ready_ms = Date.now() - started;
+      break;
+    }
+  }
+  const rates = [];
+  if (ready_ms !== null) {
+    let before = await frames(watched);
+    for (let second = 0; second < 5; second++) {
+      await watched.waitForTimeout(1000);
+      const after = await frames(watched);
+      for (const member of Object.keys(after)) rates.push(after[member] - (before[member] ?? 0));
+      before = after;
+    }
+  }
+  await context.close();
+  return {
+    shape,
+    size,
+    tabs: urls.length,
+    ready_ms,
+    decoding: seen,
+    expected,
+    fps_median: rates.length ? median(rates) : null,
+    fps_min: rates.length ? Math.min(...rates) : null,
+  };
+}
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+try {
+  for (const size of sizes.map(Number)) {
+    console.log(JSON.stringify(await room(browser, size)));
+  }
+} finally {
+  await browser.close();
+}
