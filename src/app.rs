@@ -56,8 +56,13 @@ fn Home() -> impl IntoView {
     let flag = move |name: &'static str| query.read_untracked().get(name).is_some();
     move || match room.get() {
         Some(room) => {
-            let role = Role::parse(&query.read_untracked().get("role").unwrap_or_default());
-            view! { <WallPage room role self_view=flag("self") debug=flag("debug")/> }.into_any()
+            let read = |name: &str| query.read_untracked().get(name).unwrap_or_default();
+            let role = Role::parse(&read("role"));
+            let uplink_kbps = read("uplink").parse::<u32>().ok().filter(|kbps| *kbps > 0);
+            view! {
+                <WallPage room role uplink_kbps self_view=flag("self") debug=flag("debug")/>
+            }
+            .into_any()
         }
         None => view! { <RoomPicker/> }.into_any(),
     }

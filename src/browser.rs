@@ -32,3 +32,44 @@ pub fn play(video: &web_sys::HtmlVideoElement) {
         });
     }
 }
+
+/// A `ResizeObserver` on one element, reporting its size in device pixels (CSS pixels ×
+/// `devicePixelRatio`, which is what a video's pixels land on). Dropping it stops the observer
+/// and frees the callback.
+pub struct SizeWatch {
+    observer: web_sys::ResizeObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut(js_sys::Array)>,
+}
+
+impl SizeWatch {
+    pub fn new(element: &web_sys::Element, report: impl Fn(u32, u32) + 'static) -> Option<Self> {
+        let callback = wasm_bindgen::closure::Closure::<dyn FnMut(js_sys::Array)>::new(
+            move |entries: js_sys::Array| {
+                let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
+                if let Some(entry) = entries
+                    .iter()
+                    .last()
+                    .and_then(|entry| entry.dyn_into::<web_sys::ResizeObserverEntry>().ok())
+                {
+                    let rect = entry.content_rect();
+                    report(
+                        (rect.width() * ratio).round() as u32,
+                        (rect.height() * ratio).round() as u32,
+                    );
+                }
+            },
+        );
+        let observer = web_sys::ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+        observer.observe(element);
+        Some(Self {
+            observer,
+            _callback: callback,
+        })
+    }
+}
+
+impl Drop for SizeWatch {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}

@@ -101,6 +101,9 @@ pub struct Tile {
     pub has_video: ArcRwSignal<bool>,
     /// False while the member is missing from `info` but its call is kept (after a rejoin).
     pub present: ArcRwSignal<bool>,
+    /// How large the tile shows the video, in device pixels (width, height): the sender sizes
+    /// what it sends on this link to it. (0, 0) until laid out.
+    pub view: ArcRwSignal<(u32, u32)>,
 }
 
 impl Tile {
@@ -114,6 +117,7 @@ impl Tile {
             stream: ArcRwSignal::new(None),
             has_video: ArcRwSignal::new(false),
             present: ArcRwSignal::new(true),
+            view: ArcRwSignal::new((0, 0)),
         }
     }
 }
@@ -123,6 +127,8 @@ impl Tile {
 pub struct WallModel {
     /// What this tab does with video (`&role=`); fixed for the page's life.
     pub role: Role,
+    /// `&uplink=<kbit/s>`: this page's video budget, over what the server announces.
+    pub uplink_kbps: Option<u32>,
     pub connection: RwSignal<Connection>,
     pub camera: RwSignal<CameraState>,
     pub me: RwSignal<Option<MemberId>>,
@@ -144,10 +150,11 @@ pub struct WallModel {
 }
 
 impl WallModel {
-    pub fn new(self_view: bool, role: Role) -> Self {
+    pub fn new(self_view: bool, role: Role, uplink_kbps: Option<u32>) -> Self {
         let sends = role.sends();
         Self {
             role,
+            uplink_kbps,
             connection: RwSignal::new(Connection::Connecting),
             // A wall never asks for a camera: its state is off from the start.
             camera: RwSignal::new(if sends {

@@ -14,6 +14,27 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
         }
     });
 
+    // The size the video is shown at, for the sender (see `mesh::video_budget`): watched as
+    // long as the tile lives.
+    #[cfg(feature = "hydrate")]
+    {
+        let view = tile.view.clone();
+        let watch = StoredValue::new_local(None::<crate::browser::SizeWatch>);
+        Effect::new(move |_| {
+            if let Some(element) = video.get() {
+                let view = view.clone();
+                watch.set_value(crate::browser::SizeWatch::new(
+                    &element,
+                    move |width, height| {
+                        if view.get_untracked() != (width, height) {
+                            view.set((width, height));
+                        }
+                    },
+                ));
+            }
+        });
+    }
+
     let state = tile.state.clone();
     let has_video = tile.has_video.clone();
     let present = tile.present.clone();

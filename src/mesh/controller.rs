@@ -21,10 +21,11 @@ use super::{
     events::{Events, MeshEvent},
     local_media::{self, Capture, Device, MediaError},
     negotiation::{FirstOffer, FirstOffers},
-    peer_link::PeerLink,
+    peer_link::{LinkNotice, PeerLink},
     plan::{reconcile, LinkMedia, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
+    video_budget::{self, ViewSize, DEFAULT_UPLINK_KBPS},
 };
 use crate::{
     components::model::{CameraState, Connection, Tile, WallModel},
@@ -108,6 +109,11 @@ struct MeshState {
     _camera_ended: Option<EventListener>,
     microphone: Option<Capture>,
     microphone_requested: bool,
+    /// `welcome.limits.uplinkKbps`, or the default from a server that says nothing.
+    server_uplink_kbps: u32,
+    /// The size last asked of the camera, and whether that request is in flight.
+    capture_asked: Option<ViewSize>,
+    capture_resizing: bool,
     _sweep: Interval,
 }
 
@@ -148,6 +154,9 @@ impl MeshState {
             _camera_ended: None,
             microphone: None,
             microphone_requested: false,
+            server_uplink_kbps: DEFAULT_UPLINK_KBPS,
+            capture_asked: None,
+            capture_resizing: false,
             _sweep: sweep,
         }
     }
@@ -174,12 +183,14 @@ impl MeshState {
                 link,
                 event,
             } => {
-                if let Some(peer_link) = self
+                let notice = self
                     .links
                     .get_mut(&member)
                     .filter(|peer_link| peer_link.id() == link)
-                {
-                    peer_link.handle(event, &mut self.socket);
+                    .and_then(|peer_link| peer_link.handle(event, &mut self.socket));
+                match notice {
+                    Some(LinkNotice::PeerViewChanged) => self.share_uplink(),
+                    None => {}
                 }
             }
             MeshEvent::CameraWanted(wanted) => self.camera_wanted(wanted),
@@ -187,7 +198,19 @@ impl MeshState {
             MeshEvent::CameraEnded => self.camera_lost(),
             MeshEvent::MicrophoneWanted(wanted) => self.microphone_wanted(wanted),
             MeshEvent::MicrophoneReady(microphone) => self.microphone_ready(microphone),
-            MeshEvent::Sweep => self.reconcile(),
+            MeshEvent::CaptureResized(result) => {
+                self.capture_resizing = false;
+                if let Err(error) = result {
+                    web_sys::console::warn_2(&"portals: the camera kept its size:".into(), &error);
+                }
+                self.share_uplink();
+            }
+            MeshEvent::Sweep => {
+                self.reconcile();
+                // Encodings can only be set once a link has negotiated its sender: the sweep
+                // comes back to those that could not be set yet.
+                self.share_uplink();
+            }
             // `run` stops at it.
             MeshEvent::Leave => {}
         }
@@ -239,6 +262,9 @@ impl MeshState {
         self.socket.joined();
         self.rtc = (*welcome.rtc).clone();
         self.grace_ms = welcome.limits.grace_period_ms;
+        if welcome.limits.uplink_kbps > 0 {
+            self.server_uplink_kbps = welcome.limits.uplink_kbps;
+        }
         if !self.seen_info {
             self.first_offers = if reloaded {
                 FirstOffers::ToAll
@@ -493,6 +519,9 @@ impl MeshState {
                 })
             });
         self.camera = Some(capture);
+        // A new capture has the size the page asked for at first.
+        self.capture_asked = None;
+        self.share_uplink();
     }
 
     /// Stops sending the camera and turns it off. The others' connections stay; each sees the
@@ -559,6 +588,53 @@ impl MeshState {
                     .notice
                     .set(Some(error.sentence(Device::Microphone)));
             }
+        }
+    }
+
+    /// Shares the uplink out over the links that send our video, each sized to what its
+    /// receiver shows (see [`video_budget`]), and asks the camera for no more than the largest
+    /// of them needs. Cheap when nothing changed: each link sets only a new encoding.
+    fn share_uplink(&mut self) {
+        let Some(settings) = self.camera.as_ref().and_then(Capture::settings) else {
+            return;
+        };
+        // A receiver that never said (a base client) is assumed to show everyone in a grid.
+        let default = video_budget::default_view(self.members.len());
+        let mut sending: Vec<&mut PeerLink> = self
+            .links
+            .values_mut()
+            .filter(|link| link.video_sender().is_some())
+            .collect();
+        if sending.is_empty() {
+            return;
+        }
+        let views: Vec<ViewSize> = sending
+            .iter()
+            .map(|link| link.peer_view().unwrap_or(default))
+            .collect();
+        let uplink = self.model.uplink_kbps.unwrap_or(self.server_uplink_kbps);
+        let encodings = video_budget::encodings(settings, &views, uplink);
+        for (link, encoding) in sending.iter_mut().zip(encodings) {
+            link.set_encoding(encoding);
+        }
+        let wanted = video_budget::capture_size(&views);
+        if self.capture_resizing || self.capture_asked == Some(wanted) {
+            return;
+        }
+        let Some(camera) = &self.camera else { return };
+        if let Some(Ok(promise)) = camera.resize(wanted) {
+            trace!(
+                "camera: capturing {}x{} for the largest view",
+                wanted.width,
+                wanted.height
+            );
+            self.capture_asked = Some(wanted);
+            self.capture_resizing = true;
+            let events = self.events.clone();
+            spawn_local(async move {
+                let result = wasm_bindgen_futures::JsFuture::from(promise).await;
+                events.send(MeshEvent::CaptureResized(result.map(drop)));
+            });
         }
     }
 

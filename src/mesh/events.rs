@@ -28,7 +28,9 @@ pub enum MeshEvent {
     /// The Mic button.
     MicrophoneWanted(bool),
     MicrophoneReady(Result<Capture, MediaError>),
-    /// Time to look again at links kept after a rejoin.
+    /// `applyConstraints` on the camera settled: the links' encodings follow its new size.
+    CaptureResized(Result<(), wasm_bindgen::JsValue>),
+    /// Time to look again at links kept after a rejoin, and at the links' encodings.
     Sweep,
     /// The page is done with the wall: leave the room and close everything.
     Leave,

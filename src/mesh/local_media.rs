@@ -1,9 +1,28 @@
 //! The camera and microphone, through `getUserMedia`. A refusal is not an error for the wall:
 //! a tab without a camera joins as a viewer.
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
+
+use super::video_budget::{CaptureSettings, ViewSize};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `MediaStreamTrack` with the two methods the video budget needs, which web-sys binds
+    /// only behind dictionaries it cannot read back.
+    #[wasm_bindgen(extends = MediaStreamTrack, js_name = MediaStreamTrack)]
+    type AdjustableTrack;
+
+    #[wasm_bindgen(method, js_name = getSettings)]
+    fn get_settings(this: &AdjustableTrack) -> js_sys::Object;
+
+    #[wasm_bindgen(method, catch, js_name = applyConstraints)]
+    fn apply_constraints(
+        this: &AdjustableTrack,
+        constraints: &JsValue,
+    ) -> Result<js_sys::Promise, JsValue>;
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
@@ -63,6 +82,45 @@ impl Capture {
             .iter()
             .filter_map(|track| track.dyn_into::<MediaStreamTrack>().ok())
             .collect()
+    }
+
+    fn video_track(&self) -> Option<AdjustableTrack> {
+        self.tracks()
+            .into_iter()
+            .find(|track| track.kind() == "video")
+            .map(JsCast::unchecked_into)
+    }
+
+    /// What the camera captures now, if this capture has one.
+    pub fn settings(&self) -> Option<CaptureSettings> {
+        let settings = self.video_track()?.get_settings();
+        let number = |key: &str| {
+            js_sys::Reflect::get(&settings, &key.into())
+                .ok()
+                .and_then(|value| value.as_f64())
+                .unwrap_or(0.0)
+        };
+        Some(CaptureSettings {
+            size: ViewSize {
+                width: number("width") as u32,
+                height: number("height") as u32,
+            },
+            frame_rate: number("frameRate"),
+        })
+    }
+
+    /// Asks the camera for `size`, at the frame rate it has: the page's own constraints are
+    /// replaced whole, and a frame rate left out would go back to the device's default.
+    pub fn resize(&self, size: ViewSize) -> Option<Result<js_sys::Promise, JsValue>> {
+        let frame_rate = self.settings()?.frame_rate;
+        let constraints = format!(
+            r#"{{"width":{{"ideal":{}}},"height":{{"ideal":{}}},"frameRate":{{"ideal":{}}}}}"#,
+            size.width,
+            size.height,
+            if frame_rate > 0.0 { frame_rate } else { 30.0 }
+        );
+        let constraints = js_sys::JSON::parse(&constraints).ok()?;
+        Some(self.video_track()?.apply_constraints(&constraints))
     }
 }
 

@@ -1,11 +1,13 @@
-//! The browser side of the protocol. [`plan`], [`negotiation`], [`link_health`] and [`tile_view`]
-//! decide and are pure, tested natively; the rest drives `RTCPeerConnection`, `getUserMedia` and the
+//! The browser side of the protocol. [`plan`], [`negotiation`], [`link_health`], [`tile_view`],
+//! [`video_budget`] and [`peer_message`] decide and are pure, tested natively; the rest drives `RTCPeerConnection`, `getUserMedia` and the
 //! `WebSocket` through web-sys, all owned by one task that handles the mesh's events in order.
 
 pub mod link_health;
 pub mod negotiation;
+pub mod peer_message;
 pub mod plan;
 pub mod tile_view;
+pub mod video_budget;
 
 #[cfg(feature = "hydrate")]
 mod controller;

@@ -18,14 +18,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use leptos::prelude::{GetUntracked, Set, WithUntracked};
+use leptos::prelude::{Effect, GetUntracked, Owner, Set, Track, WithUntracked};
 use send_wrapper::SendWrapper;
 use serde_json::value::RawValue;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, MediaStreamTrackState, RtcIceConnectionState, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiver,
+    MediaStream, MediaStreamTrack, MediaStreamTrackState, MessageEvent, RtcDataChannel,
+    RtcDataChannelInit, RtcDataChannelState, RtcIceConnectionState, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver,
     RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
     RtcSignalingState, RtcTrackEvent,
 };
@@ -39,10 +40,12 @@ use super::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
     },
+    peer_message::{PeerMessage, CHANNEL_ID, CHANNEL_LABEL},
     plan::{Direction, LinkMedia},
     signalling_socket::SignallingSocket,
     tile_view::{shown_state, ConnectionState, FramesRead, Picture},
     trace::trace,
+    video_budget::{Encoding, ViewSize},
 };
 use crate::{
     components::model::Tile,
@@ -65,6 +68,23 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = restartIce)]
     fn restart_ice(this: &ModernPeerConnection);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RTCRtpSender`'s parameters, which web-sys binds only as a dictionary it cannot read
+    /// back: the encodings are changed in place on the object `getParameters` returns.
+    #[wasm_bindgen(extends = RtcRtpSender, js_name = RTCRtpSender)]
+    type ParameterizedSender;
+
+    #[wasm_bindgen(method, js_name = getParameters)]
+    fn get_parameters(this: &ParameterizedSender) -> js_sys::Object;
+
+    #[wasm_bindgen(method, catch, js_name = setParameters)]
+    fn set_parameters(
+        this: &ParameterizedSender,
+        parameters: &js_sys::Object,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 fn modern(connection: &RtcPeerConnection) -> &ModernPeerConnection {
@@ -108,6 +128,29 @@ pub enum LinkEvent {
     CandidateFailed(JsValue),
     RollbackFailed(JsValue),
     FramesRead(FramesRead, Result<f64, JsValue>),
+    /// Our tile of the peer changed size: the peer is told, to size what it sends us.
+    TileResized,
+    ChannelOpened,
+    ChannelMessage(String),
+    EncodingSet(Encoding, Result<(), JsValue>),
+}
+
+/// What a link's event means for the rest of the mesh.
+pub enum LinkNotice {
+    /// The peer told us a new size for our video: the uplink is shared out again.
+    PeerViewChanged,
+}
+
+/// The link's data channel and its listeners (see [`super::peer_message`]).
+struct Channel {
+    channel: RtcDataChannel,
+    _listeners: [EventListener; 2],
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
 }
 
 /// Local tracks and the streams they belong to.
@@ -138,6 +181,19 @@ pub struct PeerLink {
     track_listeners: Vec<EventListener>,
     _listeners: [EventListener; 5],
     _watchdog_timer: Interval,
+    /// Made with the first offer between two of our clients; a base client has none.
+    channel: Option<Channel>,
+    /// The peer is one of our clients (its `info` entry says it waits for newcomers' offers):
+    /// our first offer carries the channel. A peer not known to be ours gets one only if its
+    /// own offer has one.
+    peer_is_ours: bool,
+    /// How large the peer shows our video, once it said.
+    peer_view: Option<ViewSize>,
+    /// The encoding our video sender has, and one being set.
+    encoding: Option<Encoding>,
+    encoding_pending: Option<Encoding>,
+    /// Owns the effect that watches our tile's size; dropped with the link.
+    _tile_watch: Owner,
 }
 
 impl PeerLink {
@@ -186,6 +242,19 @@ impl PeerLink {
             let events = events.clone();
             Interval::new(WATCHDOG_MS, move || events.send(LinkEvent::WatchdogLook))
         };
+        // The mesh's task runs outside the page's reactive owner: this one is the link's own,
+        // so that the effect goes with the link.
+        let tile_watch = Owner::new();
+        if media.receives {
+            let view = tile.view.clone();
+            let events = events.clone();
+            tile_watch.with(|| {
+                Effect::new(move |_| {
+                    view.track();
+                    events.send(LinkEvent::TileResized);
+                })
+            });
+        }
         let mut link = Self {
             id,
             peer: peer.id.clone(),
@@ -205,7 +274,15 @@ impl PeerLink {
             track_listeners: Vec::new(),
             _listeners: listeners,
             _watchdog_timer: watchdog_timer,
+            channel: None,
+            peer_is_ours: peer.newcomer_offers,
+            peer_view: None,
+            encoding: None,
+            encoding_pending: None,
+            _tile_watch: tile_watch,
         };
+        super::trace::expose_link(peer.id.as_str(), &link.connection);
+
         match first_offer {
             FirstOffer::Theirs { wait_ms } => {
                 link.deferred = Some(local);
@@ -237,7 +314,11 @@ impl PeerLink {
 
     /// Handles one of this link's own events. `signal` is where descriptions and candidates
     /// go.
-    pub fn handle(&mut self, event: LinkEvent, signal: &mut SignallingSocket) {
+    pub fn handle(
+        &mut self,
+        event: LinkEvent,
+        signal: &mut SignallingSocket,
+    ) -> Option<LinkNotice> {
         match event {
             LinkEvent::NegotiationNeeded => {
                 trace!("{}: negotiation needed", self.peer.short());
@@ -292,6 +373,15 @@ impl PeerLink {
             LinkEvent::RollbackFailed(error) => {
                 warn(&format!("rollback towards {}", self.peer.short()), &error)
             }
+            LinkEvent::TileResized | LinkEvent::ChannelOpened => self.tell_view(),
+            LinkEvent::ChannelMessage(text) => return self.peer_said(&text),
+            LinkEvent::EncodingSet(encoding, result) => {
+                self.encoding_pending = None;
+                match result {
+                    Ok(()) => self.encoding = Some(encoding),
+                    Err(error) => warn("video encoding", &error),
+                }
+            }
             LinkEvent::FramesRead(read, frames) => match frames {
                 Ok(frames) => {
                     self.picture.frames_read(read, frames);
@@ -300,6 +390,118 @@ impl PeerLink {
                 Err(error) if self.picture.is_current(read) => warn("receiver stats", &error),
                 Err(_) => {}
             },
+        }
+        None
+    }
+
+    /// Makes the link's data channel, once: `negotiated` with a fixed id on both ends, so it
+    /// joins the offer being made or answered and needs no `datachannel` event.
+    fn open_channel(&mut self) {
+        if self.channel.is_some() {
+            return;
+        }
+        let init = RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(CHANNEL_ID);
+        let channel = self
+            .connection
+            .create_data_channel_with_data_channel_dict(CHANNEL_LABEL, &init);
+        let opened = {
+            let events = self.events.clone();
+            EventListener::new(&channel, "open", move |_| {
+                events.send(LinkEvent::ChannelOpened)
+            })
+        };
+        let message = {
+            let events = self.events.clone();
+            EventListener::new(&channel, "message", move |event| {
+                if let Some(text) = event
+                    .dyn_ref::<MessageEvent>()
+                    .and_then(|event| event.data().as_string())
+                {
+                    events.send(LinkEvent::ChannelMessage(text));
+                }
+            })
+        };
+        self.channel = Some(Channel {
+            channel,
+            _listeners: [opened, message],
+        });
+    }
+
+    /// Tells the peer how large we show its video, if it sends us any and can hear it.
+    fn tell_view(&self) {
+        let Some(channel) = &self.channel else { return };
+        if !self.media.receives || channel.channel.ready_state() != RtcDataChannelState::Open {
+            return;
+        }
+        let (width, height) = self.tile.view.get_untracked();
+        let message = PeerMessage::view(ViewSize { width, height }).encode();
+        trace!("{} ⇠ {message}", self.peer.short());
+        if let Err(error) = channel.channel.send_with_str(&message) {
+            warn("data channel", &error);
+        }
+    }
+
+    fn peer_said(&mut self, text: &str) -> Option<LinkNotice> {
+        trace!("{} ⇢ {text}", self.peer.short());
+        match PeerMessage::decode(text)? {
+            PeerMessage::View { width, height } => {
+                let view = Some(ViewSize { width, height });
+                if self.peer_view == view {
+                    return None;
+                }
+                self.peer_view = view;
+                Some(LinkNotice::PeerViewChanged)
+            }
+        }
+    }
+
+    /// How large the peer shows our video, if it said.
+    pub fn peer_view(&self) -> Option<ViewSize> {
+        self.peer_view
+    }
+
+    /// The sender of our video on this link, once it sends one.
+    pub fn video_sender(&self) -> Option<RtcRtpSender> {
+        self.transceivers()
+            .into_iter()
+            .map(|transceiver| transceiver.sender())
+            .find(|sender| sender.track().is_some_and(|track| track.kind() == "video"))
+    }
+
+    /// Gives our video sender `encoding`, unless it has it or is being given one: the next
+    /// share-out (every second at most) comes back to it.
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        if self.encoding == Some(encoding) || self.encoding_pending.is_some() {
+            return;
+        }
+        let Some(sender) = self.video_sender() else {
+            return;
+        };
+        let sender: &ParameterizedSender = sender.unchecked_ref();
+        let parameters = sender.get_parameters();
+        let first = js_sys::Reflect::get(&parameters, &"encodings".into())
+            .ok()
+            .and_then(|encodings| encodings.dyn_into::<js_sys::Array>().ok())
+            .map(|encodings| encodings.get(0))
+            .filter(|first| first.is_object());
+        // No encodings before the sender is negotiated: nothing to set yet.
+        let Some(first) = first else { return };
+        let set = |key: &str, value: f64| {
+            let _ = js_sys::Reflect::set(&first, &key.into(), &value.into());
+        };
+        set("scaleResolutionDownBy", encoding.scale_resolution_down_by);
+        set("maxBitrate", f64::from(encoding.max_bitrate));
+        set("maxFramerate", encoding.max_framerate);
+        match sender.set_parameters(&parameters) {
+            Ok(promise) => {
+                self.encoding_pending = Some(encoding);
+                self.settle(promise, move |result| {
+                    Some(LinkEvent::EncodingSet(encoding, result.map(drop)))
+                });
+            }
+            Err(error) => warn("video encoding", &error),
         }
     }
 
@@ -503,6 +705,15 @@ impl PeerLink {
             // Held-back tracks join the transceivers this offer just created, so the answer
             // already sends them.
             self.attach_deferred();
+            // An offer with a data channel is from a client of ours, known or not: answer
+            // with ours.
+            let has_channel = self
+                .connection
+                .remote_description()
+                .is_some_and(|offer| offer.sdp().contains("\nm=application "));
+            if has_channel {
+                self.open_channel();
+            }
             self.fit_directions();
             let answered = modern(&self.connection).set_local_description_implicit();
             self.settle(answered, |result| {
@@ -545,7 +756,10 @@ impl PeerLink {
     }
 
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
-    fn attach(&self, tracks: LocalTracks) {
+    fn attach(&mut self, tracks: LocalTracks) {
+        if self.peer_is_ours {
+            self.open_channel();
+        }
         let tracks = if self.media.sends { tracks } else { Vec::new() };
         let sends_video = tracks.iter().any(|(track, _)| track.kind() == "video");
         for (track, stream) in &tracks {
@@ -796,6 +1010,7 @@ impl PeerLink {
 
 impl Drop for PeerLink {
     fn drop(&mut self) {
+        super::trace::forget_link(self.peer.as_str(), &self.connection);
         self.disconnected_grace = None;
         self.track_listeners.clear();
         self.connection.close();

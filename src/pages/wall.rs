@@ -19,10 +19,13 @@ pub fn WallPage(
     /// `&role=`: a camera only sends, a wall only receives, and without it a tab does both.
     #[prop(optional)]
     role: Role,
+    /// `&uplink=<kbit/s>`: the video this tab sends in total, over the server's figure.
+    #[prop(default = None)]
+    uplink_kbps: Option<u32>,
     #[prop(optional)] self_view: bool,
     #[prop(optional)] debug: bool,
 ) -> impl IntoView {
-    let model = WallModel::new(self_view, role);
+    let model = WallModel::new(self_view, role, uplink_kbps);
     match RoomName::parse(&room) {
         // Decided the same way on both sides, so hydration sees the same page.
         Err(error) => model.connection.set(Connection::Fatal {

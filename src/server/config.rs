@@ -75,6 +75,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub max_cameras: u32,
 
+    /// The video each client may send in total, in kbit/s, announced in `welcome`. A client
+    /// shares it out over its links in proportion to the size each receiver shows its video
+    /// at; a page's `&uplink=` overrides it for that page.
+    #[arg(long, env = "PORTALS_UPLINK_KBPS", default_value_t = 2_500,
+          value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    pub uplink_kbps: u32,
+
     /// How long a member whose connection dropped keeps its seat (and its peers their video)
     /// before the room is told it left. `0s` removes members at once.
     #[arg(long, env = "PORTALS_GRACE_PERIOD", default_value = "20s",
@@ -230,6 +237,7 @@ mod tests {
         let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(config.max_members, 12);
         assert_eq!(config.max_cameras, 24);
+        assert_eq!(config.uplink_kbps, 2_500);
         assert_eq!(config.grace_period, Duration::from_secs(20));
         assert_eq!(config.reload_hold, Duration::from_millis(1500));
         assert_eq!(config.ping_interval, Duration::from_secs(15));

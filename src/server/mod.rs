@@ -72,6 +72,7 @@ impl SignallingService {
             rooms,
             max_members: config.max_members as usize,
             max_cameras: config.max_cameras as usize,
+            uplink_kbps: config.uplink_kbps,
             grace_period_ms: duration_ms(config.grace_period),
             reload_hold_ms: duration_ms(config.reload_hold),
             rate: RateLimit {

@@ -69,6 +69,8 @@ pub struct HubConfig {
     /// one budgeted stream per receiver, so one wall can watch many more cameras than a room
     /// of `both` members can hold.
     pub max_cameras: usize,
+    /// Announced in `welcome.limits`: the video uplink each client shares out over its links.
+    pub uplink_kbps: u32,
     /// How long a dropped member keeps its seat; zero removes it at once.
     pub grace_period_ms: u64,
     /// How long a member whose page is unloading keeps its seat: long enough for a reload to
@@ -99,6 +101,7 @@ impl HubConfig {
             rooms: RoomPolicy::Any,
             max_members: 12,
             max_cameras: 24,
+            uplink_kbps: 2_500,
             grace_period_ms: 20_000,
             reload_hold_ms: 1_500,
             held_messages: 64,
@@ -265,6 +268,7 @@ impl Hub {
         let limits = Arc::new(Limits {
             max_members: u32::try_from(config.max_members).unwrap_or(u32::MAX),
             max_cameras: u32::try_from(config.max_cameras).unwrap_or(u32::MAX),
+            uplink_kbps: config.uplink_kbps,
             max_message_bytes: config.max_message_bytes,
             grace_period_ms: config.grace_period_ms,
             ping_interval_ms: config.ping_interval_ms,

@@ -277,6 +277,11 @@ pub struct Limits {
     /// nothing, and a wall watches many of them (see [`Role`]). Absent from an older server.
     #[serde(default)]
     pub max_cameras: u32,
+    /// **ext** What each client may send in total over its links, in kbit/s: each link gets a
+    /// share sized to what its receiver shows. Absent (0) from an older server: the client's
+    /// default.
+    #[serde(default)]
+    pub uplink_kbps: u32,
     pub max_message_bytes: u32,
     pub grace_period_ms: u64,
     pub ping_interval_ms: u64,
