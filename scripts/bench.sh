@@ -20,8 +20,6 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 runs=${RUNS:-3}
 port=${PORTALS_BENCH_PORT:-3100}
-# The binary `start_server` runs: the release build, but for `wall` (see there).
-server_bin=target/release/portals
 results="bench/results/$(date +%Y%m%d-%H%M%S)-$what"
 server_pid=""
 
@@ -41,7 +39,7 @@ build() {
 
 start_server() {
   # Rate limits off: the benchmark is the sender here, not an abuser.
-  "${PORTALS_BENCH_BIN:-$server_bin}" --addr "127.0.0.1:$port" --log warn \
+  "${PORTALS_BENCH_BIN:-target/release/portals}" --addr "127.0.0.1:$port" --log warn \
     --messages-per-second 10000000 --message-burst 10000000 "$@" &
   server_pid=$!
   for _ in $(seq 100); do
@@ -175,10 +173,8 @@ bench_bundle() {
 }
 
 bench_wall() {
-  say "wall: cargo leptos build, then Chromium tabs with fake cameras, ${runs} runs"
-  # The dev build: the release build does not hydrate the wall page yet (see BENCHMARKS.md).
-  [ -n "${WALL_NO_BUILD:-}" ] || cargo leptos build 2>&1 | tail -1
-  server_bin=target/debug/portals
+  say "wall: cargo leptos build --release, then Chromium tabs with fake cameras, ${runs} runs"
+  [ -n "${WALL_NO_BUILD:-}" ] || cargo leptos build --release 2>&1 | tail -1
   # The site cargo-leptos just built, served by the binary it built with it.
   export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
   for run in $(seq "$runs"); do
@@ -190,8 +186,8 @@ bench_wall() {
   python3 - "$results/wall.jsonl" >"$results/wall.md" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-print("| room | tabs | ready, median ms | watched tab decodes | fps median | fps min |")
-print("|---|---|---|---|---|---|")
+print("| room | tabs | ready, median ms | last tab joined, median ms | watched tab decodes | fps median | fps min |")
+print("|---|---|---|---|---|---|---|")
 for shape, size in dict.fromkeys((r["shape"], r["size"]) for r in rows):
     runs = [r for r in rows if (r["shape"], r["size"]) == (shape, size)]
     label = f"{size} both" if shape == "mesh" else f"1 wall + {size} cameras"
@@ -200,7 +196,9 @@ for shape, size in dict.fromkeys((r["shape"], r["size"]) for r in rows):
     low = [r["fps_min"] for r in runs if r["fps_min"] is not None]
     seen = "/".join(str(r["decoding"]) for r in runs) + f" of {runs[0]['expected']}"
     when = f"{statistics.median(ready):.0f} ({len(ready)}/{len(runs)} runs)" if ready else f"never (0/{len(runs)} runs)"
-    print(f"| {label} | {runs[0]['tabs']} | {when} | {seen} | "
+    joined = [r["last_joined_ms"] for r in runs if r.get("last_joined_ms") is not None]
+    joined = f"{statistics.median(joined):.0f}" if joined else "-"
+    print(f"| {label} | {runs[0]['tabs']} | {when} | {joined} | {seen} | "
           f"{statistics.median(fps) if fps else '-'} | {min(low) if low else '-'} |")
 EOF
   cat "$results/wall.md"

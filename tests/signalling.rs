@@ -35,7 +35,7 @@ async fn two_clients_meet_and_exchange_descriptions_and_candidates() {
     let b_id = welcome["welcome"]["id"].as_str().unwrap().to_string();
     assert!(welcome["welcome"]["token"].as_str().unwrap().len() > 40);
     assert_eq!(welcome["welcome"]["limits"]["maxMembers"], 12);
-    assert_eq!(welcome["welcome"]["limits"]["maxCameras"], 24);
+    assert_eq!(welcome["welcome"]["limits"]["maxSenders"], 24);
     assert_eq!(welcome["welcome"]["limits"]["uplinkKbps"], 2500);
     let info = b.recv_json().await;
     assert_eq!(

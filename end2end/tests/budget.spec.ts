@@ -25,6 +25,20 @@ async function videoBytesSent(page: Page): Promise<number> {
   });
 }
 
+/** The `maxBitrate` the page gave its video senders, summed over its links, bit/s. */
+async function maxBitrates(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    let total = 0;
+    const links = (window as any).__portals.links as Record<string, RTCPeerConnection>;
+    for (const connection of Object.values(links)) {
+      for (const sender of connection.getSenders()) {
+        if (sender.track?.kind === "video") total += sender.getParameters().encodings[0]?.maxBitrate ?? Infinity;
+      }
+    }
+    return total;
+  });
+}
+
 /** The size of the frames `page` sends to `member` now, in pixels. */
 async function pixelsSentTo(page: Page, member: string): Promise<number> {
   return page.evaluate(async (member) => {
@@ -77,6 +91,10 @@ test("six tabs each send within the uplink budget, and each link follows its rec
   for (const [i, rate] of kbps.entries()) {
     expect(rate).toBeGreaterThan(0);
     expect(rate).toBeLessThanOrEqual(budgets[i] * 1.1);
+    // What the tab asked of its encoders: the budget less a tenth of headroom, whatever
+    // Chromium's own estimate of the network would have allowed.
+    const asked = await maxBitrates(tabs[i]);
+    expect(asked).toBeLessThanOrEqual(budgets[i] * 1000 * 0.9);
   }
 
   // One receiver makes its tile of one sender large, then small: that link follows.

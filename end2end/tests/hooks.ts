@@ -197,7 +197,8 @@ export async function openConnections(page: Page): Promise<string[]> {
   );
 }
 
-/** Video frames the page has decoded so far, over all its peer connections, closed or not. */
+/** Video frames the page has decoded so far, over its open peer connections (a closed one
+ * has no stats to read: `data-connections-created` tells whether any was ever made). */
 export async function framesDecoded(page: Page): Promise<number> {
   return page.evaluate(async () => {
     let frames = 0;
@@ -223,4 +224,15 @@ export async function framesSent(page: Page): Promise<number> {
     }
     return frames;
   });
+}
+
+/** The negotiated direction of each video transceiver of the page's open peer connections. */
+export async function videoDirections(page: Page): Promise<(string | null)[]> {
+  return page.evaluate(() =>
+    ((window as any).__hooks.peers as RTCPeerConnection[])
+      .filter((peer) => peer.connectionState !== "closed")
+      .flatMap((peer) => peer.getTransceivers())
+      .filter((transceiver) => transceiver.receiver.track.kind === "video")
+      .map((transceiver) => transceiver.currentDirection),
+  );
 }

@@ -1,6 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
-import { framesDecoded, framesSent, installHooks, mediaRequests, openConnections } from "./hooks";
+import { framesDecoded, framesSent, installHooks, mediaRequests, openConnections, videoDirections } from "./hooks";
 
 test.afterEach(printConsoleOnFailure);
 
@@ -30,7 +30,10 @@ test("one wall decodes eight cameras, and each camera holds one connection and d
     await expect(camera.locator(".tile.self video")).toHaveJSProperty("paused", false);
     await expect(camera.locator(".tile[data-member]:not(.self)")).toHaveCount(0);
     expect(await framesDecoded(camera)).toBe(0);
+    // It would not decode a sender either: its video is negotiated send-only.
+    expect(await videoDirections(camera)).toEqual(["sendonly"]);
   }
+  expect(await videoDirections(wall)).toEqual(Array(8).fill("recvonly"));
   await context.close();
 });
 
@@ -55,5 +58,12 @@ test("a both tab sends to a wall and receives from a camera, and the two roles n
   expect(await openConnections(camera)).toHaveLength(3);
   await expect(camera.locator("main.wall")).toHaveAttribute("data-watchers", "3");
   expect(await framesDecoded(camera)).toBe(0);
+  expect(await videoDirections(camera)).toEqual(Array(3).fill("sendonly"));
+  // The both tab joined last and answered nobody: it offered to each, with one video section
+  // per link, sending to the walls and receiving from the cameras.
+  expect((await videoDirections(both)).sort()).toEqual(["recvonly", "recvonly", "sendonly", "sendonly"]);
+  for (const page of [camera, secondCamera, wall, secondWall]) {
+    expect(await page.locator("main.wall").getAttribute("data-connections-created")).toBe("3");
+  }
   await context.close();
 });

@@ -69,7 +69,7 @@ test("over https: two tabs decode each other through wss, and the empty wall off
   expect(await first.evaluate(() => window.isSecureContext)).toBe(true);
   await expect(first.locator('[data-empty="true"] .invite .qr svg')).toBeVisible();
   const lan = await firstLanAddress();
-  const expected = lan ? `https://${lan}:${port}/?room=${room}` : `https://127.0.0.1:${port}/?room=${room}`;
+  const expected = `https://${lan ?? "127.0.0.1"}:${port}/?room=${room}&role=camera`;
   await expect(first.locator('[data-empty="true"] .share-link')).toHaveText(expected);
   expect(await readQrCode(first)).toBe(expected);
   await first.screenshot({ path: test.info().outputPath("empty-wall-with-qr-code.png") });

@@ -132,7 +132,7 @@ pub enum LinkEvent {
     TileResized,
     ChannelOpened,
     ChannelMessage(String),
-    EncodingSet(Encoding, Result<(), JsValue>),
+    EncodingSet(Result<(), JsValue>),
 }
 
 /// What a link's event means for the rest of the mesh.
@@ -189,9 +189,10 @@ pub struct PeerLink {
     peer_is_ours: bool,
     /// How large the peer shows our video, once it said.
     peer_view: Option<ViewSize>,
-    /// The encoding our video sender has, and one being set.
-    encoding: Option<Encoding>,
-    encoding_pending: Option<Encoding>,
+    /// The encoding our video sender has, and one being set, with the sender: the camera
+    /// turned off and on again may send on another transceiver, whose sender starts afresh.
+    encoding: Option<(RtcRtpSender, Encoding)>,
+    encoding_pending: Option<(RtcRtpSender, Encoding)>,
     /// Owns the effect that watches our tile's size; dropped with the link.
     _tile_watch: Owner,
 }
@@ -291,7 +292,7 @@ impl PeerLink {
                     events.send(LinkEvent::FirstOfferWaitOver)
                 }));
             }
-            FirstOffer::Ours => link.attach(local),
+            FirstOffer::Ours => link.attach(local, false),
         }
         Ok(link)
     }
@@ -367,7 +368,7 @@ impl PeerLink {
             }
             LinkEvent::FirstOfferWaitOver => {
                 trace!("{}: no offer came, offering first", self.peer.short());
-                self.attach_deferred();
+                self.attach_deferred(false);
             }
             LinkEvent::WatchdogLook => self.look_for_a_stall(signal.is_joined()),
             LinkEvent::RollbackFailed(error) => {
@@ -375,10 +376,10 @@ impl PeerLink {
             }
             LinkEvent::TileResized | LinkEvent::ChannelOpened => self.tell_view(),
             LinkEvent::ChannelMessage(text) => return self.peer_said(&text),
-            LinkEvent::EncodingSet(encoding, result) => {
-                self.encoding_pending = None;
+            LinkEvent::EncodingSet(result) => {
+                let pending = self.encoding_pending.take();
                 match result {
-                    Ok(()) => self.encoding = Some(encoding),
+                    Ok(()) => self.encoding = pending,
                     Err(error) => warn("video encoding", &error),
                 }
             }
@@ -473,12 +474,16 @@ impl PeerLink {
     /// Gives our video sender `encoding`, unless it has it or is being given one: the next
     /// share-out (every second at most) comes back to it.
     pub fn set_encoding(&mut self, encoding: Encoding) {
-        if self.encoding == Some(encoding) || self.encoding_pending.is_some() {
+        if self.encoding_pending.is_some() {
             return;
         }
         let Some(sender) = self.video_sender() else {
             return;
         };
+        if self.encoding.as_ref() == Some(&(sender.clone(), encoding)) {
+            return;
+        }
+        let given = sender.clone();
         let sender: &ParameterizedSender = sender.unchecked_ref();
         let parameters = sender.get_parameters();
         let first = js_sys::Reflect::get(&parameters, &"encodings".into())
@@ -496,9 +501,9 @@ impl PeerLink {
         set("maxFramerate", encoding.max_framerate);
         match sender.set_parameters(&parameters) {
             Ok(promise) => {
-                self.encoding_pending = Some(encoding);
-                self.settle(promise, move |result| {
-                    Some(LinkEvent::EncodingSet(encoding, result.map(drop)))
+                self.encoding_pending = Some((given, encoding));
+                self.settle(promise, |result| {
+                    Some(LinkEvent::EncodingSet(result.map(drop)))
                 });
             }
             Err(error) => warn("video encoding", &error),
@@ -563,10 +568,28 @@ impl PeerLink {
     }
 
     /// `addTrack`, or for a peer that sends us nothing a `sendonly` transceiver: a camera's
-    /// offer must not ask a wall, or anyone, for video it would never decode.
+    /// offer must not ask a wall, or anyone, for video it would never decode. While answering,
+    /// `addTrack` takes the media section the offer made (a new transceiver would have none, and
+    /// the video would wait for one more round of negotiation); it is then made `sendonly` too.
     fn add_local_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
+        let offered = self.transceivers().into_iter().any(|transceiver| {
+            !transceiver.stopped()
+                && transceiver.sender().track().is_none()
+                && transceiver.receiver().track().kind() == track.kind()
+        });
         if self.media.receives {
             self.connection.add_track_0(track, stream);
+        } else if offered {
+            self.connection.add_track_0(track, stream);
+            let ours = self.transceivers().into_iter().find(|transceiver| {
+                transceiver
+                    .sender()
+                    .track()
+                    .is_some_and(|sent| sent.id() == track.id())
+            });
+            if let Some(transceiver) = ours {
+                transceiver.set_direction(RtcRtpTransceiverDirection::Sendonly);
+            }
         } else {
             let init = RtcRtpTransceiverInit::new();
             init.set_direction(RtcRtpTransceiverDirection::Sendonly);
@@ -704,7 +727,6 @@ impl PeerLink {
         if kind == SdpType::Offer {
             // Held-back tracks join the transceivers this offer just created, so the answer
             // already sends them.
-            self.attach_deferred();
             // An offer with a data channel is from a client of ours, known or not: answer
             // with ours.
             let has_channel = self
@@ -714,6 +736,7 @@ impl PeerLink {
             if has_channel {
                 self.open_channel();
             }
+            self.attach_deferred(true);
             self.fit_directions();
             let answered = modern(&self.connection).set_local_description_implicit();
             self.settle(answered, |result| {
@@ -756,7 +779,8 @@ impl PeerLink {
     }
 
     /// Hands local tracks to the connection, which then asks for negotiation by itself.
-    fn attach(&mut self, tracks: LocalTracks) {
+    /// `answering`: the tracks join the peer's first offer, rather than our own.
+    fn attach(&mut self, tracks: LocalTracks, answering: bool) {
         if self.peer_is_ours {
             self.open_channel();
         }
@@ -765,9 +789,11 @@ impl PeerLink {
         for (track, stream) in &tracks {
             self.add_local_track(track, stream);
         }
-        if self.media.receives && !sends_video && !self.receives_video() {
+        if self.media.receives && !sends_video && !self.receives_video() && !answering {
             // A viewer still wants the others' video: without a transceiver of its own, two
             // viewers would never connect and could not tell each other apart from "stuck".
+            // Not in an answer, which could not carry it: the peer's own media section comes
+            // when it has something to send, and two made apart would be one too many.
             let init = RtcRtpTransceiverInit::new();
             init.set_direction(RtcRtpTransceiverDirection::Recvonly);
             self.connection
@@ -775,10 +801,10 @@ impl PeerLink {
         }
     }
 
-    fn attach_deferred(&mut self) {
+    fn attach_deferred(&mut self, answering: bool) {
         self.first_offer_wait = None;
         if let Some(tracks) = self.deferred.take() {
-            self.attach(tracks);
+            self.attach(tracks, answering);
         }
     }
 

@@ -22,7 +22,7 @@ pub const VERSION: u32 = 1;
 pub enum PeerMessage {
     /// The receiver shows the sender's video `width` × `height` device pixels large (CSS
     /// pixels × `devicePixelRatio`). Sent when the channel opens and whenever the tile's size
-    /// changes (a resize, a focused tile); 0 × 0 when it is not laid out.
+    /// changes (a resize, a new grid, a tile made larger); 0 × 0 when it is not laid out.
     View { width: u32, height: u32 },
 }
 

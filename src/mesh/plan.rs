@@ -41,22 +41,25 @@ pub struct Plan {
 /// connection to another camera, and one whose peer comes back in a role it has nothing to say
 /// to is closed like one that left.
 pub fn reconcile(me: Role, links: &[LinkView], members: &[Peer], after_own_rejoin: bool) -> Plan {
-    let members: Vec<&Peer> = members
+    let present = |member: &MemberId| members.iter().any(|peer| &peer.id == member);
+    let linked: Vec<&Peer> = members
         .iter()
         .filter(|peer| me.links_with(peer.role))
         .collect();
     let mut plan = Plan::default();
     for link in links {
-        if members.iter().any(|peer| peer.id == link.member) {
+        if linked.iter().any(|peer| peer.id == link.member) {
             continue;
         }
-        if after_own_rejoin && link.connected {
+        // Kept only while its member may still be on its way back: one that is here, in a
+        // role we have nothing to say to, is not coming back to this link.
+        if after_own_rejoin && link.connected && !present(&link.member) {
             plan.keep_missing.push(link.member.clone());
         } else {
             plan.close.push(link.member.clone());
         }
     }
-    plan.open = members
+    plan.open = linked
         .into_iter()
         .filter(|peer| !links.iter().any(|link| link.member == peer.id))
         .cloned()
@@ -199,13 +202,16 @@ mod tests {
 
     #[test]
     fn a_peer_back_in_a_role_it_cannot_link_in_is_closed_even_after_a_rejoin() {
-        let plan = reconcile(
-            Role::Camera,
-            &[link("a", true)],
-            &[as_role("a", Role::Camera)],
-            false,
-        );
-        assert_eq!(plan.close, [id("a")]);
+        for after_own_rejoin in [false, true] {
+            let plan = reconcile(
+                Role::Camera,
+                &[link("a", true)],
+                &[as_role("a", Role::Camera)],
+                after_own_rejoin,
+            );
+            assert_eq!(plan.close, [id("a")], "after a rejoin: {after_own_rejoin}");
+            assert!(plan.keep_missing.is_empty());
+        }
     }
 
     #[test]

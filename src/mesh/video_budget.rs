@@ -112,9 +112,11 @@ pub fn encodings(capture: CaptureSettings, views: &[ViewSize], uplink_kbps: u32)
         .iter()
         .map(|view| {
             let view = view.at_least(MIN_VIEW);
-            // Fit inside the view: neither side larger than the receiver shows.
+            // Tiles show video with `object-fit: cover`: the side that fills the tile sets the
+            // scale, so that it lands on the tile's pixels one to one (a portrait phone in a
+            // wide tile is sent as wide as the tile; what the tile crops is the tile's choice).
             let scale = (f64::from(capture.size.width) / f64::from(view.width))
-                .max(f64::from(capture.size.height) / f64::from(view.height))
+                .min(f64::from(capture.size.height) / f64::from(view.height))
                 .max(1.0);
             let sent = capture.size.pixels() / (scale * scale);
             let wanted = (sent * frame_rate * BITS_PER_PIXEL).max(MIN_LINK_BPS);
@@ -186,10 +188,17 @@ mod tests {
             encodings[2].scale_resolution_down_by, 1.0,
             "never scaled up"
         );
-        // A tall view is fitted by its width, a wide one by its height.
-        let encodings = encodings_of(&[view(400, 900), view(1280, 180)]);
-        assert_eq!(encodings[0].scale_resolution_down_by, 3.2);
-        assert_eq!(encodings[1].scale_resolution_down_by, 4.0);
+        // The tile covers its box: a view of another shape is filled by one side, and that
+        // side gets the tile's pixels.
+        let encodings = encodings_of(&[view(320, 720), view(640, 90)]);
+        assert_eq!(encodings[0].scale_resolution_down_by, 1.0);
+        assert_eq!(encodings[1].scale_resolution_down_by, 2.0);
+        let portrait = CaptureSettings {
+            size: view(720, 1280),
+            frame_rate: 30.0,
+        };
+        let encodings = super::encodings(portrait, &[view(640, 360)], 10_000);
+        assert_eq!(encodings[0].scale_resolution_down_by, 1.13);
     }
 
     fn encodings_of(views: &[ViewSize]) -> Vec<Encoding> {

@@ -62,18 +62,18 @@ pub struct Config {
 
     /// Most members in one room that watch: those that send and receive (no `role`, or
     /// `role=both`) and walls (`role=wall`). Every `both` member sends its video to every other,
-    /// so a full mesh stops fitting ordinary uplinks and CPUs at about a dozen. Cameras are
-    /// counted apart (`--max-cameras`).
+    /// so a full mesh stops fitting ordinary uplinks and CPUs at about a dozen. Members that
+    /// send are counted apart (`--max-senders`): a room of `both` members is capped by both.
     #[arg(long, env = "PORTALS_MAX_MEMBERS", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_members: u32,
 
-    /// Most cameras (`role=camera`) in one room, on top of `--max-members`. A camera decodes
-    /// nothing and sends each watcher one stream sized to its tile, so one wall can watch many
-    /// more cameras than a room of `both` members can hold.
-    #[arg(long, env = "PORTALS_MAX_CAMERAS", default_value_t = 24,
-          value_parser = clap::value_parser!(u32).range(0..=10_000))]
-    pub max_cameras: u32,
+    /// Most members in one room that send video: cameras (`role=camera`) and `both` members.
+    /// Each member that watches decodes all of them; a camera decodes nothing and sends each
+    /// watcher one stream sized to its tile, so one wall can watch up to this many cameras.
+    #[arg(long, env = "PORTALS_MAX_SENDERS", default_value_t = 24,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_senders: u32,
 
     /// The video each client may send in total, in kbit/s, announced in `welcome`. A client
     /// shares it out over its links in proportion to the size each receiver shows its video
@@ -236,7 +236,7 @@ mod tests {
     fn defaults_match_the_protocol() {
         let config = parse(&["--addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(config.max_members, 12);
-        assert_eq!(config.max_cameras, 24);
+        assert_eq!(config.max_senders, 24);
         assert_eq!(config.uplink_kbps, 2_500);
         assert_eq!(config.grace_period, Duration::from_secs(20));
         assert_eq!(config.reload_hold, Duration::from_millis(1500));

@@ -161,6 +161,8 @@ pub async fn invite(
         room.as_str(),
         &lan,
     );
+    // "Add a camera": the phone that scans it is a camera, and decodes nobody's video.
+    let url = format!("{url}&role=camera");
     match qr_svg(&url) {
         Some(svg) => Json(Invite { url, svg, hint }).into_response(),
         // A URL of a valid room on a Host header of at most a few hundred bytes always fits.

@@ -71,7 +71,7 @@ impl SignallingService {
         let hub = Hub::new(HubConfig {
             rooms,
             max_members: config.max_members as usize,
-            max_cameras: config.max_cameras as usize,
+            max_senders: config.max_senders as usize,
             uplink_kbps: config.uplink_kbps,
             grace_period_ms: duration_ms(config.grace_period),
             reload_hold_ms: duration_ms(config.reload_hold),

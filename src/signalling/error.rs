@@ -103,7 +103,8 @@ pub enum ProtocolError {
     RoomFull {
         room: String,
         max: usize,
-        /// Which seats are taken: cameras and the members that watch are counted apart.
+        /// Which seats are taken: the members that watch and those that send are counted
+        /// apart.
         seats: &'static str,
     },
     #[error("bad message: {0}")]

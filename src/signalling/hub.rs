@@ -61,14 +61,14 @@ impl Default for RateLimit {
 #[derive(Clone, Debug)]
 pub struct HubConfig {
     pub rooms: RoomPolicy,
-    /// The most members of a room that receive video (`both` and `wall`): every `both` member
-    /// encodes for each of them and decodes each of them, which stops fitting an ordinary
-    /// machine and uplink at about a dozen.
+    /// The most members of a room that watch (`both` and `wall`): every member that sends
+    /// encodes one stream for each of them, and a `both` member also decodes each of the
+    /// others, which stops fitting an ordinary machine and uplink at about a dozen.
     pub max_members: usize,
-    /// The most `camera` members of a room, counted apart: a camera decodes nothing and sends
-    /// one budgeted stream per receiver, so one wall can watch many more cameras than a room
-    /// of `both` members can hold.
-    pub max_cameras: usize,
+    /// The most members of a room that send video (`both` and `camera`): each member that
+    /// watches decodes all of them. Larger than `max_members`, so that one wall can watch many
+    /// more cameras than a room of `both` members can hold.
+    pub max_senders: usize,
     /// Announced in `welcome.limits`: the video uplink each client shares out over its links.
     pub uplink_kbps: u32,
     /// How long a dropped member keeps its seat; zero removes it at once.
@@ -100,7 +100,7 @@ impl HubConfig {
         Self {
             rooms: RoomPolicy::Any,
             max_members: 12,
-            max_cameras: 24,
+            max_senders: 24,
             uplink_kbps: 2_500,
             grace_period_ms: 20_000,
             reload_hold_ms: 1_500,
@@ -267,7 +267,7 @@ impl Hub {
     pub fn new(config: HubConfig) -> Self {
         let limits = Arc::new(Limits {
             max_members: u32::try_from(config.max_members).unwrap_or(u32::MAX),
-            max_cameras: u32::try_from(config.max_cameras).unwrap_or(u32::MAX),
+            max_senders: u32::try_from(config.max_senders).unwrap_or(u32::MAX),
             uplink_kbps: config.uplink_kbps,
             max_message_bytes: config.max_message_bytes,
             grace_period_ms: config.grace_period_ms,
@@ -434,6 +434,21 @@ impl Hub {
         if member.room != claims.room || member.nonce != claims.nonce {
             return false;
         }
+        // A seat is kept for the member as what it was: coming back as something that takes
+        // another kind of seat (a camera reloaded as a wall) needs that seat free, or the caps
+        // could be walked around one reload at a time. The caller then treats it as a newcomer,
+        // whom the caps refuse.
+        let (was, now_is) = (member.role, query.role);
+        let room = member.room.clone();
+        if self
+            .seat_refusal(&room, now_is, Some((&claims.id, was)))
+            .is_some()
+        {
+            return false;
+        }
+        let Some(member) = self.members.get_mut(&claims.id) else {
+            return false;
+        };
         member.nonce = nonce;
         // The page that comes back may not be the one that left (a reload into a newer
         // client, or into another role): it is the one to say what it does. Its seat was kept
@@ -496,25 +511,7 @@ impl Hub {
         query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) -> bool {
-        let cameras = query.role == Role::Camera;
-        let (max, seats) = if cameras {
-            (self.config.max_cameras, "cameras")
-        } else {
-            (self.config.max_members, "members that watch")
-        };
-        let present = self.rooms.get(&room).map_or(0, |room| {
-            room.members
-                .iter()
-                .filter_map(|id| self.members.get(id))
-                .filter(|member| (member.role == Role::Camera) == cameras)
-                .count()
-        });
-        if present >= max {
-            let error = ProtocolError::RoomFull {
-                room: room.to_string(),
-                max,
-                seats,
-            };
+        if let Some(error) = self.seat_refusal(&room, query.role, None) {
             self.refuse_and_close(connection, &error, out);
             return false;
         }
@@ -543,6 +540,45 @@ impl Hub {
         out.push(self.welcome(now, connection, &id, &room, nonce));
         self.announce(&room, out);
         true
+    }
+
+    /// Why `room` has no seat for a member in `role`: each member that watches is a seat among
+    /// `max_members`, and each that sends one among `max_senders` (a `both` member takes one
+    /// of each). `resuming` is a member of the room coming back, and what it was: the seats it
+    /// holds already are its own.
+    fn seat_refusal(
+        &self,
+        room: &RoomName,
+        role: Role,
+        resuming: Option<(&MemberId, Role)>,
+    ) -> Option<ProtocolError> {
+        let others = || {
+            self.rooms
+                .get(room)
+                .into_iter()
+                .flat_map(|room| room.members.iter())
+                .filter(move |id| resuming.is_none_or(|(me, _)| *id != me))
+                .filter_map(|id| self.members.get(id))
+        };
+        let held = resuming.map(|(_, was)| was);
+        let full = |max: usize, seats: &'static str| ProtocolError::RoomFull {
+            room: room.to_string(),
+            max,
+            seats,
+        };
+        if role.receives() && !held.is_some_and(Role::receives) {
+            let watching = others().filter(|member| member.role.receives()).count();
+            if watching >= self.config.max_members {
+                return Some(full(self.config.max_members, "members that watch"));
+            }
+        }
+        if role.sends() && !held.is_some_and(Role::sends) {
+            let sending = others().filter(|member| member.role.sends()).count();
+            if sending >= self.config.max_senders {
+                return Some(full(self.config.max_senders, "members that send video"));
+            }
+        }
+        None
     }
 
     fn welcome(

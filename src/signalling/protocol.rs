@@ -271,12 +271,12 @@ pub struct RtcConfiguration {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
-    /// The most members of a room that receive video: `both` and `wall` members.
+    /// The most members of a room that watch: `both` and `wall` members.
     pub max_members: u32,
-    /// **ext** The most `camera` members of a room, on top of `max_members`: a camera decodes
-    /// nothing, and a wall watches many of them (see [`Role`]). Absent from an older server.
+    /// **ext** The most members of a room that send video: `both` and `camera` members (see
+    /// [`Role`]). Absent from an older server.
     #[serde(default)]
-    pub max_cameras: u32,
+    pub max_senders: u32,
     /// **ext** What each client may send in total over its links, in kbit/s: each link gets a
     /// share sized to what its receiver shows. Absent (0) from an older server: the client's
     /// default.

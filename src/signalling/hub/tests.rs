@@ -619,23 +619,30 @@ fn join_as(h: &mut Harness, room: &str, role: Role) -> (ConnectionId, Outputs) {
 }
 
 #[test]
-fn cameras_and_watching_members_are_capped_apart() {
+fn members_that_watch_and_members_that_send_are_capped_apart() {
     let mut limited = config();
     limited.max_members = 2;
-    limited.max_cameras = 3;
+    limited.max_senders = 3;
     let mut h = Harness::with(limited);
     let (wall, out) = join_as(&mut h, "home", Role::Wall);
-    assert_eq!(out.to(wall).welcome().limits.max_cameras, 3);
+    assert_eq!(out.to(wall).welcome().limits.max_senders, 3);
     for _ in 0..3 {
         let (camera, out) = join_as(&mut h, "home", Role::Camera);
         assert_eq!(out.to(camera).kinds(), ["welcome", "info"]);
     }
     let (camera, out) = join_as(&mut h, "home", Role::Camera);
     assert_eq!(out.to(camera).error().code, ErrorCode::RoomFull);
-    assert!(out.to(camera).error().message.contains("3 cameras"));
-    // Three cameras do not take the seat of a second watcher, of either kind.
+    assert!(out
+        .to(camera)
+        .error()
+        .message
+        .contains("3 members that send video"));
+    // A `both` member needs a seat of each kind: the senders' are taken.
     let (both, out) = join_as(&mut h, "home", Role::Both);
-    assert_eq!(out.to(both).kinds(), ["welcome", "info"]);
+    assert_eq!(out.to(both).error().code, ErrorCode::RoomFull);
+    // Three cameras do not take the seat of a second wall; a third finds none.
+    let (second, out) = join_as(&mut h, "home", Role::Wall);
+    assert_eq!(out.to(second).kinds(), ["welcome", "info"]);
     let (third, out) = join_as(&mut h, "home", Role::Wall);
     assert_eq!(out.to(third).error().code, ErrorCode::RoomFull);
     assert!(out
@@ -644,6 +651,55 @@ fn cameras_and_watching_members_are_capped_apart() {
         .message
         .contains("2 members that watch"));
     assert_eq!(h.hub.gauges().members, 5);
+    assert_eq!(h.hub.counters().refused(ErrorCode::RoomFull), 3);
+}
+
+#[test]
+fn a_room_of_both_members_is_capped_by_max_members_as_before_roles() {
+    let mut h = Harness::new();
+    for _ in 0..12 {
+        let (both, out) = join_as(&mut h, "home", Role::Both);
+        assert_eq!(out.to(both).kinds(), ["welcome", "info"]);
+    }
+    let (both, out) = join_as(&mut h, "home", Role::Both);
+    assert_eq!(out.to(both).error().code, ErrorCode::RoomFull);
+    // Cameras still fit, up to the senders' cap of 24.
+    for _ in 0..12 {
+        let (camera, out) = join_as(&mut h, "home", Role::Camera);
+        assert_eq!(out.to(camera).kinds(), ["welcome", "info"]);
+    }
+    let (camera, out) = join_as(&mut h, "home", Role::Camera);
+    assert_eq!(out.to(camera).error().code, ErrorCode::RoomFull);
+}
+
+#[test]
+fn a_reload_into_another_kind_of_seat_needs_that_seat_free() {
+    let mut limited = config();
+    limited.max_members = 1;
+    limited.max_senders = 1;
+    let mut h = Harness::with(limited);
+    let (_wall, _) = join_as(&mut h, "home", Role::Wall);
+    let (camera, out) = join_as(&mut h, "home", Role::Camera);
+    let camera_id = out.to(camera).welcome().id.clone();
+    let token = out.to(camera).welcome().token.as_str().to_string();
+    h.input(Input::Disconnect {
+        connection: camera,
+        departure: Departure::Unloading,
+    });
+    // Back as a wall: the one watcher's seat is taken, so it is a newcomer, and refused.
+    let back_as = |h: &mut Harness, role, token: &str| {
+        h.connect_with(&JoinQuery {
+            room: Some("home".into()),
+            token: Some(token.to_string()),
+            role,
+            ..JoinQuery::default()
+        })
+    };
+    let (again, out) = back_as(&mut h, Role::Wall, &token);
+    assert_eq!(out.to(again).error().code, ErrorCode::RoomFull);
+    // Back as the camera it was: its seat was kept.
+    let (again, out) = back_as(&mut h, Role::Camera, &token);
+    assert_eq!(out.to(again).welcome().id, camera_id);
 }
 
 #[test]
