@@ -186,20 +186,22 @@ bench_wall() {
   python3 - "$results/wall.jsonl" >"$results/wall.md" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-print("| room | tabs | ready, median ms | last tab joined, median ms | watched tab decodes | fps median | fps min |")
-print("|---|---|---|---|---|---|---|")
+print("| room | tabs | ready, median ms | last tab joined, median ms | watched tab decodes | fps median | fps min | decoder fps median |")
+print("|---|---|---|---|---|---|---|---|")
 for shape, size in dict.fromkeys((r["shape"], r["size"]) for r in rows):
     runs = [r for r in rows if (r["shape"], r["size"]) == (shape, size)]
     label = f"{size} both" if shape == "mesh" else f"1 wall + {size} cameras"
     ready = [r["ready_ms"] for r in runs if r["ready_ms"] is not None]
     fps = [r["fps_median"] for r in runs if r["fps_median"] is not None]
     low = [r["fps_min"] for r in runs if r["fps_min"] is not None]
+    dec = [r["decoded_fps_median"] for r in runs if r.get("decoded_fps_median") is not None]
     seen = "/".join(str(r["decoding"]) for r in runs) + f" of {runs[0]['expected']}"
     when = f"{statistics.median(ready):.0f} ({len(ready)}/{len(runs)} runs)" if ready else f"never (0/{len(runs)} runs)"
     joined = [r["last_joined_ms"] for r in runs if r.get("last_joined_ms") is not None]
     joined = f"{statistics.median(joined):.0f}" if joined else "-"
     print(f"| {label} | {runs[0]['tabs']} | {when} | {joined} | {seen} | "
-          f"{statistics.median(fps) if fps else '-'} | {min(low) if low else '-'} |")
+          f"{statistics.median(fps) if fps else '-'} | {min(low) if low else '-'} | "
+          f"{statistics.median(dec) if dec else '-'} |")
 EOF
   cat "$results/wall.md"
 }

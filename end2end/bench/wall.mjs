@@ -10,7 +10,8 @@
 // never happened within the timeout, with `decoding` (how many it did decode then), and
 // `last_joined_ms`, when the last tab had loaded and joined (the rest is media set-up); then the
 // per-second decoded frame rates of each of its videos over 5 s (`fps_median`, `fps_min`),
-// counted with `requestVideoFrameCallback`, the frames the page really got to paint. A commit
+// counted with `requestVideoFrameCallback`, the frames the page really got to paint, and
+// `decoded_fps_median`, the same from `framesDecoded` of its connections' stats. A commit
 // that knows no roles treats `role=` as absent: its "wall" rows measure N + 1 `both` tabs.
 import { chromium } from "@playwright/test";
 
@@ -34,6 +35,17 @@ const args = [
 function countFrames() {
   const counts = {};
   window.__frames = counts;
+  // Every peer connection, for the frames its decoder turned out (which the page may then not
+  // get to paint: the two counts tell decoding from presenting apart).
+  const peers = [];
+  window.__peers = peers;
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      peers.push(this);
+    }
+  };
   const joined = setInterval(() => {
     if (document.querySelector("main.wall")?.dataset.status === "joined") {
       window.__joinedAt = Date.now();
@@ -58,6 +70,19 @@ function countFrames() {
 }
 
 const frames = (page) => page.evaluate(() => ({ ...window.__frames }));
+
+/** Frames decoded so far per inbound video stream of the page's open connections. */
+const decoded = (page) =>
+  page.evaluate(async () => {
+    const counts = {};
+    for (const peer of window.__peers) {
+      if (peer.connectionState === "closed") continue;
+      (await peer.getStats()).forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "video") counts[report.id] = report.framesDecoded ?? 0;
+      });
+    }
+    return counts;
+  });
 
 /** Members whose frame count moved on within 250 ms (seven frames at 30 a second). */
 async function decoding(page) {
@@ -105,13 +130,20 @@ async function room(browser, size) {
   const joinedAt = await Promise.all(pages.map((page) => page.evaluate(() => window.__joinedAt ?? null).catch(() => null)));
   const last_joined_ms = joinedAt.includes(null) ? null : Math.max(...joinedAt) - started;
   const rates = [];
+  const decodedRates = [];
   if (ready_ms !== null) {
     let before = await frames(watched);
+    let decodedBefore = await decoded(watched);
     for (let second = 0; second < 5; second++) {
       await watched.waitForTimeout(1000);
       const after = await frames(watched);
+      const decodedAfter = await decoded(watched);
       for (const member of Object.keys(after)) rates.push(after[member] - (before[member] ?? 0));
+      for (const stream of Object.keys(decodedAfter)) {
+        if (stream in decodedBefore) decodedRates.push(decodedAfter[stream] - decodedBefore[stream]);
+      }
       before = after;
+      decodedBefore = decodedAfter;
     }
   }
   await context.close();
@@ -125,6 +157,7 @@ async function room(browser, size) {
     expected,
     fps_median: rates.length ? median(rates) : null,
     fps_min: rates.length ? Math.min(...rates) : null,
+    decoded_fps_median: decodedRates.length ? median(decodedRates) : null,
   };
 }
 
