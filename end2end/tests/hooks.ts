@@ -200,30 +200,30 @@ export async function openConnections(page: Page): Promise<string[]> {
 /** Video frames the page has decoded so far, over its open peer connections (a closed one
  * has no stats to read: `data-connections-created` tells whether any was ever made). */
 export async function framesDecoded(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    let frames = 0;
-    for (const peer of (window as any).__hooks.peers as RTCPeerConnection[]) {
-      if (peer.connectionState === "closed") continue;
-      (await peer.getStats()).forEach((report: any) => {
-        if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded ?? 0;
-      });
-    }
-    return frames;
-  });
+  return videoStat(page, "inbound-rtp", "framesDecoded");
 }
 
 /** Video frames the page has sent so far, over its open peer connections. */
 export async function framesSent(page: Page): Promise<number> {
-  return page.evaluate(async () => {
-    let frames = 0;
-    for (const peer of (window as any).__hooks.peers as RTCPeerConnection[]) {
-      if (peer.connectionState === "closed") continue;
-      (await peer.getStats()).forEach((report: any) => {
-        if (report.type === "outbound-rtp" && report.kind === "video") frames += report.framesSent ?? 0;
-      });
-    }
-    return frames;
-  });
+  return videoStat(page, "outbound-rtp", "framesSent");
+}
+
+/** The sum of one counter of the page's video RTP streams of one `type`, over its open
+ * peer connections. */
+async function videoStat(page: Page, type: "inbound-rtp" | "outbound-rtp", counter: string): Promise<number> {
+  return page.evaluate(
+    async ({ type, counter }) => {
+      let total = 0;
+      for (const peer of (window as any).__hooks.peers as RTCPeerConnection[]) {
+        if (peer.connectionState === "closed") continue;
+        (await peer.getStats()).forEach((report: any) => {
+          if (report.type === type && report.kind === "video") total += report[counter] ?? 0;
+        });
+      }
+      return total;
+    },
+    { type, counter },
+  );
 }
 
 /** The negotiated direction of each video transceiver of the page's open peer connections. */

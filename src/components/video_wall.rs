@@ -53,8 +53,13 @@ pub fn VideoWall(
                 .collect::<Vec<_>>()
         })
     };
+    let shown_count = move || {
+        model
+            .tiles
+            .with(|tiles| tiles.iter().filter(|tile| tile.shows_video).count())
+    };
     let receives = model.role.receives();
-    let count = move || shown().len() + usize::from(shows_self());
+    let count = move || shown_count() + usize::from(shows_self());
     let grid_style = move || {
         let (width, height) = size.get();
         let grid = fit(count(), width, height);
@@ -64,7 +69,7 @@ pub fn VideoWall(
         )
     };
     let alone =
-        move || receives && shown().is_empty() && model.connection.get() == Connection::Joined;
+        move || receives && shown_count() == 0 && model.connection.get() == Connection::Joined;
     let empty_text = move || {
         if model.tiles.with(Vec::is_empty) {
             "Nobody else is here yet. Add a camera:"

@@ -15,7 +15,7 @@ use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{MediaStream, MediaStreamTrack};
+use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
 
 use super::{
     events::{Events, MeshEvent},
@@ -508,16 +508,12 @@ impl MeshState {
             .local_stream
             .set(Some(SendWrapper::new(capture.stream().clone())));
         self.send_to_all(&capture);
-        self._camera_ended = capture
-            .tracks()
-            .into_iter()
-            .find(|track| track.kind() == "video")
-            .map(|track| {
-                let events = self.events.clone();
-                EventListener::new(&track, "ended", move |_| {
-                    events.send(MeshEvent::CameraEnded)
-                })
-            });
+        self._camera_ended = capture.video_track().map(|track| {
+            let events = self.events.clone();
+            EventListener::new(&track, "ended", move |_| {
+                events.send(MeshEvent::CameraEnded)
+            })
+        });
         self.camera = Some(capture);
         // A new capture has the size the page asked for at first.
         self.capture_asked = None;
@@ -600,22 +596,22 @@ impl MeshState {
         };
         // A receiver that never said (a base client) is assumed to show everyone in a grid.
         let default = video_budget::default_view(self.members.len());
-        let mut sending: Vec<&mut PeerLink> = self
+        let sending: Vec<(&mut PeerLink, RtcRtpSender)> = self
             .links
             .values_mut()
-            .filter(|link| link.video_sender().is_some())
+            .filter_map(|link| link.video_sender().map(|sender| (link, sender)))
             .collect();
         if sending.is_empty() {
             return;
         }
         let views: Vec<ViewSize> = sending
             .iter()
-            .map(|link| link.peer_view().unwrap_or(default))
+            .map(|(link, _)| link.peer_view().unwrap_or(default))
             .collect();
         let uplink = self.model.uplink_kbps.unwrap_or(self.server_uplink_kbps);
         let encodings = video_budget::encodings(settings, &views, uplink);
-        for (link, encoding) in sending.iter_mut().zip(encodings) {
-            link.set_encoding(encoding);
+        for ((link, sender), encoding) in sending.into_iter().zip(encodings) {
+            link.set_encoding(sender, encoding);
         }
         let wanted = video_budget::capture_size(&views);
         if self.capture_resizing || self.capture_asked == Some(wanted) {

@@ -84,16 +84,20 @@ impl Capture {
             .collect()
     }
 
-    fn video_track(&self) -> Option<AdjustableTrack> {
+    /// The camera's track, if this capture has one.
+    pub fn video_track(&self) -> Option<MediaStreamTrack> {
         self.tracks()
             .into_iter()
             .find(|track| track.kind() == "video")
-            .map(JsCast::unchecked_into)
+    }
+
+    fn adjustable_video_track(&self) -> Option<AdjustableTrack> {
+        self.video_track().map(JsCast::unchecked_into)
     }
 
     /// What the camera captures now, if this capture has one.
     pub fn settings(&self) -> Option<CaptureSettings> {
-        let settings = self.video_track()?.get_settings();
+        let settings = self.adjustable_video_track()?.get_settings();
         let number = |key: &str| {
             js_sys::Reflect::get(&settings, &key.into())
                 .ok()
@@ -120,7 +124,10 @@ impl Capture {
             if frame_rate > 0.0 { frame_rate } else { 30.0 }
         );
         let constraints = js_sys::JSON::parse(&constraints).ok()?;
-        Some(self.video_track()?.apply_constraints(&constraints))
+        Some(
+            self.adjustable_video_track()?
+                .apply_constraints(&constraints),
+        )
     }
 }
 

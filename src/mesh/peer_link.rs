@@ -471,15 +471,13 @@ impl PeerLink {
             .find(|sender| sender.track().is_some_and(|track| track.kind() == "video"))
     }
 
-    /// Gives our video sender `encoding`, unless it has it or is being given one: the next
-    /// share-out (every second at most) comes back to it.
-    pub fn set_encoding(&mut self, encoding: Encoding) {
+    /// Gives our video sender (`sender`, from [`Self::video_sender`]) `encoding`, unless it
+    /// has it or is being given one: the next share-out (every second at most) comes back to
+    /// it.
+    pub fn set_encoding(&mut self, sender: RtcRtpSender, encoding: Encoding) {
         if self.encoding_pending.is_some() {
             return;
         }
-        let Some(sender) = self.video_sender() else {
-            return;
-        };
         if self.encoding.as_ref() == Some(&(sender.clone(), encoding)) {
             return;
         }
@@ -537,22 +535,10 @@ impl PeerLink {
             deferred.push((track.clone(), stream.clone()));
             return;
         }
-        let transceivers = self.transceivers();
-        let sent = |transceiver: &RtcRtpTransceiver| {
-            transceiver
-                .sender()
-                .track()
-                .is_some_and(|sent| sent.id() == track.id())
-        };
-        if transceivers.iter().any(sent) {
+        if self.transceiver_sending(track).is_some() {
             return;
         }
-        let idle = transceivers.into_iter().find(|transceiver| {
-            !transceiver.stopped()
-                && transceiver.sender().track().is_none()
-                && transceiver.receiver().track().kind() == track.kind()
-        });
-        match idle {
+        match self.idle_transceiver(&track.kind()) {
             Some(transceiver) => {
                 replace_track(&transceiver, Some(track));
                 let direction = match transceiver.direction() {
@@ -572,22 +558,11 @@ impl PeerLink {
     /// `addTrack` takes the media section the offer made (a new transceiver would have none, and
     /// the video would wait for one more round of negotiation); it is then made `sendonly` too.
     fn add_local_track(&self, track: &MediaStreamTrack, stream: &MediaStream) {
-        let offered = self.transceivers().into_iter().any(|transceiver| {
-            !transceiver.stopped()
-                && transceiver.sender().track().is_none()
-                && transceiver.receiver().track().kind() == track.kind()
-        });
         if self.media.receives {
             self.connection.add_track_0(track, stream);
-        } else if offered {
+        } else if self.idle_transceiver(&track.kind()).is_some() {
             self.connection.add_track_0(track, stream);
-            let ours = self.transceivers().into_iter().find(|transceiver| {
-                transceiver
-                    .sender()
-                    .track()
-                    .is_some_and(|sent| sent.id() == track.id())
-            });
-            if let Some(transceiver) = ours {
+            if let Some(transceiver) = self.transceiver_sending(track) {
                 transceiver.set_direction(RtcRtpTransceiverDirection::Sendonly);
             }
         } else {
@@ -806,6 +781,27 @@ impl PeerLink {
         if let Some(tracks) = self.deferred.take() {
             self.attach(tracks, answering);
         }
+    }
+
+    /// The transceiver that sends `track`, if one does.
+    fn transceiver_sending(&self, track: &MediaStreamTrack) -> Option<RtcRtpTransceiver> {
+        self.transceivers().into_iter().find(|transceiver| {
+            transceiver
+                .sender()
+                .track()
+                .is_some_and(|sent| sent.id() == track.id())
+        })
+    }
+
+    /// A transceiver of media `kind` that sends nothing: a viewer's receive-only one, the
+    /// camera's after it was turned off, or one the peer's offer made. `addTrack` takes such
+    /// a one too, rather than adding a media section.
+    fn idle_transceiver(&self, kind: &str) -> Option<RtcRtpTransceiver> {
+        self.transceivers().into_iter().find(|transceiver| {
+            !transceiver.stopped()
+                && transceiver.sender().track().is_none()
+                && transceiver.receiver().track().kind() == kind
+        })
     }
 
     fn transceivers(&self) -> Vec<RtcRtpTransceiver> {
