@@ -9,6 +9,7 @@ use leptos_router::{
 };
 
 use crate::{
+    mesh::peer_message::CameraName,
     pages::{room_picker::RoomPicker, wall::WallPage},
     signalling::protocol::Role,
 };
@@ -59,8 +60,9 @@ fn Home() -> impl IntoView {
             let read = |name: &str| query.read_untracked().get(name).unwrap_or_default();
             let role = Role::parse(&read("role"));
             let uplink_kbps = read("uplink").parse::<u32>().ok().filter(|kbps| *kbps > 0);
+            let name = CameraName::parse(&read("name"));
             view! {
-                <WallPage room role uplink_kbps self_view=flag("self") debug=flag("debug")/>
+                <WallPage room role uplink_kbps name self_view=flag("self") debug=flag("debug")/>
             }
             .into_any()
         }

@@ -73,3 +73,20 @@ impl Drop for SizeWatch {
         self.observer.disconnect();
     }
 }
+
+/// `localStorage`, which outlives the tab: what a device keeps between visits (a camera's
+/// name). `None` where storage is refused (private modes) or empty.
+pub fn stored(key: &str) -> Option<String> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    storage.get_item(key).ok()?
+}
+
+/// Keeps `value` under `key` in `localStorage`, or forgets it; a refused store keeps nothing.
+pub fn store(key: &str, value: Option<&str>) {
+    if let Some(Ok(Some(storage))) = web_sys::window().map(|window| window.local_storage()) {
+        let _ = match value {
+            Some(value) => storage.set_item(key, value),
+            None => storage.remove_item(key),
+        };
+    }
+}

@@ -264,7 +264,7 @@ test("tiles can be reached with the keyboard and their videos have names", async
   const idB = await memberId(b);
   const tile = a.locator(`.tile[data-member="${idB}"]`);
   await expect(tile).toHaveAttribute("tabindex", "0");
-  await expect(tile.locator("video")).toHaveAttribute("aria-label", `Video of ${idB.slice(0, 6)}`);
+  await expect(tile.locator("video")).toHaveAttribute("aria-label", `camera ${idB.slice(0, 6)}`);
   await tile.focus();
   await expect(tile).toBeFocused();
   await context.close();

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
-use crate::signalling::{protocol::Role, MemberId};
+use crate::{
+    mesh::peer_message::CameraName,
+    signalling::{protocol::Role, MemberId},
+};
 
 /// A browser `MediaStream` inside a signal. Signals must be `Send`; the wall only ever touches
 /// streams on the browser's one thread, so the wrapper's check never fires. On the server the
@@ -53,6 +56,12 @@ pub enum CameraState {
 }
 
 impl CameraState {
+    /// Whether the camera is, or is about to be, sending: anything else is "camera off" to
+    /// the peers.
+    pub fn is_on(&self) -> bool {
+        matches!(self, CameraState::Starting | CameraState::On)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             CameraState::Starting => "starting",
@@ -95,6 +104,8 @@ pub struct Tile {
     /// The member sends us video: a tile on the wall. A link we only send on (to a wall, from
     /// a `both` tab) has no picture to show, and no tile in the grid.
     pub shows_video: bool,
+    /// The member watches video (it is not a camera only).
+    pub watches: bool,
     pub state: ArcRwSignal<LinkState>,
     pub stream: ArcRwSignal<Option<SharedStream>>,
     /// A video track arrived: without one, a connected member is a viewer.
@@ -104,20 +115,28 @@ pub struct Tile {
     /// How large the tile shows the video, in device pixels (width, height): the sender sizes
     /// what it sends on this link to it. (0, 0) until laid out.
     pub view: ArcRwSignal<(u32, u32)>,
+    /// The name the member gave its camera, once it said (see `mesh::peer_message`); a base
+    /// client never says, and its tile shows its id.
+    pub name: ArcRwSignal<Option<CameraName>>,
+    /// The member said its camera is off: the tile says so instead of waiting for a picture.
+    pub camera_off: ArcRwSignal<bool>,
 }
 
 impl Tile {
-    pub fn new(member: MemberId, shows_video: bool) -> Self {
+    pub fn new(member: MemberId, shows_video: bool, watches: bool) -> Self {
         static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Self {
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             member,
             shows_video,
+            watches,
             state: ArcRwSignal::new(LinkState::Connecting),
             stream: ArcRwSignal::new(None),
             has_video: ArcRwSignal::new(false),
             present: ArcRwSignal::new(true),
             view: ArcRwSignal::new((0, 0)),
+            name: ArcRwSignal::new(None),
+            camera_off: ArcRwSignal::new(false),
         }
     }
 }
@@ -132,6 +151,9 @@ pub struct WallModel {
     pub connection: RwSignal<Connection>,
     pub camera: RwSignal<CameraState>,
     pub me: RwSignal<Option<MemberId>>,
+    /// This tab's camera's name (`&name=`, typed in the page, or kept from an earlier visit),
+    /// told to every peer it sends to.
+    pub name: RwSignal<Option<CameraName>>,
     /// Other members, in the order their tiles appeared, so tiles never jump around.
     pub tiles: RwSignal<Vec<Tile>>,
     pub local_stream: RwSignal<Option<SharedStream>>,
@@ -150,7 +172,12 @@ pub struct WallModel {
 }
 
 impl WallModel {
-    pub fn new(self_view: bool, role: Role, uplink_kbps: Option<u32>) -> Self {
+    pub fn new(
+        self_view: bool,
+        role: Role,
+        uplink_kbps: Option<u32>,
+        name: Option<CameraName>,
+    ) -> Self {
         let sends = role.sends();
         Self {
             role,
@@ -163,6 +190,7 @@ impl WallModel {
                 CameraState::Off
             }),
             me: RwSignal::new(None),
+            name: RwSignal::new(name),
             tiles: RwSignal::new(Vec::new()),
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),

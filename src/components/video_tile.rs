@@ -38,14 +38,18 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
     let state = tile.state.clone();
     let has_video = tile.has_video.clone();
     let present = tile.present.clone();
+    let camera_off = tile.camera_off.clone();
+    let watches = tile.watches;
     let placeholder = {
-        let (state, has_video) = (state.clone(), has_video.clone());
+        let (state, has_video, camera_off) = (state.clone(), has_video.clone(), camera_off.clone());
         move || {
             if has_video.get() {
                 return None;
             }
             Some(match state.get() {
                 LinkState::Connecting => "Connecting…",
+                // A camera only sends: off, it is nothing else.
+                LinkState::Connected if camera_off.get() && !watches => "Camera off",
                 LinkState::Connected => "Camera off: watching only",
                 LinkState::Reconnecting => "Reconnecting…",
                 LinkState::Failed => "Connection lost, retrying…",
@@ -53,26 +57,47 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
         }
     };
     let state_text = {
-        let (state, present) = (state.clone(), present.clone());
+        let (state, present, camera_off) = (state.clone(), present.clone(), camera_off.clone());
         move || match (state.get(), present.get()) {
             (LinkState::Connected, false) => "connected, rejoining",
+            (LinkState::Connected, true) if camera_off.get() => "camera off",
             (state, _) => state.as_str(),
         }
     };
+    // The camera's name, or its member's short id until it says one (a base client never
+    // does).
+    let short = tile.member.short().to_string();
+    let name = {
+        let name = tile.name.clone();
+        move || {
+            name.get()
+                .map_or_else(|| short.clone(), |name| name.to_string())
+        }
+    };
+    // Its accessible name: a tile of an unnamed camera still reads as a camera.
+    let spoken = {
+        let (name, short) = (tile.name.clone(), tile.member.short().to_string());
+        move || {
+            name.get()
+                .map_or_else(|| format!("camera {short}"), |name| name.to_string())
+        }
+    };
+    let video_name = spoken.clone();
 
     view! {
         <figure
             class="tile"
             tabindex="0"
-            aria-label=format!("Camera of {}", tile.member.short())
+            aria-label=spoken
             data-member=tile.member.to_string()
+            data-camera=move || if camera_off.get() { "off" } else { "on" }
             data-state=move || state.get().as_str()
             data-video=move || has_video.get().to_string()
             data-present=move || present.get().to_string()
         >
             <video
                 node_ref=video
-                aria-label=format!("Video of {}", tile.member.short())
+                aria-label=video_name
                 autoplay
                 playsinline
                 muted=true
@@ -81,7 +106,7 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
             <figcaption class="label">
                 <span class="dot"></span>
-                <span class="name" title=tile.member.to_string()>{tile.member.short().to_string()}</span>
+                <span class="name" title=tile.member.to_string()>{name}</span>
                 <span class="state">{state_text}</span>
             </figcaption>
         </figure>

@@ -21,7 +21,7 @@ use super::{
     events::{Events, MeshEvent},
     local_media::{self, Capture, Device, MediaError},
     negotiation::{FirstOffer, FirstOffers},
-    peer_link::{LinkNotice, PeerLink},
+    peer_link::{About, LinkNotice, PeerLink},
     plan::{reconcile, LinkMedia, LinkView},
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
@@ -60,6 +60,12 @@ impl Mesh {
         let sender = events.clone();
         Effect::new(move |_| {
             sender.send(MeshEvent::MicrophoneWanted(model.microphone_enabled.get()))
+        });
+        let sender = events.clone();
+        Effect::new(move |_| {
+            model.name.track();
+            model.camera.track();
+            sender.send(MeshEvent::AboutChanged);
         });
         spawn_local(run(state, receiver));
         Self { events }
@@ -204,6 +210,12 @@ impl MeshState {
                     web_sys::console::warn_2(&"portals: the camera kept its size:".into(), &error);
                 }
                 self.share_uplink();
+            }
+            MeshEvent::AboutChanged => {
+                let about = self.about();
+                for link in self.links.values_mut() {
+                    link.set_about(&about);
+                }
             }
             MeshEvent::Sweep => {
                 self.reconcile();
@@ -417,7 +429,7 @@ impl MeshState {
             self.camera.is_some()
         );
         let media = LinkMedia::between(self.model.role, peer.role);
-        let tile = Tile::new(peer.id.clone(), media.receives);
+        let tile = Tile::new(peer.id.clone(), media.receives, peer.role.receives());
         let local = self.local_tracks();
         match PeerLink::open(
             peer,
@@ -428,7 +440,8 @@ impl MeshState {
             tile.clone(),
             first_offer,
         ) {
-            Ok(link) => {
+            Ok(mut link) => {
+                link.set_about(&self.about());
                 self.links.insert(peer.id.clone(), link);
                 self.model.tiles.update(|tiles| tiles.push(tile));
                 self.model.connections_created.update(|count| *count += 1);
@@ -444,6 +457,14 @@ impl MeshState {
         self.model
             .tiles
             .update(|tiles| tiles.retain(|tile| &tile.member != member));
+    }
+
+    /// What the peers are told about this tab: its name, and whether its camera is on.
+    fn about(&self) -> About {
+        About {
+            name: self.model.name.get_untracked(),
+            camera_on: self.model.camera.with_untracked(CameraState::is_on),
+        }
     }
 
     fn local_tracks(&self) -> Vec<(MediaStreamTrack, MediaStream)> {

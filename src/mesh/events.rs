@@ -30,6 +30,8 @@ pub enum MeshEvent {
     MicrophoneReady(Result<Capture, MediaError>),
     /// `applyConstraints` on the camera settled: the links' encodings follow its new size.
     CaptureResized(Result<(), wasm_bindgen::JsValue>),
+    /// This tab's name or camera state changed: the peers are told.
+    AboutChanged,
     /// Time to look again at links kept after a rejoin, and at the links' encodings.
     Sweep,
     /// The page is done with the wall: leave the room and close everything.

@@ -40,7 +40,7 @@ use super::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
     },
-    peer_message::{PeerMessage, CHANNEL_ID, CHANNEL_LABEL},
+    peer_message::{CameraName, PeerMessage, CHANNEL_ID, CHANNEL_LABEL},
     plan::{Direction, LinkMedia},
     signalling_socket::SignallingSocket,
     tile_view::{shown_state, ConnectionState, FramesRead, Picture},
@@ -153,6 +153,13 @@ impl Drop for Channel {
     }
 }
 
+/// What this tab says about itself to the peers it sends video to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct About {
+    pub name: Option<CameraName>,
+    pub camera_on: bool,
+}
+
 /// Local tracks and the streams they belong to.
 pub type LocalTracks = Vec<(MediaStreamTrack, MediaStream)>;
 
@@ -189,6 +196,8 @@ pub struct PeerLink {
     peer_is_ours: bool,
     /// How large the peer shows our video, once it said.
     peer_view: Option<ViewSize>,
+    /// What we tell the peer about ourselves, now and whenever the channel (re)opens.
+    about: About,
     /// The encoding our video sender has, and one being set, with the sender: the camera
     /// turned off and on again may send on another transceiver, whose sender starts afresh.
     encoding: Option<(RtcRtpSender, Encoding)>,
@@ -278,6 +287,11 @@ impl PeerLink {
             channel: None,
             peer_is_ours: peer.newcomer_offers,
             peer_view: None,
+            // Until the mesh says otherwise (see `set_about`), which it does on opening.
+            about: About {
+                name: None,
+                camera_on: true,
+            },
             encoding: None,
             encoding_pending: None,
             _tile_watch: tile_watch,
@@ -374,7 +388,11 @@ impl PeerLink {
             LinkEvent::RollbackFailed(error) => {
                 warn(&format!("rollback towards {}", self.peer.short()), &error)
             }
-            LinkEvent::TileResized | LinkEvent::ChannelOpened => self.tell_view(),
+            LinkEvent::TileResized => self.tell_view(),
+            LinkEvent::ChannelOpened => {
+                self.tell_view();
+                self.tell_about();
+            }
             LinkEvent::ChannelMessage(text) => return self.peer_said(&text),
             LinkEvent::EncodingSet(result) => {
                 let pending = self.encoding_pending.take();
@@ -430,14 +448,42 @@ impl PeerLink {
         });
     }
 
-    /// Tells the peer how large we show its video, if it sends us any and can hear it.
+    /// Tells the peer how large we show its video, if it sends us any.
     fn tell_view(&self) {
+        if self.media.receives {
+            let (width, height) = self.tile.view.get_untracked();
+            self.tell(&PeerMessage::view(ViewSize { width, height }));
+        }
+    }
+
+    /// A new name or camera state: told at once if the channel is open, else when it opens.
+    pub fn set_about(&mut self, about: &About) {
+        if &self.about != about {
+            self.about = about.clone();
+            self.tell_about();
+        }
+    }
+
+    /// Tells the peer our name and whether our camera is on, if it watches us.
+    fn tell_about(&self) {
+        if self.media.sends {
+            self.tell(&PeerMessage::Name {
+                name: self.about.name.clone(),
+            });
+            self.tell(&PeerMessage::Camera {
+                on: self.about.camera_on,
+            });
+        }
+    }
+
+    /// Sends one message on the channel, if it is open: what is told is told again on
+    /// opening, so nothing is queued.
+    fn tell(&self, message: &PeerMessage) {
         let Some(channel) = &self.channel else { return };
-        if !self.media.receives || channel.channel.ready_state() != RtcDataChannelState::Open {
+        if channel.channel.ready_state() != RtcDataChannelState::Open {
             return;
         }
-        let (width, height) = self.tile.view.get_untracked();
-        let message = PeerMessage::view(ViewSize { width, height }).encode();
+        let message = message.encode();
         trace!("{} ⇠ {message}", self.peer.short());
         if let Err(error) = channel.channel.send_with_str(&message) {
             warn("data channel", &error);
@@ -454,6 +500,18 @@ impl PeerLink {
                 }
                 self.peer_view = view;
                 Some(LinkNotice::PeerViewChanged)
+            }
+            PeerMessage::Name { name } => {
+                if self.tile.name.with_untracked(|shown| shown != &name) {
+                    self.tile.name.set(name);
+                }
+                None
+            }
+            PeerMessage::Camera { on } => {
+                if self.tile.camera_off.get_untracked() == on {
+                    self.tile.camera_off.set(!on);
+                }
+                None
             }
         }
     }

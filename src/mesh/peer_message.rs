@@ -1,6 +1,6 @@
 //! What two of our clients say to each other on a link's `RTCDataChannel`, without the server:
-//! today the size at which the receiver shows the sender's video; names and camera state are
-//! to come. The format is in `docs/PROTOCOL.md` ("The link's data channel").
+//! the size at which the receiver shows the sender's video, and the sender's name and whether
+//! its camera is on. The format is in `docs/PROTOCOL.md` ("The link's data channel").
 //!
 //! Every message is one JSON text: `{"v": 1, "type": …, …}`. `v` is the format's version; a
 //! message of a newer version, or of a type this client does not know, is ignored, so that
@@ -24,6 +24,62 @@ pub enum PeerMessage {
     /// pixels × `devicePixelRatio`). Sent when the channel opens and whenever the tile's size
     /// changes (a resize, a new grid, a tile made larger); 0 × 0 when it is not laid out.
     View { width: u32, height: u32 },
+    /// The sender's name, shown on its tile at the receiver; `null` for none (the tile shows
+    /// the member's id). Sent when the channel opens and whenever it changes.
+    Name { name: Option<CameraName> },
+    /// Whether the sender's camera is on: off, its tile says "camera off" rather than waiting
+    /// for a picture. Sent when the channel opens and whenever it changes.
+    Camera { on: bool },
+}
+
+/// A camera's name as people give it ("Front door"): trimmed, inner runs of white space made
+/// one space, no control characters, at most [`CameraName::MAX_CHARS`] characters, not empty.
+/// What a peer sends is held to the same rules, so a tile never shows a page of text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CameraName(String);
+
+impl CameraName {
+    pub const MAX_CHARS: usize = 40;
+
+    /// The name in `text`, tidied; `None` when nothing is left of it. Longer names are cut.
+    pub fn parse(text: &str) -> Option<Self> {
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c.is_control())
+            .filter(|word| !word.is_empty())
+            .collect();
+        let joined = words.join(" ");
+        let name: String = joined.chars().take(Self::MAX_CHARS).collect();
+        let name = name.trim_end();
+        (!name.is_empty()).then(|| Self(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CameraName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CameraName {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match Self::parse(&text) {
+            Some(name) if name.0 == text => Ok(name),
+            _ => Err("not a tidy camera name"),
+        }
+    }
+}
+
+impl From<CameraName> for String {
+    fn from(name: CameraName) -> Self {
+        name.0
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -91,7 +147,10 @@ mod tests {
     fn what_is_not_understood_is_ignored() {
         for text in [
             r#"{"v":2,"type":"view","width":1,"height":1}"#,
-            r#"{"v":1,"type":"name","name":"porch"}"#,
+            r#"{"v":1,"type":"rename","name":"porch"}"#,
+            r#"{"v":1,"type":"name","name":"  two  spaces "}"#,
+            r#"{"v":1,"type":"name","name":""}"#,
+            r#"{"v":1,"type":"camera"}"#,
             r#"{"type":"view","width":1,"height":1}"#,
             r#"{"v":1,"type":"view","width":-1,"height":1}"#,
             "not json",
@@ -106,5 +165,38 @@ mod tests {
                 height: 1
             })
         );
+    }
+
+    #[test]
+    fn names_and_camera_state_are_versioned_messages_too() {
+        let name = CameraName::parse("Front door").expect("a name");
+        let message = PeerMessage::Name { name: Some(name) };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&message.encode()).unwrap(),
+            json!({"v": 1, "type": "name", "name": "Front door"})
+        );
+        assert_eq!(PeerMessage::decode(&message.encode()), Some(message));
+        assert_eq!(
+            PeerMessage::decode(r#"{"v":1,"type":"name","name":null}"#),
+            Some(PeerMessage::Name { name: None })
+        );
+        assert_eq!(
+            PeerMessage::decode(r#"{"v":1,"type":"camera","on":false}"#),
+            Some(PeerMessage::Camera { on: false })
+        );
+    }
+
+    #[test]
+    fn a_name_is_tidied_and_kept_short() {
+        let parse = |text| CameraName::parse(text).map(|name| name.to_string());
+        assert_eq!(parse("  Front \t door\n"), Some("Front door".to_string()));
+        assert_eq!(parse(" \u{7}\n "), None);
+        assert_eq!(parse("Kinderzimmer 👶"), Some("Kinderzimmer 👶".to_string()));
+        let long = "x".repeat(100);
+        assert_eq!(parse(&long).map(|name| name.chars().count()), Some(40));
+        // Cut at 40 characters, not 40 bytes: a name in another script is not split.
+        let greek = "α".repeat(50);
+        assert_eq!(parse(&greek), Some("α".repeat(40)));
+        assert_eq!(parse("a                                       b"), Some("a b".to_string()));
     }
 }

@@ -10,8 +10,14 @@ use crate::{
         model::{Connection, LinkState, WallModel},
         video_wall::VideoWall,
     },
+    mesh::peer_message::CameraName,
     signalling::{protocol::Role, RoomName},
 };
+
+/// Where a device keeps its camera's name between visits: a phone at the front door is
+/// "Front door" in every room.
+#[cfg(feature = "hydrate")]
+const NAME_KEY: &str = "portals.name";
 
 #[component]
 pub fn WallPage(
@@ -22,10 +28,35 @@ pub fn WallPage(
     /// `&uplink=<kbit/s>`: the video this tab sends in total, over the server's figure.
     #[prop(default = None)]
     uplink_kbps: Option<u32>,
+    /// `&name=`: this camera's name, kept for the next visits too.
+    #[prop(default = None)]
+    name: Option<CameraName>,
     #[prop(optional)] self_view: bool,
     #[prop(optional)] debug: bool,
 ) -> impl IntoView {
-    let model = WallModel::new(self_view, role, uplink_kbps);
+    let from_url = name.is_some();
+    let model = WallModel::new(self_view, role, uplink_kbps, name);
+    // Storage is the browser's: read after hydration, so both sides render the same page.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if from_url {
+            let name = model.name.get_untracked();
+            crate::browser::store(NAME_KEY, name.as_ref().map(CameraName::as_str));
+        } else if let Some(name) =
+            crate::browser::stored(NAME_KEY).and_then(|name| CameraName::parse(&name))
+        {
+            model.name.set(Some(name));
+        }
+        let _ = from_url;
+    });
+    let rename = move |text: String| {
+        let name = CameraName::parse(&text);
+        #[cfg(feature = "hydrate")]
+        crate::browser::store(NAME_KEY, name.as_ref().map(CameraName::as_str));
+        if model.name.get_untracked() != name {
+            model.name.set(name);
+        }
+    };
     match RoomName::parse(&room) {
         // Decided the same way on both sides, so hydration sees the same page.
         Err(error) => model.connection.set(Connection::Fatal {
@@ -96,10 +127,17 @@ pub fn WallPage(
             <header class="wall-bar">
                 <a class="brand" href="/">"portals"</a>
                 <span class="room-name">{room.clone()}</span>
-                <Show when=move || role == Role::Camera>
-                    <span class="camera-name" title="What the walls call this camera">
-                        {move || model.me.get().map(|id| format!("camera {}", id.short()))}
-                    </span>
+                <Show when=move || role.sends()>
+                    <input
+                        class="camera-name"
+                        type="text"
+                        aria-label="Camera name"
+                        title="What the walls call this camera"
+                        maxlength=CameraName::MAX_CHARS
+                        placeholder=move || model.me.get().map(|id| format!("camera {}", id.short()))
+                        prop:value=move || model.name.get().map(|name| name.to_string()).unwrap_or_default()
+                        on:change=move |event| rename(event_target_value(&event))
+                    />
                 </Show>
                 <span class="status" data-status=move || model.connection.get().as_str()>{status}</span>
                 <span class="spacer"></span>

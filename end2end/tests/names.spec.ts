@@ -1,0 +1,75 @@
+import { expect, test } from "@playwright/test";
+import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
+
+test.afterEach(printConsoleOnFailure);
+
+test("a camera's name, from the URL or typed, is shown on the wall's tile and follows a rename live", async ({ browser }) => {
+  // One context per device: a name is kept in the device's localStorage.
+  const [screen, porch, garage] = [await browser.newContext(), await browser.newContext(), await browser.newContext()];
+  const room = freshRoom("names");
+  const wall = await openWall(screen, room, { query: "&role=wall" });
+  const front = await openWall(porch, room, { query: "&role=camera&name=Front%20%20door" });
+  const back = await openWall(garage, room, { query: "&role=camera" });
+  const [idFront, idBack] = await Promise.all([front, back].map(memberId));
+  await expectDecoding(wall, [idFront, idBack]);
+
+  const frontTile = wall.locator(`.tile[data-member="${idFront}"]`);
+  const backTile = wall.locator(`.tile[data-member="${idBack}"]`);
+  // The URL's name, tidied; the unnamed camera shows its id, and its page offers it as a hint.
+  await expect(frontTile.locator(".name")).toHaveText("Front door");
+  await expect(frontTile.locator("video")).toHaveAttribute("aria-label", "Front door");
+  await expect(front.locator("input.camera-name")).toHaveValue("Front door");
+  await expect(backTile.locator(".name")).toHaveText(idBack.slice(0, 6));
+  await expect(back.locator("input.camera-name")).toHaveAttribute("placeholder", `camera ${idBack.slice(0, 6)}`);
+
+  // Typed in the page.
+  await back.locator("input.camera-name").fill("Garage");
+  await back.locator("input.camera-name").press("Enter");
+  await expect(backTile.locator(".name")).toHaveText("Garage");
+
+  // A live rename reaches the wall within 2 s.
+  await back.locator("input.camera-name").fill("Back door");
+  const renamed = Date.now();
+  await back.locator("input.camera-name").press("Enter");
+  await expect(backTile.locator(".name")).toHaveText("Back door", { timeout: 2_000 });
+  console.log(`rename shown on the wall after ${Date.now() - renamed} ms`);
+
+  // The device keeps it: the camera comes back as "Back door" after a reload, without &name.
+  await back.reload();
+  await expect(back.locator("main.wall")).toHaveAttribute("data-status", "joined");
+  await expect(back.locator("input.camera-name")).toHaveValue("Back door");
+  await expect(backTile.locator(".name")).toHaveText("Back door");
+  // Cleared, the tile shows the id again.
+  await back.locator("input.camera-name").fill("   ");
+  await back.locator("input.camera-name").press("Enter");
+  await expect(backTile.locator(".name")).toHaveText(idBack.slice(0, 6));
+
+  for (const context of [screen, porch, garage]) await context.close();
+});
+
+test("a camera turned off says so on the wall, and its picture comes back when it is turned on", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("camera-off");
+  const wall = await openWall(context, room, { query: "&role=wall" });
+  const camera = await openWall(context, room, { query: "&role=camera&name=Porch" });
+  const id = await memberId(camera);
+  await expectDecoding(wall, [id]);
+  const tile = wall.locator(`.tile[data-member="${id}"]`);
+  await expect(tile).toHaveAttribute("data-camera", "on");
+
+  await camera.locator("button.toggle-camera").click();
+  await expect(camera.locator("main.wall")).toHaveAttribute("data-camera", "off");
+  await expect(tile).toHaveAttribute("data-camera", "off");
+  await expect(tile.locator(".placeholder")).toHaveText("Camera off");
+  await expect(tile.locator(".state")).toHaveText("camera off");
+  await expect(tile).toHaveAttribute("data-video", "false");
+  // The tile stays, with its name: the camera is still in the room.
+  await expect(tile.locator(".name")).toHaveText("Porch");
+
+  await camera.locator("button.toggle-camera").click();
+  await expect(tile).toHaveAttribute("data-camera", "on");
+  await expect(tile).toHaveAttribute("data-video", "true");
+  await expect(tile.locator(".placeholder")).toHaveCount(0);
+  await expectDecoding(wall, [id]);
+  await context.close();
+});
