@@ -62,7 +62,15 @@ fn Home() -> impl IntoView {
             let uplink_kbps = read("uplink").parse::<u32>().ok().filter(|kbps| *kbps > 0);
             let name = CameraName::parse(&read("name"));
             view! {
-                <WallPage room role uplink_kbps name self_view=flag("self") debug=flag("debug")/>
+                <WallPage
+                    room
+                    role
+                    uplink_kbps
+                    name
+                    self_view=flag("self")
+                    kiosk=flag("kiosk")
+                    debug=flag("debug")
+                />
             }
             .into_any()
         }

@@ -37,9 +37,82 @@ pub fn fit(count: usize, width: f64, height: f64) -> GridFit {
     best
 }
 
+/// The share of the height the strip of other tiles may take while one tile is focused.
+pub const STRIP_SHARE: f64 = 0.2;
+
+/// One tile focused: it as large as the box allows over a strip of the `others`, in one row.
+/// The strip's tiles are at most a fifth of the height tall, so the focused one keeps most of
+/// the screen however many there are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FocusFit {
+    /// Widths in CSS pixels; heights follow from [`ASPECT`].
+    pub focus_width: f64,
+    pub strip_width: f64,
+}
+
+pub fn focus_fit(others: usize, width: f64, height: f64) -> FocusFit {
+    let strip_width = if others == 0 {
+        0.0
+    } else {
+        let count = others as f64;
+        ((width - GAP * (count + 1.0)) / count)
+            .min(height * STRIP_SHARE * ASPECT)
+            // Half the focused tile's width at most (a quarter of its area), on a narrow
+            // screen too.
+            .min((width - 2.0 * GAP) / 2.0)
+            .max(0.0)
+            .floor()
+    };
+    let strip_height = if others == 0 {
+        0.0
+    } else {
+        strip_width / ASPECT + GAP
+    };
+    let focus_width = (width - 2.0 * GAP)
+        .min((height - strip_height - 2.0 * GAP) * ASPECT)
+        .max(0.0)
+        .floor();
+    FocusFit {
+        focus_width,
+        strip_width,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_focused_tile_takes_the_box_over_a_strip_of_the_others() {
+        for others in [0, 1, 5, 15] {
+            for (width, height) in [(1280.0, 680.0), (390.0, 700.0), (1920.0, 1040.0)] {
+                let fit = focus_fit(others, width, height);
+                let focus_height = fit.focus_width / ASPECT;
+                let strip_height = fit.strip_width / ASPECT;
+                let used_height =
+                    focus_height + if others > 0 { strip_height + GAP } else { 0.0 } + 2.0 * GAP;
+                assert!(used_height <= height + 0.5, "{others} in {width}x{height}");
+                let strip_used = fit.strip_width * others as f64 + GAP * (others as f64 + 1.0);
+                assert!(strip_used <= width + 0.5, "{others} in {width}x{height}");
+                assert!(fit.focus_width + 2.0 * GAP <= width + 0.5);
+                if others > 0 {
+                    assert!(
+                        fit.focus_width >= 2.0 * fit.strip_width,
+                        "at least 4x the area: {fit:?} for {others} in {width}x{height}"
+                    );
+                }
+            }
+        }
+        assert_eq!(focus_fit(0, 1280.0, 680.0).strip_width, 0.0);
+        // Five others on a laptop: a strip of 241-pixel tiles under a 925-pixel one.
+        assert_eq!(
+            focus_fit(5, 1280.0, 680.0),
+            FocusFit {
+                focus_width: 925.0,
+                strip_width: 241.0
+            }
+        );
+    }
 
     #[test]
     fn one_tile_fills_the_box() {

@@ -154,6 +154,8 @@ pub struct WallModel {
     /// This tab's camera's name (`&name=`, typed in the page, or kept from an earlier visit),
     /// told to every peer it sends to.
     pub name: RwSignal<Option<CameraName>>,
+    /// The member whose tile is enlarged over a strip of the others (a click on it), if any.
+    pub focused: RwSignal<Option<MemberId>>,
     /// Other members, in the order their tiles appeared, so tiles never jump around.
     pub tiles: RwSignal<Vec<Tile>>,
     pub local_stream: RwSignal<Option<SharedStream>>,
@@ -191,6 +193,7 @@ impl WallModel {
             }),
             me: RwSignal::new(None),
             name: RwSignal::new(name),
+            focused: RwSignal::new(None),
             tiles: RwSignal::new(Vec::new()),
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),

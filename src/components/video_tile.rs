@@ -3,9 +3,18 @@
 use leptos::{html, prelude::*};
 
 use super::model::{LinkState, SharedStream, Tile};
+use crate::signalling::MemberId;
 
 #[component]
-pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
+pub fn VideoTile(
+    tile: Tile,
+    sound: RwSignal<bool>,
+    /// The wall's focused member: a click (or Enter) on the tile focuses it, or gives the grid
+    /// back if it is the one focused.
+    focused: RwSignal<Option<MemberId>>,
+    /// The time of day, ticking every second.
+    clock: RwSignal<String>,
+) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     let stream = tile.stream.clone();
     Effect::new(move |_| {
@@ -83,11 +92,38 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
         }
     };
     let video_name = spoken.clone();
+    let member = tile.member.clone();
+    let is_focused = {
+        let member = member.clone();
+        move || focused.with(|focused| focused.as_ref() == Some(&member))
+    };
+    let toggle_focus = move || {
+        focused.update(|focused| {
+            *focused = match focused {
+                Some(current) if current == &member => None,
+                _ => Some(member.clone()),
+            }
+        })
+    };
+    let on_key = {
+        let toggle_focus = toggle_focus.clone();
+        move |event: leptos::ev::KeyboardEvent| {
+            if matches!(event.key().as_str(), "Enter" | " ") {
+                event.prevent_default();
+                toggle_focus();
+            }
+        }
+    };
 
     view! {
         <figure
             class="tile"
+            class:focused=is_focused.clone()
             tabindex="0"
+            title="Click to enlarge; again, or Escape, to see all"
+            aria-current=move || is_focused().then_some("true")
+            on:click=move |_| toggle_focus()
+            on:keydown=on_key
             aria-label=spoken
             data-member=tile.member.to_string()
             data-camera=move || if camera_off.get() { "off" } else { "on" }
@@ -104,6 +140,7 @@ pub fn VideoTile(tile: Tile, sound: RwSignal<bool>) -> impl IntoView {
                 prop:muted=move || !sound.get()
             ></video>
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
+            <time class="clock">{move || clock.get()}</time>
             <figcaption class="label">
                 <span class="dot"></span>
                 <span class="name" title=tile.member.to_string()>{name}</span>

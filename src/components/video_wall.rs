@@ -1,10 +1,11 @@
-//! The grid: as many 16:9 tiles as there are other members, as large as the window allows.
+//! The grid: as many 16:9 tiles as there are other members, as large as the window allows; or
+//! one of them focused (clicked), large over a strip of the others.
 
-use leptos::{html, prelude::*};
+use leptos::{html, prelude::*, wasm_bindgen::JsCast};
 
 use super::{
     invite::InvitePanel,
-    layout::{fit, GAP},
+    layout::{fit, focus_fit, GAP},
     model::{Connection, WallModel},
     video_tile::{SelfTile, VideoTile},
 };
@@ -40,6 +41,44 @@ pub fn VideoWall(
     });
     let resize = window_event_listener(leptos::ev::resize, move |_| measure());
     on_cleanup(move || resize.remove());
+    // Escape gives the grid back; `f` toggles fullscreen, unless a name is being typed.
+    let keys = window_event_listener(leptos::ev::keydown, move |event| {
+        let typing = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlElement>().ok())
+            .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+        if typing || event.ctrl_key() || event.meta_key() || event.alt_key() {
+            return;
+        }
+        match event.key().as_str() {
+            "Escape" if model.focused.get_untracked().is_some() => model.focused.set(None),
+            "f" | "F" => {
+                #[cfg(feature = "hydrate")]
+                crate::browser::toggle_fullscreen();
+            }
+            _ => {}
+        }
+    });
+    on_cleanup(move || keys.remove());
+    // CCTV: every tile shows the time, so a frozen picture shows itself. One clock for all.
+    let clock = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    {
+        let tick = move || {
+            let now = js_sys::Date::new_0();
+            clock.set(format!(
+                "{:02}:{:02}:{:02}",
+                now.get_hours(),
+                now.get_minutes(),
+                now.get_seconds()
+            ));
+        };
+        tick();
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(1_000))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    }
 
     let shows_self = move || model.self_view.get();
     // Tiles of members that send us video: a camera decodes nothing and shows only its own
@@ -60,8 +99,27 @@ pub fn VideoWall(
     };
     let receives = model.role.receives();
     let count = move || shown_count() + usize::from(shows_self());
+    // The focused member, while its tile is on the wall.
+    let focusing = move || {
+        model.focused.with(|focused| {
+            focused.as_ref().is_some_and(|member| {
+                model.tiles.with(|tiles| {
+                    tiles
+                        .iter()
+                        .any(|tile| tile.shows_video && &tile.member == member)
+                })
+            })
+        })
+    };
     let grid_style = move || {
         let (width, height) = size.get();
+        if focusing() {
+            let fit = focus_fit(count().saturating_sub(1), width, height);
+            return format!(
+                "--focus-width:{}px;--strip-width:{}px;--gap:{}px",
+                fit.focus_width, fit.strip_width, GAP
+            );
+        }
         let grid = fit(count(), width, height);
         format!(
             "--columns:{};--tile-width:{}px;--gap:{}px",
@@ -94,14 +152,23 @@ pub fn VideoWall(
                     <InvitePanel room=overlay_room.clone()/>
                 </div>
             </Show>
-            <div class="grid" style=grid_style data-count=count>
+            <div
+                class="grid"
+                class:focusing=focusing
+                style=grid_style
+                data-count=count
+                on:dblclick=move |_| {
+                    #[cfg(feature = "hydrate")]
+                    crate::browser::toggle_fullscreen();
+                }
+            >
                 <Show when=shows_self>
                     <SelfTile stream=model.local_stream/>
                 </Show>
                 <For
                     each=shown
                     key=|tile| tile.key
-                    children=move |tile| view! { <VideoTile tile sound=model.sound/> }
+                    children=move |tile| view! { <VideoTile tile sound=model.sound focused=model.focused clock/> }
                 />
             </div>
         </div>

@@ -634,7 +634,7 @@ impl MeshState {
         for ((link, sender), encoding) in sending.into_iter().zip(encodings) {
             link.set_encoding(sender, encoding);
         }
-        let wanted = video_budget::capture_size(&views);
+        let wanted = video_budget::capture_size(settings.size, &views);
         if self.capture_resizing || self.capture_asked == Some(wanted) {
             return;
         }

@@ -191,12 +191,18 @@ mod tests {
         let parse = |text| CameraName::parse(text).map(|name| name.to_string());
         assert_eq!(parse("  Front \t door\n"), Some("Front door".to_string()));
         assert_eq!(parse(" \u{7}\n "), None);
-        assert_eq!(parse("Kinderzimmer 👶"), Some("Kinderzimmer 👶".to_string()));
+        assert_eq!(
+            parse("Kinderzimmer 👶"),
+            Some("Kinderzimmer 👶".to_string())
+        );
         let long = "x".repeat(100);
         assert_eq!(parse(&long).map(|name| name.chars().count()), Some(40));
         // Cut at 40 characters, not 40 bytes: a name in another script is not split.
         let greek = "α".repeat(50);
         assert_eq!(parse(&greek), Some("α".repeat(40)));
-        assert_eq!(parse("a                                       b"), Some("a b".to_string()));
+        assert_eq!(
+            parse("a                                       b"),
+            Some("a b".to_string())
+        );
     }
 }

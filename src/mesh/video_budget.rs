@@ -112,11 +112,11 @@ pub fn encodings(capture: CaptureSettings, views: &[ViewSize], uplink_kbps: u32)
         .iter()
         .map(|view| {
             let view = view.at_least(MIN_VIEW);
-            // Tiles show video with `object-fit: cover`: the side that fills the tile sets the
-            // scale, so that it lands on the tile's pixels one to one (a portrait phone in a
-            // wide tile is sent as wide as the tile; what the tile crops is the tile's choice).
+            // Tiles show the whole video (`object-fit: contain`): the side that meets the
+            // tile's edge sets the scale, so that the picture lands on the tile's pixels one
+            // to one (a portrait phone in a wide tile is sent as tall as the tile).
             let scale = (f64::from(capture.size.width) / f64::from(view.width))
-                .min(f64::from(capture.size.height) / f64::from(view.height))
+                .max(f64::from(capture.size.height) / f64::from(view.height))
                 .max(1.0);
             let sent = capture.size.pixels() / (scale * scale);
             let wanted = (sent * frame_rate * BITS_PER_PIXEL).max(MIN_LINK_BPS);
@@ -147,16 +147,37 @@ pub fn encodings(capture: CaptureSettings, views: &[ViewSize], uplink_kbps: u32)
         .collect()
 }
 
-/// What to ask the camera for: the smallest size of the ladder that covers the largest view,
-/// so that a camera watched only by small tiles does not capture (and downscale) HD.
-pub fn capture_size(views: &[ViewSize]) -> ViewSize {
-    let largest = views
-        .iter()
-        .fold(MIN_VIEW, |largest, view| largest.at_least(*view));
+/// What to ask the camera for: the smallest size of the ladder that holds what the largest
+/// view shows of it, so that a camera watched only by small tiles does not capture (and
+/// downscale) HD. `shape` is what the camera captures now: a portrait camera (a phone held
+/// upright) is asked for the ladder's sizes turned upright, and stays portrait.
+pub fn capture_size(shape: ViewSize, views: &[ViewSize]) -> ViewSize {
+    let portrait = shape.height > shape.width;
+    let upright = |size: ViewSize| {
+        if portrait {
+            ViewSize {
+                width: size.height,
+                height: size.width,
+            }
+        } else {
+            size
+        }
+    };
+    // The ladder's 16:9 (or 9:16) shape, shown whole in each view.
+    let shape = upright(CAPTURE_LADDER[0]);
+    let needed = views.iter().fold(upright(MIN_VIEW), |largest, view| {
+        let scale = (f64::from(view.width) / f64::from(shape.width))
+            .min(f64::from(view.height) / f64::from(shape.height));
+        largest.at_least(ViewSize {
+            width: (f64::from(shape.width) * scale).round() as u32,
+            height: (f64::from(shape.height) * scale).round() as u32,
+        })
+    });
     CAPTURE_LADDER
         .into_iter()
-        .find(|step| step.width >= largest.width && step.height >= largest.height)
-        .unwrap_or(CAPTURE_LADDER[CAPTURE_LADDER.len() - 1])
+        .map(upright)
+        .find(|step| step.width >= needed.width && step.height >= needed.height)
+        .unwrap_or_else(|| upright(CAPTURE_LADDER[CAPTURE_LADDER.len() - 1]))
 }
 
 #[cfg(test)]
@@ -188,17 +209,17 @@ mod tests {
             encodings[2].scale_resolution_down_by, 1.0,
             "never scaled up"
         );
-        // The tile covers its box: a view of another shape is filled by one side, and that
-        // side gets the tile's pixels.
+        // The tile shows the whole picture: in a view of another shape, the side that meets
+        // the view's edge gets the view's pixels.
         let encodings = encodings_of(&[view(320, 720), view(640, 90)]);
-        assert_eq!(encodings[0].scale_resolution_down_by, 1.0);
-        assert_eq!(encodings[1].scale_resolution_down_by, 2.0);
+        assert_eq!(encodings[0].scale_resolution_down_by, 4.0);
+        assert_eq!(encodings[1].scale_resolution_down_by, 8.0);
         let portrait = CaptureSettings {
             size: view(720, 1280),
             frame_rate: 30.0,
         };
         let encodings = super::encodings(portrait, &[view(640, 360)], 10_000);
-        assert_eq!(encodings[0].scale_resolution_down_by, 1.13);
+        assert_eq!(encodings[0].scale_resolution_down_by, 3.56);
     }
 
     fn encodings_of(views: &[ViewSize]) -> Vec<Encoding> {
@@ -254,16 +275,27 @@ mod tests {
 
     #[test]
     fn the_camera_captures_what_the_largest_view_needs() {
-        assert_eq!(capture_size(&[]), view(320, 180));
+        let wide = view(1280, 720);
+        assert_eq!(capture_size(wide, &[]), view(320, 180));
         assert_eq!(
-            capture_size(&[view(300, 170), view(200, 100)]),
+            capture_size(wide, &[view(300, 170), view(200, 100)]),
             view(320, 180)
         );
         assert_eq!(
-            capture_size(&[view(300, 170), view(600, 340)]),
+            capture_size(wide, &[view(300, 170), view(600, 340)]),
             view(640, 360)
         );
-        assert_eq!(capture_size(&[view(961, 300)]), view(1280, 720));
-        assert_eq!(capture_size(&[view(3840, 2160)]), view(1280, 720));
+        // A wide view shows a 16:9 picture as tall as itself.
+        assert_eq!(capture_size(wide, &[view(961, 300)]), view(640, 360));
+        assert_eq!(capture_size(wide, &[view(3840, 2160)]), view(1280, 720));
+    }
+
+    #[test]
+    fn a_portrait_camera_stays_portrait_and_is_sized_to_its_height() {
+        let upright = view(480, 640);
+        // Shown whole in a 640x360 tile, it is 360 pixels tall: 360x640 is the step that holds it.
+        assert_eq!(capture_size(upright, &[view(640, 360)]), view(360, 640));
+        assert_eq!(capture_size(upright, &[view(1920, 1080)]), view(720, 1280));
+        assert_eq!(capture_size(upright, &[]), view(180, 320));
     }
 }

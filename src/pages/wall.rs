@@ -32,6 +32,9 @@ pub fn WallPage(
     #[prop(default = None)]
     name: Option<CameraName>,
     #[prop(optional)] self_view: bool,
+    /// `&kiosk`: a TV's wall, with no bar and no buttons; banners still say what is wrong.
+    #[prop(optional)]
+    kiosk: bool,
     #[prop(optional)] debug: bool,
 ) -> impl IntoView {
     let from_url = name.is_some();
@@ -109,8 +112,19 @@ pub fn WallPage(
     // the styles can tell a live page from its server-rendered frame.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    // A wall on a TV and a phone propped up as a camera must not go to sleep.
+    let wake = RwSignal::new(None::<&'static str>);
+    #[cfg(feature = "hydrate")]
+    {
+        let awake = crate::browser::ScreenAwake::new(move |state| {
+            wake.try_set(Some(state.as_str()));
+        });
+        let awake = send_wrapper::SendWrapper::new(awake);
+        on_cleanup(move || drop(awake));
+    }
     let toggle = |signal: RwSignal<bool>| move |_| signal.update(|on| *on = !*on);
 
+    let bar_room = room.clone();
     view! {
         <Title text=format!("{room} · portals")/>
         <main
@@ -123,10 +137,13 @@ pub fn WallPage(
             data-member=me
             data-connections-created=move || model.connections_created.get()
             data-hydrated=move || hydrated.get().then_some("true")
+            data-wake-lock=move || wake.get()
+            class:kiosk=kiosk
         >
+            <Show when=move || !kiosk>
             <header class="wall-bar">
                 <a class="brand" href="/">"portals"</a>
-                <span class="room-name">{room.clone()}</span>
+                <span class="room-name">{bar_room.clone()}</span>
                 <Show when=move || role.sends()>
                     <input
                         class="camera-name"
@@ -180,6 +197,7 @@ pub fn WallPage(
                 >"Self view"</button>
                 </Show>
             </header>
+            </Show>
             <Banners model/>
             <VideoWall model room=room.clone() adding/>
         </main>
