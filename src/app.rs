@@ -69,6 +69,7 @@ fn Home() -> impl IntoView {
                     name
                     self_view=flag("self")
                     kiosk=flag("kiosk")
+                    stats=flag("stats")
                     debug=flag("debug")
                 />
             }

@@ -142,3 +142,32 @@ test("a portrait camera is shown whole, upright, inside its tile", async ({ brow
   await phone.close();
   await screen.close();
 });
+
+test("&stats shows each tile's round trip, frame rate and a direct path, and the Stats button hides them", async ({ browser }) => {
+  const cameras = await cameraContext(browser);
+  const screen = await browser.newContext();
+  const room = freshRoom("stats");
+  const wall = await openWall(screen, room, { query: "&role=wall&stats" });
+  const camera = await openWall(cameras, room, { query: "&role=camera&name=Yard" });
+  const id = await memberId(camera);
+  await expectDecoding(wall, [id]);
+
+  const stats = wall.locator(`.tile[data-member="${id}"] .stats`);
+  // A loopback link: host candidates on both sides, a round trip of a millisecond or so.
+  await expect(stats).toHaveAttribute("data-path", "direct");
+  await expect.poll(async () => Number(await stats.getAttribute("data-rtt")), { timeout: 20_000 }).toBeGreaterThanOrEqual(0);
+  expect(await stats.getAttribute("data-rtt")).toMatch(/^\d+\.\d$/);
+  await expect.poll(async () => Number(await stats.getAttribute("data-fps")), { timeout: 20_000 }).toBeGreaterThan(0);
+  await expect(stats).toHaveText(/^\d+ ms · \d+ fps · \d+×\d+ · \d+ kbit\/s · direct$/);
+  // What changes every second or two is in no live region: a screen reader is not flooded.
+  await expect(wall.locator("[aria-live] .stats, [aria-live] .clock, [role=status] .clock")).toHaveCount(0);
+
+  await expect(wall.locator("button.toggle-stats")).toHaveAttribute("aria-pressed", "true");
+  await wall.locator("button.toggle-stats").click();
+  await expect(stats).toHaveCount(0);
+  await wall.locator("button.toggle-stats").click();
+  await expect(stats).toHaveAttribute("data-path", "direct");
+
+  await cameras.close();
+  await screen.close();
+});

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
 use crate::{
-    mesh::peer_message::CameraName,
+    mesh::{link_stats::TileStats, peer_message::CameraName},
     signalling::{protocol::Role, MemberId},
 };
 
@@ -120,6 +120,8 @@ pub struct Tile {
     pub name: ArcRwSignal<Option<CameraName>>,
     /// The member said its camera is off: the tile says so instead of waiting for a picture.
     pub camera_off: ArcRwSignal<bool>,
+    /// The link's health from `getStats`, read while the wall shows stats.
+    pub stats: ArcRwSignal<Option<TileStats>>,
 }
 
 impl Tile {
@@ -137,6 +139,7 @@ impl Tile {
             view: ArcRwSignal::new((0, 0)),
             name: ArcRwSignal::new(None),
             camera_off: ArcRwSignal::new(false),
+            stats: ArcRwSignal::new(None),
         }
     }
 }
@@ -169,6 +172,9 @@ pub struct WallModel {
     /// Play the others' sound (off by default, so tiles can autoplay).
     pub sound: RwSignal<bool>,
     pub self_view: RwSignal<bool>,
+    /// Each tile shows its link's round trip, frame rate, size, bitrate and path (`&stats`,
+    /// or the Stats button).
+    pub show_stats: RwSignal<bool>,
     /// A passing problem worth telling, e.g. the microphone was refused.
     pub notice: RwSignal<Option<String>>,
 }
@@ -179,6 +185,7 @@ impl WallModel {
         role: Role,
         uplink_kbps: Option<u32>,
         name: Option<CameraName>,
+        show_stats: bool,
     ) -> Self {
         let sends = role.sends();
         Self {
@@ -202,6 +209,7 @@ impl WallModel {
             sound: RwSignal::new(false),
             // A camera's page is its own preview.
             self_view: RwSignal::new(self_view || role == Role::Camera),
+            show_stats: RwSignal::new(show_stats),
             notice: RwSignal::new(None),
         }
     }

@@ -14,6 +14,7 @@ pub fn VideoTile(
     focused: RwSignal<Option<MemberId>>,
     /// The time of day, ticking every second.
     clock: RwSignal<String>,
+    show_stats: RwSignal<bool>,
 ) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     let stream = tile.stream.clone();
@@ -141,6 +142,27 @@ pub fn VideoTile(
             ></video>
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
             <time class="clock">{move || clock.get()}</time>
+            {
+                let stats = tile.stats.clone();
+                move || {
+                    show_stats.get().then(|| {
+                        let stats = stats.get().unwrap_or_default();
+                        view! {
+                            <div
+                                class="stats"
+                                data-rtt=stats.rtt_ms.map(|rtt| format!("{rtt:.1}"))
+                                data-fps=stats.fps.map(|fps| format!("{fps:.0}"))
+                                data-path=stats.path.map(|path| path.as_str())
+                            >
+                                {match stats.line() {
+                                    line if line.is_empty() => "reading stats…".to_string(),
+                                    line => line,
+                                }}
+                            </div>
+                        }
+                    })
+                }
+            }
             <figcaption class="label">
                 <span class="dot"></span>
                 <span class="name" title=tile.member.to_string()>{name}</span>

@@ -168,7 +168,7 @@ pub fn VideoWall(
                 <For
                     each=shown
                     key=|tile| tile.key
-                    children=move |tile| view! { <VideoTile tile sound=model.sound focused=model.focused clock/> }
+                    children=move |tile| view! { <VideoTile tile sound=model.sound focused=model.focused clock show_stats=model.show_stats/> }
                 />
             </div>
         </div>

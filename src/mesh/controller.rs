@@ -39,6 +39,9 @@ use crate::{
 
 /// How often links kept after a rejoin are looked at again.
 const SWEEP_MS: u32 = 1_000;
+/// Sweeps between two stats reads of each link, while the wall shows stats: 2 s, a pace a
+/// person reads at, at one `getStats` per link.
+const STATS_SWEEPS: u32 = 2;
 /// The grace period to assume when the server does not announce one (a base server).
 const DEFAULT_GRACE_MS: u64 = 20_000;
 
@@ -120,6 +123,7 @@ struct MeshState {
     /// The size last asked of the camera, and whether that request is in flight.
     capture_asked: Option<ViewSize>,
     capture_resizing: bool,
+    sweeps: u32,
     _sweep: Interval,
 }
 
@@ -163,6 +167,7 @@ impl MeshState {
             server_uplink_kbps: DEFAULT_UPLINK_KBPS,
             capture_asked: None,
             capture_resizing: false,
+            sweeps: 0,
             _sweep: sweep,
         }
     }
@@ -219,6 +224,13 @@ impl MeshState {
             }
             MeshEvent::Sweep => {
                 self.reconcile();
+                self.sweeps = self.sweeps.wrapping_add(1);
+                if self.model.show_stats.get_untracked() && self.sweeps.is_multiple_of(STATS_SWEEPS)
+                {
+                    for link in self.links.values() {
+                        link.read_stats();
+                    }
+                }
                 // Encodings can only be set once a link has negotiated its sender: the sweep
                 // comes back to those that could not be set yet.
                 self.share_uplink();

@@ -36,6 +36,7 @@ use super::{
     link_health::{
         ice_step, IceState, IceStep, Remedy, Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
     },
+    link_stats::{summarise, Sample, StatsEntry},
     negotiation::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
@@ -133,6 +134,7 @@ pub enum LinkEvent {
     ChannelOpened,
     ChannelMessage(String),
     EncodingSet(Result<(), JsValue>),
+    StatsRead(Result<JsValue, JsValue>),
 }
 
 /// What a link's event means for the rest of the mesh.
@@ -202,6 +204,8 @@ pub struct PeerLink {
     /// turned off and on again may send on another transceiver, whose sender starts afresh.
     encoding: Option<(RtcRtpSender, Encoding)>,
     encoding_pending: Option<(RtcRtpSender, Encoding)>,
+    /// The counters of the last stats read, for the next one's bitrate.
+    stats_sample: Option<Sample>,
     /// Owns the effect that watches our tile's size; dropped with the link.
     _tile_watch: Owner,
 }
@@ -294,6 +298,7 @@ impl PeerLink {
             },
             encoding: None,
             encoding_pending: None,
+            stats_sample: None,
             _tile_watch: tile_watch,
         };
         super::trace::expose_link(peer.id.as_str(), &link.connection);
@@ -401,6 +406,20 @@ impl PeerLink {
                     Err(error) => warn("video encoding", &error),
                 }
             }
+            LinkEvent::StatsRead(Ok(report)) => {
+                let entries = stats_entries(&report);
+                let (stats, sample) = summarise(&entries, self.stats_sample);
+                self.stats_sample = sample;
+                if self
+                    .tile
+                    .stats
+                    .with_untracked(|shown| shown.as_ref() != Some(&stats))
+                {
+                    self.tile.stats.set(Some(stats));
+                }
+            }
+            // A connection closing under the read: the next read says more.
+            LinkEvent::StatsRead(Err(_)) => {}
             LinkEvent::FramesRead(read, frames) => match frames {
                 Ok(frames) => {
                     self.picture.frames_read(read, frames);
@@ -513,6 +532,16 @@ impl PeerLink {
                 }
                 None
             }
+        }
+    }
+
+    /// Reads the connection's stats for the tile (see [`super::link_stats`]), if it shows
+    /// the peer's video.
+    pub fn read_stats(&self) {
+        if self.media.receives {
+            self.settle(self.connection.get_stats(), |result| {
+                Some(LinkEvent::StatsRead(result))
+            });
         }
     }
 
@@ -1181,6 +1210,21 @@ fn frames_decoded(report: &JsValue) -> f64 {
                 .and_then(|value| value.as_f64())
         })
         .sum()
+}
+
+/// An `RTCStatsReport`'s entries that a tile reads, each parsed from its JSON form; entries of
+/// other types are `Other`, and what fails to parse is left out.
+fn stats_entries(report: &JsValue) -> Vec<StatsEntry> {
+    let Ok(Some(entries)) = js_sys::try_iter(report) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        // Each entry of the map is `[id, stats]`.
+        .filter_map(|entry| js_sys::Reflect::get_u32(&entry, 1).ok())
+        .filter_map(|stats| js_sys::JSON::stringify(&stats).ok()?.as_string())
+        .filter_map(|json| serde_json::from_str(&json).ok())
+        .collect()
 }
 
 /// A serde value as the browser's own object, through JSON: the shapes are the same.

@@ -35,10 +35,13 @@ pub fn WallPage(
     /// `&kiosk`: a TV's wall, with no bar and no buttons; banners still say what is wrong.
     #[prop(optional)]
     kiosk: bool,
+    /// `&stats`: each tile shows its link's health from the start.
+    #[prop(optional)]
+    stats: bool,
     #[prop(optional)] debug: bool,
 ) -> impl IntoView {
     let from_url = name.is_some();
-    let model = WallModel::new(self_view, role, uplink_kbps, name);
+    let model = WallModel::new(self_view, role, uplink_kbps, name, stats);
     // Storage is the browser's: read after hydration, so both sides render the same page.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
@@ -187,6 +190,14 @@ pub fn WallPage(
                     title="Play the others' sound"
                     on:click=toggle(model.sound)
                 >"Sound"</button>
+                </Show>
+                <Show when=move || role.receives()>
+                <button
+                    class="toggle-stats"
+                    aria-pressed=move || model.show_stats.get().to_string()
+                    title="Show each tile's round trip, frame rate, size, bitrate and path"
+                    on:click=toggle(model.show_stats)
+                >"Stats"</button>
                 </Show>
                 <Show when=move || role == Role::Both>
                 <button
