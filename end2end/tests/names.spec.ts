@@ -1,4 +1,5 @@
-import { expect, test } from "@playwright/test";
+import { chromium, expect, Page, test } from "@playwright/test";
+import { baseURL, chromiumArgs } from "../playwright.config";
 import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
 
 test.afterEach(printConsoleOnFailure);
@@ -72,4 +73,57 @@ test("a camera turned off says so on the wall, and its picture comes back when i
   await expect(tile.locator(".placeholder")).toHaveCount(0);
   await expectDecoding(wall, [id]);
   await context.close();
+});
+
+/** The id of the camera a camera page sends now. */
+async function cameraDevice(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const video = document.querySelector<HTMLVideoElement>(".tile.self video")!;
+    const stream = video.srcObject as MediaStream | null;
+    return stream?.getVideoTracks()[0]?.getSettings().deviceId ?? "";
+  });
+}
+
+test("a device with two cameras flips between them on the same connection; one with one camera has no Flip", async ({ browser }) => {
+  // Chromium's fake capture can pretend to have two cameras, as a phone has two sides.
+  const twoCameras = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: chromiumArgs.map((arg) =>
+      arg === "--use-fake-device-for-media-stream" ? "--use-fake-device-for-media-stream=device-count=2" : arg,
+    ),
+  });
+  const phone = await twoCameras.newContext({ baseURL });
+  const screen = await browser.newContext();
+  const room = freshRoom("flip");
+  const wall = await openWall(screen, room, { query: "&role=wall" });
+  const camera = await openWall(phone, room, { query: "&role=camera&name=Phone" });
+  const id = await memberId(camera);
+  await expectDecoding(wall, [id]);
+
+  await expect(camera.locator("main.wall")).toHaveAttribute("data-cameras", "2");
+  const flip = camera.locator("button.flip-camera");
+  await expect(flip).toBeVisible();
+  await expect.poll(() => cameraDevice(camera)).not.toBe("");
+  const first = await cameraDevice(camera);
+  await flip.click();
+  await expect.poll(() => cameraDevice(camera)).not.toBe(first);
+  const second = await cameraDevice(camera);
+  expect(second).not.toBe("");
+  // The wall goes on decoding the camera over the connection it had: a track replaced, not
+  // a call rebuilt.
+  await expectDecoding(wall, [id]);
+  await expect(wall.locator(`.tile[data-member="${id}"] .name`)).toHaveText("Phone");
+  await expect(camera.locator("main.wall")).toHaveAttribute("data-connections-created", "1");
+  await expect(wall.locator("main.wall")).toHaveAttribute("data-connections-created", "1");
+  await flip.click();
+  await expect.poll(() => cameraDevice(camera)).toBe(first);
+  await expectDecoding(wall, [id]);
+
+  // One fake camera: nothing to flip to.
+  const single = await openWall(screen, room, { query: "&role=camera" });
+  await expect(single.locator("main.wall")).toHaveAttribute("data-cameras", "1");
+  await expect(single.locator("button.flip-camera")).toHaveCount(0);
+
+  await screen.close();
+  await twoCameras.close();
 });

@@ -167,6 +167,11 @@ pub struct WallModel {
     pub connections_created: RwSignal<u32>,
     /// Send this tab's camera (on by default).
     pub camera_enabled: RwSignal<bool>,
+    /// How many cameras the device has, once listed (after one is in use): with two or more,
+    /// Flip turns to another (a phone's other side, a second webcam).
+    pub cameras: RwSignal<Option<usize>>,
+    /// Presses of the Flip button: each one asks the mesh for the device's other camera.
+    pub camera_flips: RwSignal<u32>,
     /// Send this tab's microphone (off by default).
     pub microphone_enabled: RwSignal<bool>,
     /// Play the others' sound (off by default, so tiles can autoplay).
@@ -205,6 +210,8 @@ impl WallModel {
             local_stream: RwSignal::new(None),
             connections_created: RwSignal::new(0),
             camera_enabled: RwSignal::new(sends),
+            cameras: RwSignal::new(None),
+            camera_flips: RwSignal::new(0),
             microphone_enabled: RwSignal::new(false),
             sound: RwSignal::new(false),
             // A camera's page is its own preview.

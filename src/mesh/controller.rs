@@ -18,6 +18,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
 
 use super::{
+    camera_pick::other_camera,
     events::{Events, MeshEvent},
     local_media::{self, Capture, Device, MediaError},
     negotiation::{FirstOffer, FirstOffers},
@@ -63,6 +64,14 @@ impl Mesh {
         let sender = events.clone();
         Effect::new(move |_| {
             sender.send(MeshEvent::MicrophoneWanted(model.microphone_enabled.get()))
+        });
+        let sender = events.clone();
+        Effect::new(move |first: Option<()>| {
+            model.camera_flips.track();
+            // The effect's first run is the start, not a press.
+            if first.is_some() {
+                sender.send(MeshEvent::FlipCamera);
+            }
         });
         let sender = events.clone();
         Effect::new(move |_| {
@@ -116,6 +125,11 @@ struct MeshState {
     camera_requested: bool,
     /// `ended` on the camera's track: unplugged, or its permission withdrawn.
     _camera_ended: Option<EventListener>,
+    /// The device's cameras' ids, listed once a camera is in use.
+    camera_inputs: Vec<String>,
+    /// The camera's track being replaced by the device's other camera: stopped, and still on
+    /// the links' senders until the other one comes.
+    flipping: Option<MediaStreamTrack>,
     microphone: Option<Capture>,
     microphone_requested: bool,
     /// `welcome.limits.uplinkKbps`, or the default from a server that says nothing.
@@ -162,6 +176,8 @@ impl MeshState {
             camera: None,
             camera_requested: false,
             _camera_ended: None,
+            camera_inputs: Vec::new(),
+            flipping: None,
             microphone: None,
             microphone_requested: false,
             server_uplink_kbps: DEFAULT_UPLINK_KBPS,
@@ -207,6 +223,15 @@ impl MeshState {
             MeshEvent::CameraWanted(wanted) => self.camera_wanted(wanted),
             MeshEvent::CameraReady(camera) => self.camera_ready(camera),
             MeshEvent::CameraEnded => self.camera_lost(),
+            MeshEvent::CameraInputs(inputs) => {
+                let cameras = Some(inputs.iter().filter(|id| !id.is_empty()).count());
+                self.camera_inputs = inputs;
+                if self.model.cameras.get_untracked() != cameras {
+                    self.model.cameras.set(cameras);
+                }
+            }
+            MeshEvent::FlipCamera => self.flip_camera(),
+            MeshEvent::CameraFlipped(camera) => self.camera_flipped(camera),
             MeshEvent::MicrophoneWanted(wanted) => self.microphone_wanted(wanted),
             MeshEvent::MicrophoneReady(microphone) => self.microphone_ready(microphone),
             MeshEvent::CaptureResized(result) => {
@@ -507,14 +532,14 @@ impl MeshState {
             }
             return;
         }
-        if self.camera.is_some() || self.camera_requested {
+        if self.camera.is_some() || self.camera_requested || self.flipping.is_some() {
             return;
         }
         self.camera_requested = true;
         self.model.camera.set(CameraState::Starting);
         let events = self.events.clone();
         spawn_local(async move {
-            let camera = local_media::request(Device::Camera).await;
+            let camera = local_media::request(Device::Camera, None).await;
             // Should the mesh be gone, the event and the capture in it are dropped: the
             // camera goes off again.
             events.send(MeshEvent::CameraReady(camera));
@@ -537,10 +562,20 @@ impl MeshState {
             return;
         }
         self.model.camera.set(CameraState::On);
+        self.send_to_all(&capture);
+        self.use_camera(capture);
+        // Whether there is another camera to flip to: ids are listed only once one is in use.
+        let events = self.events.clone();
+        spawn_local(async move {
+            events.send(MeshEvent::CameraInputs(local_media::video_inputs().await));
+        });
+    }
+
+    /// Makes `capture` the camera in use, already handed to the links.
+    fn use_camera(&mut self, capture: Capture) {
         self.model
             .local_stream
             .set(Some(SendWrapper::new(capture.stream().clone())));
-        self.send_to_all(&capture);
         self._camera_ended = capture.video_track().map(|track| {
             let events = self.events.clone();
             EventListener::new(&track, "ended", move |_| {
@@ -551,6 +586,72 @@ impl MeshState {
         // A new capture has the size the page asked for at first.
         self.capture_asked = None;
         self.share_uplink();
+    }
+
+    /// The Flip button: the device's other camera takes the place of the one in use on every
+    /// link, by `replaceTrack`, with no renegotiation.
+    fn flip_camera(&mut self) {
+        if self.flipping.is_some() {
+            return;
+        }
+        let Some(camera) = &self.camera else { return };
+        let (facing, device) = camera.facing_and_device();
+        let Some(pick) = other_camera(facing.as_deref(), device.as_deref(), &self.camera_inputs)
+        else {
+            return;
+        };
+        let Some(old) = camera.video_track() else {
+            return;
+        };
+        trace!("camera: flipping to {pick:?}");
+        // A phone opens one camera at a time: the one in use is let go first (a stop asked
+        // by the page fires no `ended`).
+        self._camera_ended = None;
+        self.camera = None;
+        self.flipping = Some(old);
+        let events = self.events.clone();
+        spawn_local(async move {
+            let camera = local_media::request(Device::Camera, Some(&pick)).await;
+            events.send(MeshEvent::CameraFlipped(camera));
+        });
+    }
+
+    fn camera_flipped(&mut self, camera: Result<Capture, MediaError>) {
+        let Some(old) = self.flipping.take() else {
+            return;
+        };
+        let wanted = self.model.camera_enabled.get_untracked();
+        match camera {
+            Ok(capture) if wanted => {
+                trace!("camera: flipped");
+                if let Some(track) = capture.video_track() {
+                    for link in self.links.values_mut() {
+                        // A link opened during the flip never had the old camera.
+                        if !link.replace_sent_track(&old, &track, capture.stream()) {
+                            link.send_track(&track, capture.stream());
+                        }
+                    }
+                }
+                self.use_camera(capture);
+            }
+            outcome => {
+                // Turned off meanwhile, or the other camera would not start: the links stop
+                // sending the old one, and a wanted camera is asked for again as at the start.
+                for link in self.links.values_mut() {
+                    link.stop_sending(&old);
+                }
+                self.model.local_stream.set(None);
+                if let Err(error) = outcome {
+                    self.model.notice.set(Some(format!(
+                        "The other camera could not be used: {}",
+                        error.sentence(Device::Camera)
+                    )));
+                }
+                if wanted {
+                    self.camera_wanted(true);
+                }
+            }
+        }
     }
 
     /// Stops sending the camera and turns it off. The others' connections stay; each sees the
@@ -596,7 +697,7 @@ impl MeshState {
         self.microphone_requested = true;
         let events = self.events.clone();
         spawn_local(async move {
-            let microphone = local_media::request(Device::Microphone).await;
+            let microphone = local_media::request(Device::Microphone, None).await;
             events.send(MeshEvent::MicrophoneReady(microphone));
         });
     }

@@ -25,6 +25,12 @@ pub enum MeshEvent {
     CameraReady(Result<Capture, MediaError>),
     /// The camera's track ended without being asked to: unplugged, or permission withdrawn.
     CameraEnded,
+    /// The device's cameras, listed once one is in use.
+    CameraInputs(Vec<String>),
+    /// The Flip button.
+    FlipCamera,
+    /// The other camera, or why it could not be had.
+    CameraFlipped(Result<Capture, MediaError>),
     /// The Mic button.
     MicrophoneWanted(bool),
     MicrophoneReady(Result<Capture, MediaError>),

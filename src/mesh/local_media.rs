@@ -5,7 +5,10 @@ use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
-use super::video_budget::{CaptureSettings, ViewSize};
+use super::{
+    camera_pick::CameraPick,
+    video_budget::{CaptureSettings, ViewSize},
+};
 
 #[wasm_bindgen]
 extern "C" {
@@ -113,6 +116,21 @@ impl Capture {
         })
     }
 
+    /// Which way the camera faces and which device it is, as far as it says.
+    pub fn facing_and_device(&self) -> (Option<String>, Option<String>) {
+        let Some(track) = self.adjustable_video_track() else {
+            return (None, None);
+        };
+        let settings = track.get_settings();
+        let text = |key: &str| {
+            js_sys::Reflect::get(&settings, &key.into())
+                .ok()
+                .and_then(|value| value.as_string())
+                .filter(|text| !text.is_empty())
+        };
+        (text("facingMode"), text("deviceId"))
+    }
+
     /// Asks the camera for `size`, at the frame rate it has: the page's own constraints are
     /// replaced whole, and a frame rate left out would go back to the device's default.
     pub fn resize(&self, size: ViewSize) -> Option<Result<js_sys::Promise, JsValue>> {
@@ -139,8 +157,8 @@ impl Drop for Capture {
     }
 }
 
-/// Asks for one device.
-pub async fn request(device: Device) -> Result<Capture, MediaError> {
+/// Asks for one device; a camera, the one `pick` names if any.
+pub async fn request(device: Device, pick: Option<&CameraPick>) -> Result<Capture, MediaError> {
     let window = web_sys::window().ok_or(MediaError::Insecure)?;
     // `mediaDevices` only exists in secure contexts: https, or http on localhost.
     let devices = window
@@ -150,7 +168,7 @@ pub async fn request(device: Device) -> Result<Capture, MediaError> {
     let constraints = MediaStreamConstraints::new();
     match device {
         Device::Camera => {
-            constraints.set_video(&video_constraints());
+            constraints.set_video(&video_constraints(pick));
             constraints.set_audio_bool(false);
         }
         Device::Microphone => {
@@ -171,11 +189,46 @@ pub async fn request(device: Device) -> Result<Capture, MediaError> {
 }
 
 /// 720p is plenty for a tile and keeps a 12-way mesh within ordinary uplinks.
-fn video_constraints() -> JsValue {
-    js_sys::JSON::parse(
-        r#"{"width":{"ideal":1280},"height":{"ideal":720},"frameRate":{"ideal":30}}"#,
-    )
-    .unwrap_or(JsValue::TRUE)
+fn video_constraints(pick: Option<&CameraPick>) -> JsValue {
+    let mut constraints = serde_json::json!({
+        "width": {"ideal": 1280},
+        "height": {"ideal": 720},
+        "frameRate": {"ideal": 30},
+    });
+    match pick {
+        Some(CameraPick::Facing(facing)) => {
+            constraints["facingMode"] = serde_json::json!({"exact": facing.as_str()})
+        }
+        Some(CameraPick::Device(id)) => constraints["deviceId"] = serde_json::json!({"exact": id}),
+        None => {}
+    }
+    js_sys::JSON::parse(&constraints.to_string()).unwrap_or(JsValue::TRUE)
+}
+
+/// The ids of the device's cameras, in the browser's order; empty where they cannot be listed.
+pub async fn video_inputs() -> Vec<String> {
+    let Some(devices) =
+        web_sys::window().and_then(|window| window.navigator().media_devices().ok())
+    else {
+        return Vec::new();
+    };
+    let Ok(listed) = devices.enumerate_devices() else {
+        return Vec::new();
+    };
+    let Ok(listed) = JsFuture::from(listed).await else {
+        return Vec::new();
+    };
+    let text = |info: &JsValue, key: &str| {
+        js_sys::Reflect::get(info, &key.into())
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_default()
+    };
+    js_sys::Array::from(&listed)
+        .iter()
+        .filter(|info| text(info, "kind") == "videoinput")
+        .map(|info| text(&info, "deviceId"))
+        .collect()
 }
 
 fn describe(error: &JsValue) -> MediaError {

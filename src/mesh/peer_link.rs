@@ -640,6 +640,31 @@ impl PeerLink {
         }
     }
 
+    /// Sends `new` where `old` was sent (the other camera after a flip), without
+    /// renegotiating. Returns whether `old` was sent here at all.
+    pub fn replace_sent_track(
+        &mut self,
+        old: &MediaStreamTrack,
+        new: &MediaStreamTrack,
+        stream: &MediaStream,
+    ) -> bool {
+        if let Some(deferred) = self.deferred.as_mut() {
+            let held = deferred.iter_mut().find(|(held, _)| held.id() == old.id());
+            if let Some(held) = held {
+                *held = (new.clone(), stream.clone());
+                return true;
+            }
+            return false;
+        }
+        match self.transceiver_sending(old) {
+            Some(transceiver) => {
+                replace_track(&transceiver, Some(new));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// `addTrack`, or for a peer that sends us nothing a `sendonly` transceiver: a camera's
     /// offer must not ask a wall, or anyone, for video it would never decode. While answering,
     /// `addTrack` takes the media section the offer made (a new transceiver would have none, and

@@ -141,6 +141,7 @@ pub fn WallPage(
             data-connections-created=move || model.connections_created.get()
             data-hydrated=move || hydrated.get().then_some("true")
             data-wake-lock=move || wake.get()
+            data-cameras=move || model.cameras.get()
             class:kiosk=kiosk
         >
             <Show when=move || !kiosk>
@@ -176,6 +177,13 @@ pub fn WallPage(
                     title="Send your camera to the room"
                     on:click=toggle(model.camera_enabled)
                 >"Camera"</button>
+                <Show when=move || model.cameras.get().is_some_and(|cameras| cameras > 1)>
+                <button
+                    class="flip-camera"
+                    title="Use this device's other camera"
+                    on:click=move |_| model.camera_flips.update(|flips| *flips += 1)
+                >"Flip"</button>
+                </Show>
                 <button
                     class="toggle-microphone"
                     aria-pressed=move || model.microphone_enabled.get().to_string()
