@@ -177,6 +177,9 @@ pub struct WallModel {
     /// Play the others' sound (off by default, so tiles can autoplay).
     pub sound: RwSignal<bool>,
     pub self_view: RwSignal<bool>,
+    /// The preview is shown mirrored, as a mirror would: not for a camera that faces away
+    /// (a phone's back camera), whose writing must read the right way round.
+    pub mirror_preview: RwSignal<bool>,
     /// Each tile shows its link's round trip, frame rate, size, bitrate and path (`&stats`,
     /// or the Stats button).
     pub show_stats: RwSignal<bool>,
@@ -217,6 +220,7 @@ impl WallModel {
             // A camera's page is its own preview.
             self_view: RwSignal::new(self_view || role == Role::Camera),
             show_stats: RwSignal::new(show_stats),
+            mirror_preview: RwSignal::new(true),
             notice: RwSignal::new(None),
         }
     }

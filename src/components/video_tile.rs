@@ -3,7 +3,7 @@
 use leptos::{html, prelude::*};
 
 use super::model::{LinkState, SharedStream, Tile};
-use crate::signalling::MemberId;
+use crate::{mesh::peer_message::CameraName, signalling::MemberId};
 
 #[component]
 pub fn VideoTile(
@@ -172,9 +172,13 @@ pub fn VideoTile(
     }
 }
 
-/// This tab's own camera, mirrored like a mirror.
+/// This tab's own camera, mirrored like a mirror (unless it faces away), under its name.
 #[component]
-pub fn SelfTile(stream: RwSignal<Option<SharedStream>>) -> impl IntoView {
+pub fn SelfTile(
+    stream: RwSignal<Option<SharedStream>>,
+    name: RwSignal<Option<CameraName>>,
+    mirror: RwSignal<bool>,
+) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     Effect::new(move |_| {
         if let Some(element) = video.get() {
@@ -182,10 +186,21 @@ pub fn SelfTile(stream: RwSignal<Option<SharedStream>>) -> impl IntoView {
         }
     });
     view! {
-        <figure class="tile self" data-member="self" tabindex="0" aria-label="Your own camera">
+        <figure
+            class="tile self"
+            class:mirrored=move || mirror.get()
+            data-member="self"
+            tabindex="0"
+            aria-label="Your own camera"
+        >
             <video node_ref=video aria-label="Your own video" autoplay playsinline muted=true prop:muted=true></video>
             {move || stream.with(Option::is_none).then(|| view! { <div class="placeholder">"No camera"</div> })}
-            <figcaption class="label"><span class="dot"></span><span class="name">"you"</span></figcaption>
+            <figcaption class="label">
+                <span class="dot"></span>
+                <span class="name">
+                    {move || name.get().map_or_else(|| "you".to_string(), |name| format!("you · {name}"))}
+                </span>
+            </figcaption>
         </figure>
     }
 }

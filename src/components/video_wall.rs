@@ -163,7 +163,7 @@ pub fn VideoWall(
                 }
             >
                 <Show when=shows_self>
-                    <SelfTile stream=model.local_stream/>
+                    <SelfTile stream=model.local_stream name=model.name mirror=model.mirror_preview/>
                 </Show>
                 <For
                     each=shown

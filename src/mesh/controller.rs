@@ -573,6 +573,10 @@ impl MeshState {
 
     /// Makes `capture` the camera in use, already handed to the links.
     fn use_camera(&mut self, capture: Capture) {
+        let mirror = capture.facing_and_device().0.as_deref() != Some("environment");
+        if self.model.mirror_preview.get_untracked() != mirror {
+            self.model.mirror_preview.set(mirror);
+        }
         self.model
             .local_stream
             .set(Some(SendWrapper::new(capture.stream().clone())));
