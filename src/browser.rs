@@ -121,89 +121,93 @@ impl WakeState {
 /// Keeps the screen on for a wall on a TV or a phone propped up as a camera: a Screen Wake
 /// Lock, asked again each time the page becomes visible (the browser lets it go whenever the
 /// page is hidden). Bound through `Reflect`: web-sys has the API only behind its unstable
-/// flag. Dropping it releases the lock and stops listening.
-pub struct ScreenAwake {
-    _visibility: gloo_events::EventListener,
-    /// The lock held now, if any: written by the request's task, released on drop.
-    sentinel: std::rc::Rc<std::cell::RefCell<Option<JsValue>>>,
-}
+/// flag.
+///
+/// Call it within a reactive owner (an effect of the page): the lock and the listeners belong
+/// to that owner and go with it, and a lock granted after the owner is gone is let go at once.
+pub fn keep_screen_awake(report: impl Fn(WakeState) + Clone + Send + Sync + 'static) {
+    use gloo_events::EventListener;
+    use leptos::prelude::{on_cleanup, StoredValue, UpdateValue};
 
-impl ScreenAwake {
-    pub fn new(report: impl Fn(WakeState) + Clone + 'static) -> Option<Self> {
-        let window = web_sys::window()?;
-        let document = window.document()?;
-        let sentinel = std::rc::Rc::new(std::cell::RefCell::new(None));
-        let request = {
-            let sentinel = sentinel.clone();
-            let navigator = window.navigator();
-            move || {
-                let lock = js_sys::Reflect::get(&navigator, &"wakeLock".into())
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
+        return;
+    };
+    // The lock held now, and its `release` listener.
+    let held = StoredValue::new_local(None::<(JsValue, EventListener)>);
+    let navigator = window.navigator();
+    let request = {
+        let report = report.clone();
+        move || {
+            let lock = js_sys::Reflect::get(&navigator, &"wakeLock".into())
+                .ok()
+                .filter(|lock| !lock.is_undefined() && !lock.is_null());
+            let asked = lock.as_ref().and_then(|lock| {
+                js_sys::Reflect::get(lock, &"request".into())
+                    .ok()?
+                    .dyn_into::<js_sys::Function>()
+                    .ok()?
+                    .call1(lock, &"screen".into())
+                    .ok()?
+                    .dyn_into::<js_sys::Promise>()
                     .ok()
-                    .filter(|lock| !lock.is_undefined() && !lock.is_null());
-                let Some(lock) = lock else {
-                    report(WakeState::Unsupported);
-                    return;
-                };
-                let asked = js_sys::Reflect::get(&lock, &"request".into())
-                    .ok()
-                    .and_then(|request| request.dyn_into::<js_sys::Function>().ok())
-                    .and_then(|request| request.call1(&lock, &"screen".into()).ok())
-                    .and_then(|promise| promise.dyn_into::<js_sys::Promise>().ok());
-                let Some(asked) = asked else {
-                    report(WakeState::Unsupported);
-                    return;
-                };
-                report(WakeState::Asking);
-                let (sentinel, report) = (sentinel.clone(), report.clone());
-                wasm_bindgen_futures::spawn_local(async move {
-                    match JsFuture::from(asked).await {
-                        Ok(lock) => {
-                            let released = report.clone();
-                            let listener =
-                                wasm_bindgen::closure::Closure::once_into_js(move || {
-                                    released(WakeState::Released)
-                                });
-                            let _ = js_sys::Reflect::set(&lock, &"onrelease".into(), &listener);
-                            *sentinel.borrow_mut() = Some(lock);
+            });
+            let Some(asked) = asked else {
+                report(WakeState::Unsupported);
+                return;
+            };
+            report(WakeState::Asking);
+            let report = report.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match JsFuture::from(asked).await {
+                    Ok(lock) => {
+                        let released = {
+                            let report = report.clone();
+                            EventListener::new(lock.unchecked_ref(), "release", move |_| {
+                                report(WakeState::Released)
+                            })
+                        };
+                        let kept = held
+                            .try_update_value(|held| *held = Some((lock.clone(), released)))
+                            .is_some();
+                        if kept {
                             report(WakeState::Held);
-                        }
-                        Err(error) => {
-                            web_sys::console::info_2(
-                                &"portals: the screen may sleep:".into(),
-                                &error,
-                            );
-                            report(WakeState::Refused);
+                        } else {
+                            release(&lock);
                         }
                     }
-                });
-            }
-        };
-        request();
-        let visibility = {
-            let document = document.clone();
-            gloo_events::EventListener::new(&document.clone(), "visibilitychange", move |_| {
-                if document.visibility_state() == web_sys::VisibilityState::Visible {
-                    request();
+                    Err(error) => {
+                        web_sys::console::info_2(&"portals: the screen may sleep:".into(), &error);
+                        report(WakeState::Refused);
+                    }
                 }
-            })
-        };
-        Some(Self {
-            _visibility: visibility,
-            sentinel,
-        })
-    }
+            });
+        }
+    };
+    request();
+    let visibility = EventListener::new(&document.clone(), "visibilitychange", move |_| {
+        if document.visibility_state() == web_sys::VisibilityState::Visible {
+            request();
+        }
+    });
+    let visibility = StoredValue::new_local(Some(visibility));
+    on_cleanup(move || {
+        visibility.try_update_value(Option::take);
+        if let Some(Some((lock, _))) = held.try_update_value(Option::take) {
+            release(&lock);
+        }
+    });
 }
 
-impl Drop for ScreenAwake {
-    fn drop(&mut self) {
-        if let Some(lock) = self.sentinel.borrow_mut().take() {
-            if let Some(release) = js_sys::Reflect::get(&lock, &"release".into())
-                .ok()
-                .and_then(|release| release.dyn_into::<js_sys::Function>().ok())
-            {
-                let _ = release.call0(&lock);
-            }
-        }
+/// `WakeLockSentinel.release()`.
+fn release(lock: &JsValue) {
+    if let Some(release) = js_sys::Reflect::get(lock, &"release".into())
+        .ok()
+        .and_then(|release| release.dyn_into::<js_sys::Function>().ok())
+    {
+        let _ = release.call0(lock);
     }
 }
 

@@ -60,6 +60,8 @@ pub fn VideoTile(
                 LinkState::Connecting => "Connecting…",
                 // A camera only sends: off, it is nothing else.
                 LinkState::Connected if camera_off.get() && !watches => "Camera off",
+                // A camera whose picture is on its way (turned back on, or a base client's).
+                LinkState::Connected if !watches => "Waiting for the picture…",
                 LinkState::Connected => "Camera off: watching only",
                 LinkState::Reconnecting => "Reconnecting…",
                 LinkState::Failed => "Connection lost, retrying…",
@@ -119,11 +121,20 @@ pub fn VideoTile(
     view! {
         <figure
             class="tile"
-            class:focused=is_focused.clone()
+            class:focused={
+                let is_focused = is_focused.clone();
+                move || is_focused()
+            }
             tabindex="0"
             title="Click to enlarge; again, or Escape, to see all"
-            aria-current=move || is_focused().then_some("true")
-            on:click=move |_| toggle_focus()
+            role="button"
+            aria-pressed=move || is_focused().to_string()
+            on:click=move |event| {
+                // The second click of a double click (fullscreen) leaves the focus as it is.
+                if event.detail() <= 1 {
+                    toggle_focus();
+                }
+            }
             on:keydown=on_key
             aria-label=spoken
             data-member=tile.member.to_string()

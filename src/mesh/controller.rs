@@ -18,7 +18,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
 
 use super::{
-    camera_pick::other_camera,
+    camera_pick::{other_camera, CameraPick},
     events::{Events, MeshEvent},
     local_media::{self, Capture, Device, MediaError},
     negotiation::{FirstOffer, FirstOffers},
@@ -46,6 +46,16 @@ const STATS_SWEEPS: u32 = 2;
 /// The grace period to assume when the server does not announce one (a base server).
 const DEFAULT_GRACE_MS: u64 = 20_000;
 
+/// The camera in use being replaced by the device's other camera.
+struct Flip {
+    /// Stopped, and still on the links' senders until the other one comes.
+    old: MediaStreamTrack,
+    /// Its device, to go back to if no other camera starts.
+    previous: Option<String>,
+    /// The camera to try if the one asked for will not start.
+    fallback: Option<CameraPick>,
+}
+
 /// A running wall. Dropping it leaves the room, closes every connection and turns the camera
 /// off.
 pub struct Mesh {
@@ -65,6 +75,8 @@ impl Mesh {
         Effect::new(move |_| {
             sender.send(MeshEvent::MicrophoneWanted(model.microphone_enabled.get()))
         });
+        let sender = events.clone();
+        Effect::new(move |_| sender.send(MeshEvent::StatsShown(model.show_stats.get())));
         let sender = events.clone();
         Effect::new(move |first: Option<()>| {
             model.camera_flips.track();
@@ -127,9 +139,11 @@ struct MeshState {
     _camera_ended: Option<EventListener>,
     /// The device's cameras' ids, listed once a camera is in use.
     camera_inputs: Vec<String>,
-    /// The camera's track being replaced by the device's other camera: stopped, and still on
-    /// the links' senders until the other one comes.
-    flipping: Option<MediaStreamTrack>,
+    /// A flip under way (see [`Flip`]).
+    flipping: Option<Flip>,
+    /// The camera this tab uses since Flip chose one: the Camera button turns that one back
+    /// on, rather than the device's default.
+    camera_choice: Option<CameraPick>,
     microphone: Option<Capture>,
     microphone_requested: bool,
     /// `welcome.limits.uplinkKbps`, or the default from a server that says nothing.
@@ -178,6 +192,7 @@ impl MeshState {
             _camera_ended: None,
             camera_inputs: Vec::new(),
             flipping: None,
+            camera_choice: None,
             microphone: None,
             microphone_requested: false,
             server_uplink_kbps: DEFAULT_UPLINK_KBPS,
@@ -231,6 +246,17 @@ impl MeshState {
                 }
             }
             MeshEvent::FlipCamera => self.flip_camera(),
+            MeshEvent::StatsShown(shown) => {
+                // Read at once when shown; forgotten when hidden, so that showing them again
+                // starts afresh rather than from numbers of long ago.
+                for link in self.links.values_mut() {
+                    if shown {
+                        link.read_stats();
+                    } else {
+                        link.forget_stats();
+                    }
+                }
+            }
             MeshEvent::CameraFlipped(camera) => self.camera_flipped(camera),
             MeshEvent::MicrophoneWanted(wanted) => self.microphone_wanted(wanted),
             MeshEvent::MicrophoneReady(microphone) => self.microphone_ready(microphone),
@@ -337,6 +363,7 @@ impl MeshState {
             self.members.clear();
             self.seen_info = false;
             self.model.tiles.set(Vec::new());
+            self.model.focused.set(None);
             self.rejoined_at = None;
             self.socket.discard_queue();
         }
@@ -399,6 +426,15 @@ impl MeshState {
         let plan = reconcile(self.model.role, &views, &self.members, after_rejoin);
         for member in &plan.close {
             self.close_link(member);
+            // A member that left is no longer the one enlarged: should it come back, the grid
+            // is as the person left it.
+            if self
+                .model
+                .focused
+                .with_untracked(|focused| focused.as_ref() == Some(member))
+            {
+                self.model.focused.set(None);
+            }
         }
         let newcomer = !self.seen_info;
         self.seen_info = true;
@@ -537,9 +573,11 @@ impl MeshState {
         }
         self.camera_requested = true;
         self.model.camera.set(CameraState::Starting);
+        let choice = self.camera_choice.clone();
         let events = self.events.clone();
         spawn_local(async move {
-            let camera = local_media::request(Device::Camera, None).await;
+            // Preferred, not required: a chosen camera unplugged since gives way to another.
+            let camera = local_media::request(Device::Camera, choice.as_ref(), false).await;
             // Should the mesh be gone, the event and the capture in it are dropped: the
             // camera goes off again.
             events.send(MeshEvent::CameraReady(camera));
@@ -607,21 +645,35 @@ impl MeshState {
         let Some(old) = camera.video_track() else {
             return;
         };
-        trace!("camera: flipping to {pick:?}");
+        // A camera that says which way it faces may have no other side (a laptop's webcam
+        // says "user"): the device's next camera is tried then.
+        let fallback = match pick {
+            CameraPick::Facing(_) => other_camera(None, device.as_deref(), &self.camera_inputs),
+            CameraPick::Device(_) => None,
+        };
         // A phone opens one camera at a time: the one in use is let go first (a stop asked
         // by the page fires no `ended`).
         self._camera_ended = None;
         self.camera = None;
-        self.flipping = Some(old);
+        self.flipping = Some(Flip {
+            old,
+            previous: device,
+            fallback,
+        });
+        self.request_flip(pick);
+    }
+
+    fn request_flip(&self, pick: CameraPick) {
+        trace!("camera: flipping to {pick:?}");
         let events = self.events.clone();
         spawn_local(async move {
-            let camera = local_media::request(Device::Camera, Some(&pick)).await;
+            let camera = local_media::request(Device::Camera, Some(&pick), true).await;
             events.send(MeshEvent::CameraFlipped(camera));
         });
     }
 
     fn camera_flipped(&mut self, camera: Result<Capture, MediaError>) {
-        let Some(old) = self.flipping.take() else {
+        let Some(mut flip) = self.flipping.take() else {
             return;
         };
         let wanted = self.model.camera_enabled.get_untracked();
@@ -631,18 +683,30 @@ impl MeshState {
                 if let Some(track) = capture.video_track() {
                     for link in self.links.values_mut() {
                         // A link opened during the flip never had the old camera.
-                        if !link.replace_sent_track(&old, &track, capture.stream()) {
+                        if !link.replace_sent_track(&flip.old, &track, capture.stream()) {
                             link.send_track(&track, capture.stream());
                         }
                     }
                 }
+                // The Camera button turns this one back on from now on.
+                self.camera_choice = capture.facing_and_device().1.map(CameraPick::Device);
+                // Off and on again during the flip: it is on.
+                self.model.camera.set(CameraState::On);
                 self.use_camera(capture);
             }
+            Err(_) if wanted && flip.fallback.is_some() => {
+                let fallback = flip.fallback.take();
+                self.flipping = Some(flip);
+                if let Some(pick) = fallback {
+                    self.request_flip(pick);
+                }
+            }
             outcome => {
-                // Turned off meanwhile, or the other camera would not start: the links stop
-                // sending the old one, and a wanted camera is asked for again as at the start.
+                // Turned off meanwhile, or no other camera would start: the links stop
+                // sending the old one, and a wanted camera is asked for again: the one that
+                // was in use.
                 for link in self.links.values_mut() {
-                    link.stop_sending(&old);
+                    link.stop_sending(&flip.old);
                 }
                 self.model.local_stream.set(None);
                 if let Err(error) = outcome {
@@ -651,6 +715,7 @@ impl MeshState {
                         error.sentence(Device::Camera)
                     )));
                 }
+                self.camera_choice = flip.previous.map(CameraPick::Device);
                 if wanted {
                     self.camera_wanted(true);
                 }
@@ -701,7 +766,7 @@ impl MeshState {
         self.microphone_requested = true;
         let events = self.events.clone();
         spawn_local(async move {
-            let microphone = local_media::request(Device::Microphone, None).await;
+            let microphone = local_media::request(Device::Microphone, None, false).await;
             events.send(MeshEvent::MicrophoneReady(microphone));
         });
     }

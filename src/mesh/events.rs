@@ -31,6 +31,8 @@ pub enum MeshEvent {
     FlipCamera,
     /// The other camera, or why it could not be had.
     CameraFlipped(Result<Capture, MediaError>),
+    /// The Stats button (and the start): whether the tiles show their links' stats.
+    StatsShown(bool),
     /// The Mic button.
     MicrophoneWanted(bool),
     MicrophoneReady(Result<Capture, MediaError>),

@@ -157,8 +157,13 @@ impl Drop for Capture {
     }
 }
 
-/// Asks for one device; a camera, the one `pick` names if any.
-pub async fn request(device: Device, pick: Option<&CameraPick>) -> Result<Capture, MediaError> {
+/// Asks for one device; a camera, the one `pick` names if any: `exact`ly that one (a flip,
+/// which must not give the same camera back), or preferably.
+pub async fn request(
+    device: Device,
+    pick: Option<&CameraPick>,
+    exact: bool,
+) -> Result<Capture, MediaError> {
     let window = web_sys::window().ok_or(MediaError::Insecure)?;
     // `mediaDevices` only exists in secure contexts: https, or http on localhost.
     let devices = window
@@ -168,7 +173,7 @@ pub async fn request(device: Device, pick: Option<&CameraPick>) -> Result<Captur
     let constraints = MediaStreamConstraints::new();
     match device {
         Device::Camera => {
-            constraints.set_video(&video_constraints(pick));
+            constraints.set_video(&video_constraints(pick, exact));
             constraints.set_audio_bool(false);
         }
         Device::Microphone => {
@@ -189,7 +194,8 @@ pub async fn request(device: Device, pick: Option<&CameraPick>) -> Result<Captur
 }
 
 /// 720p is plenty for a tile and keeps a 12-way mesh within ordinary uplinks.
-fn video_constraints(pick: Option<&CameraPick>) -> JsValue {
+fn video_constraints(pick: Option<&CameraPick>, exact: bool) -> JsValue {
+    let strength = if exact { "exact" } else { "ideal" };
     let mut constraints = serde_json::json!({
         "width": {"ideal": 1280},
         "height": {"ideal": 720},
@@ -197,7 +203,7 @@ fn video_constraints(pick: Option<&CameraPick>) -> JsValue {
     });
     match pick {
         Some(CameraPick::Facing(facing)) => {
-            constraints["facingMode"] = serde_json::json!({"exact": facing.as_str()})
+            constraints["facingMode"] = serde_json::json!({ strength: facing.as_str() })
         }
         Some(CameraPick::Device(id)) => constraints["deviceId"] = serde_json::json!({"exact": id}),
         None => {}

@@ -545,6 +545,14 @@ impl PeerLink {
         }
     }
 
+    /// Drops what the stats said: hidden, they go stale.
+    pub fn forget_stats(&mut self) {
+        self.stats_sample = None;
+        if self.tile.stats.with_untracked(Option::is_some) {
+            self.tile.stats.set(None);
+        }
+    }
+
     /// How large the peer shows our video, if it said.
     pub fn peer_view(&self) -> Option<ViewSize> {
         self.peer_view

@@ -33,8 +33,10 @@ pub enum PeerMessage {
 }
 
 /// A camera's name as people give it ("Front door"): trimmed, inner runs of white space made
-/// one space, no control characters, at most [`CameraName::MAX_CHARS`] characters, not empty.
-/// What a peer sends is held to the same rules, so a tile never shows a page of text.
+/// one space, no control characters and no invisible formatting ones (bidirectional
+/// overrides, zero-width spaces), at most [`CameraName::MAX_CHARS`] Unicode scalar values, not
+/// empty. What a peer sends is held to the same rules, so a tile never shows a page of text, a
+/// name written backwards over its neighbours, or a name that looks blank.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CameraName(String);
@@ -44,7 +46,8 @@ impl CameraName {
 
     /// The name in `text`, tidied; `None` when nothing is left of it. Longer names are cut.
     pub fn parse(text: &str) -> Option<Self> {
-        let words: Vec<&str> = text
+        let visible: String = text.chars().filter(|c| !is_invisible(*c)).collect();
+        let words: Vec<&str> = visible
             .split(|c: char| c.is_whitespace() || c.is_control())
             .filter(|word| !word.is_empty())
             .collect();
@@ -57,6 +60,26 @@ impl CameraName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Formatting characters that change how the text around them shows without showing
+/// themselves: the bidirectional marks, embeddings, overrides and isolates, the zero-width
+/// space, word joiners and invisible operators, the byte order mark, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            // Not the joiners (U+200C, U+200D): emoji sequences and several scripts need them.
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 impl std::fmt::Display for CameraName {
@@ -204,5 +227,9 @@ mod tests {
             parse("a                                       b"),
             Some("a b".to_string())
         );
+        // Nothing that turns the tile's text around or hides in it.
+        assert_eq!(parse("\u{202E}rood tnorF"), Some("rood tnorF".to_string()));
+        assert_eq!(parse("Ga\u{200B}rage\u{2066}"), Some("Garage".to_string()));
+        assert_eq!(parse("\u{200B}\u{FEFF}"), None);
     }
 }

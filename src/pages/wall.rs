@@ -117,14 +117,14 @@ pub fn WallPage(
     Effect::new(move |_| hydrated.set(true));
     // A wall on a TV and a phone propped up as a camera must not go to sleep.
     let wake = RwSignal::new(None::<&'static str>);
-    #[cfg(feature = "hydrate")]
-    {
-        let awake = crate::browser::ScreenAwake::new(move |state| {
+    // In an effect: after hydration, so that what it reports at once is rendered, and owned
+    // by the effect, so that the lock goes with the page.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::browser::keep_screen_awake(move |state| {
             wake.try_set(Some(state.as_str()));
         });
-        let awake = send_wrapper::SendWrapper::new(awake);
-        on_cleanup(move || drop(awake));
-    }
+    });
     let toggle = |signal: RwSignal<bool>| move |_| signal.update(|on| *on = !*on);
 
     let bar_room = room.clone();
@@ -154,7 +154,6 @@ pub fn WallPage(
                         type="text"
                         aria-label="Camera name"
                         title="What the walls call this camera"
-                        maxlength=CameraName::MAX_CHARS
                         placeholder=move || model.me.get().map(|id| format!("camera {}", id.short()))
                         prop:value=move || model.name.get().map(|name| name.to_string()).unwrap_or_default()
                         on:change=move |event| rename(event_target_value(&event))
