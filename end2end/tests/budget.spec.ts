@@ -53,17 +53,6 @@ async function pixelsSentTo(page: Page, member: string): Promise<number> {
   }, member);
 }
 
-/** Sets the width of `page`'s tile of `member` in CSS pixels, as a resized or focused tile. */
-async function resizeTile(page: Page, member: string, width: number): Promise<void> {
-  await page.evaluate(
-    ({ member, width }) => {
-      const tile = document.querySelector<HTMLElement>(`.tile[data-member="${member}"]`)!;
-      tile.style.width = `${width}px`;
-    },
-    { member, width },
-  );
-}
-
 test("six tabs each send within the uplink budget, and each link follows its receiver's tile", async ({ browser }) => {
   test.setTimeout(150_000);
   const context = await browser.newContext();
@@ -97,17 +86,18 @@ test("six tabs each send within the uplink budget, and each link follows its rec
     expect(asked).toBeLessThanOrEqual(budgets[i] * 1000 * 0.9);
   }
 
-  // One receiver makes its tile of one sender large, then small: that link follows.
+  // One receiver enlarges its tile of one sender (a click), then another one, which puts the
+  // sender's in the strip: that link follows, larger then smaller than in the grid.
   const [receiver, sender] = [tabs[0], tabs[1]];
   const [idReceiver, idSender] = [ids[0], ids[1]];
   const small = await pixelsSentTo(sender, idReceiver);
   expect(small).toBeGreaterThan(0);
-  await resizeTile(receiver, idSender, 1200);
+  await receiver.locator(`.tile[data-member="${idSender}"]`).click();
   await expect
     .poll(() => pixelsSentTo(sender, idReceiver), { timeout: 5_000, intervals: [250] })
     .toBeGreaterThanOrEqual(2 * small);
   const large = await pixelsSentTo(sender, idReceiver);
-  await resizeTile(receiver, idSender, 200);
+  await receiver.locator(`.tile[data-member="${ids[2]}"]`).click();
   await expect
     .poll(() => pixelsSentTo(sender, idReceiver), { timeout: 5_000, intervals: [250] })
     .toBeLessThan(Math.min(large / 2, small));

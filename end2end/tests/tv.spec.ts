@@ -28,14 +28,28 @@ test("a click focuses a tile over a strip of the others, and a second click or E
   await expectDecoding(wall, ids, 45_000);
 
   const tile = (id: string) => wall.locator(`.tile[data-member="${id}"]`);
-  const gridAreas = await Promise.all(ids.map((id) => area(tile(id))));
+  // Tiles move to their places in a 0.2 s transition: sizes are read once they settle.
+  const areas = () => Promise.all(ids.map((id) => area(tile(id))));
+  const settled = async () => {
+    let last = await areas();
+    await expect
+      .poll(async () => {
+        const now = await areas();
+        const still = now.every((size, i) => Math.abs(size - last[i]) < 1);
+        last = now;
+        return still;
+      }, { intervals: [300] })
+      .toBe(true);
+    return last;
+  };
+  const gridAreas = await settled();
   await tile(ids[2]).click();
   await expect(wall.locator(".grid")).toHaveClass(/focusing/);
   await expect(tile(ids[2])).toHaveClass(/focused/);
-  const focused = await area(tile(ids[2]));
-  for (const id of [ids[0], ids[1], ids[3]]) {
-    const other = await area(tile(id));
-    expect(focused, `the focused tile is at least 4x the area of ${id}`).toBeGreaterThanOrEqual(4 * other);
+  const focusedAreas = await settled();
+  const focused = focusedAreas[2];
+  for (const i of [0, 1, 3]) {
+    expect(focused, `the focused tile is at least 4x the area of ${ids[i]}`).toBeGreaterThanOrEqual(4 * focusedAreas[i]);
   }
   // The focused tile is also larger than any tile of the grid was.
   expect(focused).toBeGreaterThan(Math.max(...gridAreas));
@@ -120,6 +134,15 @@ test("a portrait camera is shown whole, upright, inside its tile", async ({ brow
     .poll(() => video.evaluate((v: HTMLVideoElement) => v.videoHeight > v.videoWidth && v.videoWidth > 0))
     .toBe(true);
   expect(await video.evaluate((v) => getComputedStyle(v).objectFit)).toBe("contain");
+  // The tile takes the camera's own shape: upright too (once its move to it has ended).
+  await expect
+    .poll(() =>
+      video.evaluate((v: HTMLVideoElement) => {
+        const box = v.parentElement!.getBoundingClientRect();
+        return Math.abs(box.width / box.height - v.videoWidth / v.videoHeight) < 0.03;
+      }),
+    )
+    .toBe(true);
   // The picture as drawn (contain: scaled to meet the box's nearer edge) lies inside the tile.
   const drawn = await video.evaluate((v: HTMLVideoElement) => {
     const box = v.getBoundingClientRect();
@@ -133,9 +156,11 @@ test("a portrait camera is shown whole, upright, inside its tile", async ({ brow
   expect(drawn.top).toBeGreaterThanOrEqual(frame.y - 0.5);
   expect(drawn.left + drawn.width).toBeLessThanOrEqual(frame.x + frame.width + 0.5);
   expect(drawn.top + drawn.height).toBeLessThanOrEqual(frame.y + frame.height + 0.5);
-  // Upright and as tall as the tile: not a landscape crop of it.
+  // Upright, and filling the tile: neither a landscape crop nor a picture between black bars.
+  expect(frame.height).toBeGreaterThan(frame.width);
   expect(drawn.height).toBeGreaterThan(drawn.width);
   expect(drawn.height).toBeGreaterThan(frame.height - 4);
+  expect(drawn.width).toBeGreaterThan(frame.width - 4);
 
   // The camera itself still captures upright.
   const settings = await camera.evaluate(() => {

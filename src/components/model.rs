@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 
+use super::layout::ASPECT;
 use crate::{
     mesh::{link_stats::TileStats, peer_message::CameraName},
     signalling::{protocol::Role, MemberId},
@@ -120,6 +121,8 @@ pub struct Tile {
     pub name: ArcRwSignal<Option<CameraName>>,
     /// The member said its camera is off: the tile says so instead of waiting for a picture.
     pub camera_off: ArcRwSignal<bool>,
+    /// The shape of the member's video (width / height), once a frame said: its tile has it.
+    pub aspect: ArcRwSignal<f64>,
     /// The link's health from `getStats`, read while the wall shows stats.
     pub stats: ArcRwSignal<Option<TileStats>>,
 }
@@ -139,6 +142,7 @@ impl Tile {
             view: ArcRwSignal::new((0, 0)),
             name: ArcRwSignal::new(None),
             camera_off: ArcRwSignal::new(false),
+            aspect: ArcRwSignal::new(ASPECT),
             stats: ArcRwSignal::new(None),
         }
     }
@@ -180,6 +184,8 @@ pub struct WallModel {
     /// The preview is shown mirrored, as a mirror would: not for a camera that faces away
     /// (a phone's back camera), whose writing must read the right way round.
     pub mirror_preview: RwSignal<bool>,
+    /// The shape of this tab's own camera (width / height), for its tile.
+    pub self_aspect: RwSignal<f64>,
     /// Each tile shows its link's round trip, frame rate, size, bitrate and path (`&stats`,
     /// or the Stats button).
     pub show_stats: RwSignal<bool>,
@@ -221,6 +227,7 @@ impl WallModel {
             self_view: RwSignal::new(self_view || role == Role::Camera),
             show_stats: RwSignal::new(show_stats),
             mirror_preview: RwSignal::new(true),
+            self_aspect: RwSignal::new(ASPECT),
             notice: RwSignal::new(None),
         }
     }

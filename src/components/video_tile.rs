@@ -1,6 +1,6 @@
 //! One tile: a member's video, its label and its connection state.
 
-use leptos::{html, prelude::*};
+use leptos::{html, prelude::*, wasm_bindgen::JsCast};
 
 use super::model::{LinkState, SharedStream, Tile};
 use crate::{mesh::peer_message::CameraName, signalling::MemberId};
@@ -8,6 +8,9 @@ use crate::{mesh::peer_message::CameraName, signalling::MemberId};
 #[component]
 pub fn VideoTile(
     tile: Tile,
+    /// Where the tile goes (an inline style of its box).
+    #[prop(into)]
+    place: Signal<String>,
     sound: RwSignal<bool>,
     /// The wall's focused member: a click (or Enter) on the tile focuses it, or gives the grid
     /// back if it is the one focused.
@@ -121,6 +124,7 @@ pub fn VideoTile(
     view! {
         <figure
             class="tile"
+            style=place
             class:focused={
                 let is_focused = is_focused.clone();
                 move || is_focused()
@@ -150,6 +154,22 @@ pub fn VideoTile(
                 playsinline
                 muted=true
                 prop:muted=move || !sound.get()
+                on:loadedmetadata={
+                    let aspect = tile.aspect.clone();
+                    move |event| {
+                        if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
+                            aspect.set(shape);
+                        }
+                    }
+                }
+                on:resize={
+                    let aspect = tile.aspect.clone();
+                    move |event| {
+                        if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
+                            aspect.set(shape);
+                        }
+                    }
+                }
             ></video>
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
             <time class="clock">{move || clock.get()}</time>
@@ -189,6 +209,8 @@ pub fn SelfTile(
     stream: RwSignal<Option<SharedStream>>,
     name: RwSignal<Option<CameraName>>,
     mirror: RwSignal<bool>,
+    aspect: RwSignal<f64>,
+    #[prop(into)] place: Signal<String>,
 ) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     Effect::new(move |_| {
@@ -199,12 +221,30 @@ pub fn SelfTile(
     view! {
         <figure
             class="tile self"
+            style=place
             class:mirrored=move || mirror.get()
             data-member="self"
             tabindex="0"
             aria-label="Your own camera"
         >
-            <video node_ref=video aria-label="Your own video" autoplay playsinline muted=true prop:muted=true></video>
+            <video
+                node_ref=video
+                aria-label="Your own video"
+                autoplay
+                playsinline
+                muted=true
+                prop:muted=true
+                on:loadedmetadata=move |event| {
+                    if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
+                        aspect.set(shape);
+                    }
+                }
+                on:resize=move |event| {
+                    if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
+                        aspect.set(shape);
+                    }
+                }
+            ></video>
             {move || stream.with(Option::is_none).then(|| view! { <div class="placeholder">"No camera"</div> })}
             <figcaption class="label">
                 <span class="dot"></span>
@@ -214,6 +254,22 @@ pub fn SelfTile(
             </figcaption>
         </figure>
     }
+}
+
+/// The shape of the video a `loadedmetadata` or `resize` event is about (a phone turned, a
+/// camera flipped), if it is new: a change under 2 % from `shown` is the encoder's rounding of
+/// a scaled picture, and no reason to lay the wall out again.
+fn new_shape(event: &web_sys::Event, shown: f64) -> Option<f64> {
+    let video = event
+        .target()?
+        .dyn_into::<web_sys::HtmlVideoElement>()
+        .ok()?;
+    let (width, height) = (video.video_width(), video.video_height());
+    if width == 0 || height == 0 {
+        return None;
+    }
+    let shape = f64::from(width) / f64::from(height);
+    ((shown / shape - 1.0).abs() > 0.02).then_some(shape)
 }
 
 /// Points a `<video>` at a stream, or at nothing, which lets the browser release it.

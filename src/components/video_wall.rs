@@ -1,14 +1,18 @@
-//! The grid: as many 16:9 tiles as there are other members, as large as the window allows; or
-//! one of them focused (clicked), large over a strip of the others.
+//! The wall: a tile per member that sends us video, each in its video's own shape and all as
+//! large as the window allows (see [`super::layout`]); or one of them focused (clicked), large
+//! over a strip of the others.
 
 use leptos::{html, prelude::*, wasm_bindgen::JsCast};
 
 use super::{
     invite::InvitePanel,
-    layout::{fit, focus_fit, GAP},
+    layout::{arrange, arrange_focused, Placed},
     model::{Connection, WallModel},
     video_tile::{SelfTile, VideoTile},
 };
+
+/// The key of this tab's own tile among the others' (which start at 1).
+const SELF_KEY: u64 = 0;
 
 #[component]
 pub fn VideoWall(
@@ -111,20 +115,43 @@ pub fn VideoWall(
             })
         })
     };
-    let grid_style = move || {
-        let (width, height) = size.get();
-        if focusing() {
-            let fit = focus_fit(count().saturating_sub(1), width, height);
-            return format!(
-                "--focus-width:{}px;--strip-width:{}px;--gap:{}px",
-                fit.focus_width, fit.strip_width, GAP
-            );
+    // Where each tile goes, by tile key (0: this tab's own), in the order the tiles appeared.
+    let placements = Memo::new(move |_| {
+        let mut keys = Vec::new();
+        let mut aspects = Vec::new();
+        let mut focused = None;
+        if shows_self() {
+            keys.push(SELF_KEY);
+            aspects.push(model.self_aspect.get());
         }
-        let grid = fit(count(), width, height);
-        format!(
-            "--columns:{};--tile-width:{}px;--gap:{}px",
-            grid.columns, grid.tile_width, GAP
-        )
+        model.focused.with(|member| {
+            model.tiles.with(|tiles| {
+                for tile in tiles.iter().filter(|tile| tile.shows_video) {
+                    if member.as_ref() == Some(&tile.member) {
+                        focused = Some(keys.len());
+                    }
+                    keys.push(tile.key);
+                    aspects.push(tile.aspect.get());
+                }
+            })
+        });
+        let (width, height) = size.get();
+        let placed = match focused {
+            Some(index) => arrange_focused(&aspects, index, width, height),
+            None => arrange(&aspects, width, height),
+        };
+        keys.into_iter().zip(placed).collect::<Vec<(u64, Placed)>>()
+    });
+    let place = move |key: u64| {
+        Signal::derive(move || {
+            placements.with(|placed| {
+                placed
+                    .iter()
+                    .find(|(placed_key, _)| *placed_key == key)
+                    .map(|(_, place)| place.style())
+                    .unwrap_or_default()
+            })
+        })
     };
     let alone =
         move || receives && shown_count() == 0 && model.connection.get() == Connection::Joined;
@@ -155,7 +182,6 @@ pub fn VideoWall(
             <div
                 class="grid"
                 class:focusing=focusing
-                style=grid_style
                 data-count=count
                 on:dblclick=move |_| {
                     #[cfg(feature = "hydrate")]
@@ -163,12 +189,30 @@ pub fn VideoWall(
                 }
             >
                 <Show when=shows_self>
-                    <SelfTile stream=model.local_stream name=model.name mirror=model.mirror_preview/>
+                    <SelfTile
+                        stream=model.local_stream
+                        name=model.name
+                        mirror=model.mirror_preview
+                        aspect=model.self_aspect
+                        place=place(SELF_KEY)
+                    />
                 </Show>
                 <For
                     each=shown
                     key=|tile| tile.key
-                    children=move |tile| view! { <VideoTile tile sound=model.sound focused=model.focused clock show_stats=model.show_stats/> }
+                    children=move |tile| {
+                        let place = place(tile.key);
+                        view! {
+                            <VideoTile
+                                tile
+                                place
+                                sound=model.sound
+                                focused=model.focused
+                                clock
+                                show_stats=model.show_stats
+                            />
+                        }
+                    }
                 />
             </div>
         </div>
