@@ -33,19 +33,36 @@ pub fn play(video: &web_sys::HtmlVideoElement) {
     }
 }
 
-/// A `ResizeObserver` on one element, reporting its size in device pixels (CSS pixels ×
-/// `devicePixelRatio`, which is what a video's pixels land on). Dropping it stops the observer
-/// and frees the callback.
+/// The unit a [`SizeWatch`] reports in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Pixels {
+    /// CSS pixels, what layouts are made of.
+    Css,
+    /// CSS pixels × `devicePixelRatio`, which is what a video's pixels land on.
+    Device,
+}
+
+/// A `ResizeObserver` on one element, reporting its content box's size. Dropping it stops the
+/// observer and frees the callback.
 pub struct SizeWatch {
     observer: web_sys::ResizeObserver,
     _callback: wasm_bindgen::closure::Closure<dyn FnMut(js_sys::Array)>,
 }
 
 impl SizeWatch {
-    pub fn new(element: &web_sys::Element, report: impl Fn(u32, u32) + 'static) -> Option<Self> {
+    pub fn new(
+        element: &web_sys::Element,
+        unit: Pixels,
+        report: impl Fn(u32, u32) + 'static,
+    ) -> Option<Self> {
         let callback = wasm_bindgen::closure::Closure::<dyn FnMut(js_sys::Array)>::new(
             move |entries: js_sys::Array| {
-                let ratio = web_sys::window().map_or(1.0, |window| window.device_pixel_ratio());
+                let ratio = match unit {
+                    Pixels::Css => 1.0,
+                    Pixels::Device => {
+                        web_sys::window().map_or(1.0, |window| window.device_pixel_ratio())
+                    }
+                };
                 if let Some(entry) = entries
                     .iter()
                     .last()
@@ -169,8 +186,14 @@ pub fn keep_screen_awake(report: impl Fn(WakeState) + Clone + Send + Sync + 'sta
                                 report(WakeState::Released)
                             })
                         };
+                        // A lock granted while another is held (the page hidden and shown
+                        // in quick succession) takes its place: the older one is let go.
                         let kept = held
-                            .try_update_value(|held| *held = Some((lock.clone(), released)))
+                            .try_update_value(|held| {
+                                if let Some((older, _)) = held.replace((lock.clone(), released)) {
+                                    release(&older);
+                                }
+                            })
                             .is_some();
                         if kept {
                             report(WakeState::Held);

@@ -28,19 +28,11 @@ test("a click focuses a tile over a strip of the others, and a second click or E
   await expectDecoding(wall, ids, 45_000);
 
   const tile = (id: string) => wall.locator(`.tile[data-member="${id}"]`);
-  // Tiles move to their places in a 0.2 s transition: sizes are read once they settle.
+  // Tiles move to their places in a 0.2 s transition: sizes are read once none runs.
   const areas = () => Promise.all(ids.map((id) => area(tile(id))));
   const settled = async () => {
-    let last = await areas();
-    await expect
-      .poll(async () => {
-        const now = await areas();
-        const still = now.every((size, i) => Math.abs(size - last[i]) < 1);
-        last = now;
-        return still;
-      }, { intervals: [300] })
-      .toBe(true);
-    return last;
+    await expect.poll(() => wall.evaluate(() => document.getAnimations().length)).toBe(0);
+    return areas();
   };
   const gridAreas = await settled();
   await tile(ids[2]).click();
@@ -60,7 +52,7 @@ test("a click focuses a tile over a strip of the others, and a second click or E
   await tile(ids[2]).click();
   await expect(wall.locator(".grid")).not.toHaveClass(/focusing/);
   await expect(wall.locator(".tile.focused")).toHaveCount(0);
-  await expect.poll(() => area(tile(ids[2]))).toBeCloseTo(gridAreas[2], -1);
+  expect((await settled())[2]).toBeCloseTo(gridAreas[2], -1);
 
   // From the keyboard: Tab to a tile, Enter focuses, Escape restores.
   await tile(ids[1]).focus();

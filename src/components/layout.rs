@@ -39,8 +39,18 @@ pub fn arrange(aspects: &[f64], width: f64, height: f64) -> Vec<Placed> {
     if count == 0 {
         return Vec::new();
     }
-    // rows_ending[j][i]: the tallest tiles that the first `i` tiles make in `j` rows, with
-    // where the last row starts. Ties go to the fuller first rows, as a grid reads.
+    // The sum of the first `i` shapes, so that a row's is a difference.
+    let sums: Vec<f64> = std::iter::once(0.0)
+        .chain(aspects.iter().scan(0.0, |sum, aspect| {
+            *sum += aspect;
+            Some(*sum)
+        }))
+        .collect();
+    let row_tall = |start: usize, end: usize| {
+        (width - GAP * ((end - start) as f64 + 1.0)) / (sums[end] - sums[start])
+    };
+    // best[j][i]: the tallest tiles that the first `i` tiles make in `j` rows, with where the
+    // last row starts. Ties go to the fuller first rows, as a grid reads. O(n³), n the tiles.
     let mut best: Vec<Vec<(f64, usize)>> = vec![vec![(f64::NEG_INFINITY, 0); count + 1]; count + 1];
     best[0][0] = (f64::INFINITY, 0);
     for rows in 1..=count {
@@ -50,7 +60,7 @@ pub fn arrange(aspects: &[f64], width: f64, height: f64) -> Vec<Placed> {
                 if before == f64::NEG_INFINITY {
                     continue;
                 }
-                let tall = before.min(row_height(&aspects[start..end], width));
+                let tall = before.min(row_tall(start, end));
                 if tall > best[rows][end].0 {
                     best[rows][end] = (tall, start);
                 }
@@ -145,13 +155,14 @@ pub fn arrange_focused(aspects: &[f64], focused: usize, width: f64, height: f64)
         .collect()
 }
 
-/// How tall a row of tiles of `aspects` can be to fill `width`.
+/// How tall a row of tiles of `aspects` can be to fill `width` (for the strip).
 fn row_height(aspects: &[f64], width: f64) -> f64 {
     let total: f64 = aspects.iter().sum();
     (width - GAP * (aspects.len() as f64 + 1.0)) / total
 }
 
-/// Tiles `height` tall, side by side and centred in `width`, at `y`.
+/// Tiles `height` tall, side by side and centred in `width`, at `y`. In a box too small for
+/// them (all 0 wide), they stay inside it, on top of each other.
 fn place_row(aspects: &[f64], height: f64, width: f64, y: f64, placed: &mut Vec<Placed>) {
     let widths: Vec<f64> = aspects
         .iter()
@@ -161,7 +172,7 @@ fn place_row(aspects: &[f64], height: f64, width: f64, y: f64, placed: &mut Vec<
     let mut x = ((width - used) / 2.0).max(GAP).floor();
     for tile_width in widths {
         placed.push(Placed {
-            x,
+            x: x.min((width - GAP - tile_width).max(0.0)),
             y,
             width: tile_width,
             height,
@@ -187,13 +198,24 @@ mod tests {
     const WIDE: f64 = ASPECT;
     const TALL: f64 = 9.0 / 16.0;
 
-    /// No tile overlaps another or leaves the box (with its margin).
+    /// No tile overlaps another or leaves the box (with its margin; a box too small for any
+    /// tile holds empty ones).
     fn assert_fits(placed: &[Placed], width: f64, height: f64, what: &str) {
         for (i, a) in placed.iter().enumerate() {
+            if a.width == 0.0 || a.height == 0.0 {
+                assert!(
+                    a.x <= width.max(GAP) && a.y <= height.max(2.0 * GAP),
+                    "{what}: {a:?}"
+                );
+                continue;
+            }
             assert!(a.x >= GAP - 0.01 && a.y >= GAP - 0.01, "{what}: {a:?}");
             assert!(a.x + a.width <= width - GAP + 0.01, "{what}: {a:?}");
             assert!(a.y + a.height <= height - GAP + 0.01, "{what}: {a:?}");
             for b in &placed[i + 1..] {
+                if b.width == 0.0 || b.height == 0.0 {
+                    continue;
+                }
                 let apart = a.x + a.width + GAP <= b.x + 0.01
                     || b.x + b.width + GAP <= a.x + 0.01
                     || a.y + a.height + GAP <= b.y + 0.01
@@ -322,6 +344,23 @@ mod tests {
         assert!(arrange(&[WIDE; 3], 0.0, 0.0)
             .iter()
             .all(|tile| tile.width == 0.0));
+        for (width, height) in [(100.0, 60.0), (30.0, 400.0), (0.0, 0.0)] {
+            assert_fits(
+                &arrange(&[WIDE; 12], width, height),
+                width,
+                height,
+                "a tiny box",
+            );
+            assert_fits(
+                &arrange_focused(&[WIDE; 12], 3, width, height),
+                width,
+                height,
+                "a tiny box, focused",
+            );
+        }
+        // Many tiles are laid out at once.
+        let placed = arrange(&[WIDE; 100], 3840.0, 2160.0);
+        assert_fits(&placed, 3840.0, 2160.0, "a hundred tiles");
         assert_eq!(
             arrange_focused(&[WIDE], 5, 1280.0, 720.0),
             arrange(&[WIDE], 1280.0, 720.0)

@@ -5,6 +5,11 @@ use leptos::{html, prelude::*, wasm_bindgen::JsCast};
 use super::model::{LinkState, SharedStream, Tile};
 use crate::{mesh::peer_message::CameraName, signalling::MemberId};
 
+/// How long a tile's size must hold before the sender hears of it: longer than the tiles'
+/// transition (0.2 s in the style sheet).
+#[cfg(feature = "hydrate")]
+const VIEW_SETTLE_MS: u32 = 300;
+
 #[component]
 pub fn VideoTile(
     tile: Tile,
@@ -28,20 +33,31 @@ pub fn VideoTile(
     });
 
     // The size the video is shown at, for the sender (see `mesh::video_budget`): watched as
-    // long as the tile lives.
+    // long as the tile lives, and told once it settles. A tile moving to a new place reports a
+    // size on every frame of its transition, and each one would have the sender re-encode.
     #[cfg(feature = "hydrate")]
     {
+        use crate::browser::{Pixels, SizeWatch};
         let view = tile.view.clone();
-        let watch = StoredValue::new_local(None::<crate::browser::SizeWatch>);
+        let watch = StoredValue::new_local(None::<SizeWatch>);
+        let settling = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
         Effect::new(move |_| {
             if let Some(element) = video.get() {
                 let view = view.clone();
-                watch.set_value(crate::browser::SizeWatch::new(
+                watch.set_value(SizeWatch::new(
                     &element,
+                    Pixels::Device,
                     move |width, height| {
-                        if view.get_untracked() != (width, height) {
-                            view.set((width, height));
-                        }
+                        let view = view.clone();
+                        // A new size cancels the wait for the one before.
+                        settling.set_value(Some(gloo_timers::callback::Timeout::new(
+                            VIEW_SETTLE_MS,
+                            move || {
+                                if view.get_untracked() != (width, height) {
+                                    view.set((width, height));
+                                }
+                            },
+                        )));
                     },
                 ));
             }

@@ -24,27 +24,27 @@ pub fn VideoWall(
     let stage = NodeRef::<html::Div>::new();
     // The server renders for a common laptop window; the browser measures the real one.
     let size = RwSignal::new((1280.0, 680.0));
-    let measure = move || {
-        if let Some(stage) = stage.get_untracked() {
-            let measured = (
-                f64::from(stage.client_width()),
-                f64::from(stage.client_height()),
-            );
-            if measured.0 > 0.0 && size.get_untracked() != measured {
-                size.set(measured);
+    // Measured whenever the stage changes size: the window resized, a banner come or gone,
+    // the bar wrapping onto a second line when a button appears.
+    #[cfg(feature = "hydrate")]
+    {
+        use crate::browser::{Pixels, SizeWatch};
+        let watch = StoredValue::new_local(None::<SizeWatch>);
+        Effect::new(move |_| {
+            if let Some(element) = stage.get() {
+                watch.set_value(SizeWatch::new(
+                    &element,
+                    Pixels::Css,
+                    move |width, height| {
+                        let measured = (f64::from(width), f64::from(height));
+                        if width > 0 && size.get_untracked() != measured {
+                            size.set(measured);
+                        }
+                    },
+                ));
             }
-        }
-    };
-    Effect::new(move |_| {
-        // Re-measure when the stage appears and whenever banners come or go above it.
-        stage.track();
-        model.connection.track();
-        model.camera.track();
-        model.notice.track();
-        measure();
-    });
-    let resize = window_event_listener(leptos::ev::resize, move |_| measure());
-    on_cleanup(move || resize.remove());
+        });
+    }
     // Escape gives the grid back; `f` toggles fullscreen, unless a name is being typed.
     let keys = window_event_listener(leptos::ev::keydown, move |event| {
         let typing = event

@@ -591,6 +591,9 @@ impl MeshState {
             Ok(capture) => capture,
             Err(error) => {
                 self.model.camera.set(camera_state(&error));
+                // The next press asks for any camera: the chosen one may be the one that is
+                // gone.
+                self.camera_choice = None;
                 return;
             }
         };
@@ -709,7 +712,7 @@ impl MeshState {
                     link.stop_sending(&flip.old);
                 }
                 self.model.local_stream.set(None);
-                if let Err(error) = outcome {
+                if let (Err(error), true) = (outcome, wanted) {
                     self.model.notice.set(Some(format!(
                         "The other camera could not be used: {}",
                         error.sentence(Device::Camera)

@@ -201,11 +201,14 @@ fn video_constraints(pick: Option<&CameraPick>, exact: bool) -> JsValue {
         "height": {"ideal": 720},
         "frameRate": {"ideal": 30},
     });
+    let strongly = |value: &str| {
+        let mut constraint = serde_json::Map::new();
+        constraint.insert(strength.to_string(), value.into());
+        serde_json::Value::Object(constraint)
+    };
     match pick {
-        Some(CameraPick::Facing(facing)) => {
-            constraints["facingMode"] = serde_json::json!({ strength: facing.as_str() })
-        }
-        Some(CameraPick::Device(id)) => constraints["deviceId"] = serde_json::json!({"exact": id}),
+        Some(CameraPick::Facing(facing)) => constraints["facingMode"] = strongly(facing.as_str()),
+        Some(CameraPick::Device(id)) => constraints["deviceId"] = strongly(id),
         None => {}
     }
     js_sys::JSON::parse(&constraints.to_string()).unwrap_or(JsValue::TRUE)
