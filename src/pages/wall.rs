@@ -125,7 +125,6 @@ pub fn WallPage(
             wake.try_set(Some(state.as_str()));
         });
     });
-    let toggle = |signal: RwSignal<bool>| move |_| signal.update(|on| *on = !*on);
 
     let bar_room = room.clone();
     view! {
@@ -162,20 +161,10 @@ pub fn WallPage(
                 <span class="status" data-status=move || model.connection.get().as_str()>{status}</span>
                 <span class="spacer"></span>
                 <Show when=move || role != Role::Camera>
-                <button
-                    class="add-camera"
-                    aria-pressed=move || adding.get().to_string()
-                    title="Show a QR code that opens this room on a phone"
-                    on:click=toggle(adding)
-                >"Add a camera"</button>
+                <Toggle class="add-camera" on=adding title="Show a QR code that opens this room on a phone" label="Add a camera"/>
                 </Show>
                 <Show when=move || role.sends()>
-                <button
-                    class="toggle-camera"
-                    aria-pressed=move || model.camera_enabled.get().to_string()
-                    title="Send your camera to the room"
-                    on:click=toggle(model.camera_enabled)
-                >"Camera"</button>
+                <Toggle class="toggle-camera" on=model.camera_enabled title="Send your camera to the room" label="Camera"/>
                 <Show when=move || model.cameras.get().is_some_and(|cameras| cameras > 1)>
                 <button
                     class="flip-camera"
@@ -183,41 +172,39 @@ pub fn WallPage(
                     on:click=move |_| model.camera_flips.update(|flips| *flips += 1)
                 >"Flip"</button>
                 </Show>
-                <button
-                    class="toggle-microphone"
-                    aria-pressed=move || model.microphone_enabled.get().to_string()
-                    title="Send your microphone to the room"
-                    on:click=toggle(model.microphone_enabled)
-                >"Mic"</button>
+                <Toggle class="toggle-microphone" on=model.microphone_enabled title="Send your microphone to the room" label="Mic"/>
                 </Show>
                 <Show when=move || role.receives()>
-                <button
-                    class="toggle-sound"
-                    aria-pressed=move || model.sound.get().to_string()
-                    title="Play the others' sound"
-                    on:click=toggle(model.sound)
-                >"Sound"</button>
-                </Show>
-                <Show when=move || role.receives()>
-                <button
-                    class="toggle-stats"
-                    aria-pressed=move || model.show_stats.get().to_string()
-                    title="Show each tile's round trip, frame rate, size, bitrate and path"
-                    on:click=toggle(model.show_stats)
-                >"Stats"</button>
+                <Toggle class="toggle-sound" on=model.sound title="Play the others' sound" label="Sound"/>
+                <Toggle class="toggle-stats" on=model.show_stats title="Show each tile's round trip, frame rate, size, bitrate and path" label="Stats"/>
                 </Show>
                 <Show when=move || role == Role::Both>
-                <button
-                    class="toggle-self"
-                    aria-pressed=move || model.self_view.get().to_string()
-                    title="Show your own camera on the wall"
-                    on:click=toggle(model.self_view)
-                >"Self view"</button>
+                <Toggle class="toggle-self" on=model.self_view title="Show your own camera on the wall" label="Self view"/>
                 </Show>
             </header>
             </Show>
             <Banners model/>
             <VideoWall model room=room.clone() adding/>
         </main>
+    }
+}
+
+/// A button of the bar that turns `on` on and off, and says which it is (`aria-pressed`).
+#[component]
+fn Toggle(
+    class: &'static str,
+    on: RwSignal<bool>,
+    title: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            class=class
+            aria-pressed=move || on.get().to_string()
+            title=title
+            on:click=move |_| on.update(|on| *on = !*on)
+        >
+            {label}
+        </button>
     }
 }
