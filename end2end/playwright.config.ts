@@ -1,17 +1,19 @@
 import { defineConfig } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
-/** Flags for Debian's Chromium on a closed network, with a fake camera that needs no prompt. */
-export const chromiumArgs = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-  "--autoplay-policy=no-user-gesture-required",
-];
+/**
+ * Flags for Debian's Chromium on a closed network, with a fake camera that needs no prompt.
+ * Kept in `chromium-flags.json`, which the benchmarks (plain Node, no TypeScript) read too.
+ */
+export const chromiumArgs: string[] = JSON.parse(readFileSync(join(__dirname, "chromium-flags.json"), "utf8"));
+
+/** The same flags with options for the fake camera, e.g. `device-count=2` or `fps=30`. */
+export function chromiumArgsWithFakeDevice(options: string): string[] {
+  return chromiumArgs.map((arg) =>
+    arg === "--use-fake-device-for-media-stream" ? `${arg}=${options}` : arg,
+  );
+}
 
 export const baseURL = process.env.PORTALS_URL ?? "http://127.0.0.1:3000";
 

@@ -14,21 +14,15 @@
 // `decoded_fps_median`, the same from `framesDecoded` of its connections' stats. A commit
 // that knows no roles treats `role=` as absent: its "wall" rows measure N + 1 `both` tabs.
 import { chromium } from "@playwright/test";
+import { readFileSync } from "node:fs";
 
 const [base, shape, ...sizes] = process.argv.slice(2);
 const timeoutMs = Number(process.env.WALL_TIMEOUT_MS ?? 90_000);
-const args = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--use-fake-ui-for-media-stream",
-  // 30 frames a second, as a phone's camera sends: Chromium's fake camera gives 20 unless told.
-  "--use-fake-device-for-media-stream=fps=30",
-  "--autoplay-policy=no-user-gesture-required",
-];
+// The tests' flags (chromium-flags.json), with the fake camera at 30 frames a second, as a
+// phone's camera sends: Chromium's fake camera gives 20 unless told.
+const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
+  arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
+);
 
 /** Counts the frames each `<video>` of a tile presents, keyed by the tile's member, and notes
  * when the page joined its room. */

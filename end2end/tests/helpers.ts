@@ -131,6 +131,30 @@ export async function twoDecodingTabs(
   return { room, a, b, idA, idB };
 }
 
+/**
+ * A wall (`&role=wall` and `wallQuery`) and one camera (`&role=camera` and `cameraQuery`) in a
+ * fresh room, each in a context of its own (the camera's may be given: a smaller fake camera, a
+ * browser with two), once the wall decodes the camera. `close` closes both contexts.
+ */
+export async function wallAndCamera(
+  browser: Browser,
+  prefix: string,
+  options: { wallQuery?: string; cameraQuery?: string; cameraContext?: BrowserContext } = {},
+): Promise<{ room: string; wall: Page; camera: Page; id: string; screen: BrowserContext; close: () => Promise<void> }> {
+  const screen = await browser.newContext();
+  const cameras = options.cameraContext ?? (await browser.newContext());
+  const room = freshRoom(prefix);
+  const wall = await openWall(screen, room, { query: `&role=wall${options.wallQuery ?? ""}` });
+  const camera = await openWall(cameras, room, { query: `&role=camera${options.cameraQuery ?? ""}` });
+  const id = await memberId(camera);
+  await expectDecoding(wall, [id]);
+  const close = async () => {
+    await cameras.close();
+    await screen.close();
+  };
+  return { room, wall, camera, id, screen, close };
+}
+
 export async function connectionsCreated(page: Page): Promise<number> {
   return Number(await page.locator("main.wall").getAttribute("data-connections-created"));
 }

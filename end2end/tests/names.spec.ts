@@ -1,6 +1,6 @@
 import { chromium, expect, Page, test } from "@playwright/test";
-import { baseURL, chromiumArgs } from "../playwright.config";
-import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
+import { baseURL, chromiumArgsWithFakeDevice } from "../playwright.config";
+import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure, wallAndCamera } from "./helpers";
 
 test.afterEach(printConsoleOnFailure);
 
@@ -49,12 +49,7 @@ test("a camera's name, from the URL or typed, is shown on the wall's tile and fo
 });
 
 test("a camera turned off says so on the wall, and its picture comes back when it is turned on", async ({ browser }) => {
-  const context = await browser.newContext();
-  const room = freshRoom("camera-off");
-  const wall = await openWall(context, room, { query: "&role=wall" });
-  const camera = await openWall(context, room, { query: "&role=camera&name=Porch" });
-  const id = await memberId(camera);
-  await expectDecoding(wall, [id]);
+  const { wall, camera, id, close } = await wallAndCamera(browser, "camera-off", { cameraQuery: "&name=Porch" });
   const tile = wall.locator(`.tile[data-member="${id}"]`);
   await expect(tile).toHaveAttribute("data-camera", "on");
 
@@ -72,7 +67,7 @@ test("a camera turned off says so on the wall, and its picture comes back when i
   await expect(tile).toHaveAttribute("data-video", "true");
   await expect(tile.locator(".placeholder")).toHaveCount(0);
   await expectDecoding(wall, [id]);
-  await context.close();
+  await close();
 });
 
 /** The id of the camera a camera page sends now. */
@@ -88,17 +83,12 @@ test("a device with two cameras flips between them on the same connection; one w
   // Chromium's fake capture can pretend to have two cameras, as a phone has two sides.
   const twoCameras = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: chromiumArgs.map((arg) =>
-      arg === "--use-fake-device-for-media-stream" ? "--use-fake-device-for-media-stream=device-count=2" : arg,
-    ),
+    args: chromiumArgsWithFakeDevice("device-count=2"),
   });
-  const phone = await twoCameras.newContext({ baseURL });
-  const screen = await browser.newContext();
-  const room = freshRoom("flip");
-  const wall = await openWall(screen, room, { query: "&role=wall" });
-  const camera = await openWall(phone, room, { query: "&role=camera&name=Phone" });
-  const id = await memberId(camera);
-  await expectDecoding(wall, [id]);
+  const { room, wall, camera, id, screen, close } = await wallAndCamera(browser, "flip", {
+    cameraQuery: "&name=Phone",
+    cameraContext: await twoCameras.newContext({ baseURL }),
+  });
 
   await expect(camera.locator("main.wall")).toHaveAttribute("data-cameras", "2");
   const flip = camera.locator("button.flip-camera");
@@ -124,6 +114,6 @@ test("a device with two cameras flips between them on the same connection; one w
   await expect(single.locator("main.wall")).toHaveAttribute("data-cameras", "1");
   await expect(single.locator("button.flip-camera")).toHaveCount(0);
 
-  await screen.close();
+  await close();
   await twoCameras.close();
 });

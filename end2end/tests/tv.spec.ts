@@ -1,5 +1,5 @@
 import { Browser, expect, Locator, Page, test } from "@playwright/test";
-import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
+import { expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure, wallAndCamera } from "./helpers";
 import { installHooks } from "./hooks";
 
 test.afterEach(printConsoleOnFailure);
@@ -74,12 +74,11 @@ test("a click focuses a tile over a strip of the others, and a second click or E
 });
 
 test("&kiosk shows the wall and no buttons, keeps the screen awake, and f toggles fullscreen", async ({ browser }) => {
-  const cameras = await cameraContext(browser);
-  const screen = await browser.newContext();
-  const room = freshRoom("kiosk");
-  const wall = await openWall(screen, room, { query: "&role=wall&kiosk" });
-  const camera = await openWall(cameras, room, { query: "&role=camera&name=Hall" });
-  await expectDecoding(wall, [await memberId(camera)]);
+  const { wall, camera, close } = await wallAndCamera(browser, "kiosk", {
+    wallQuery: "&kiosk",
+    cameraQuery: "&name=Hall",
+    cameraContext: await cameraContext(browser),
+  });
 
   await expect(wall.locator("main.wall")).toHaveClass(/kiosk/);
   await expect(wall.locator("button")).toHaveCount(0);
@@ -106,18 +105,14 @@ test("&kiosk shows the wall and no buttons, keeps the screen awake, and f toggle
   await wall.keyboard.press("f");
   await expect.poll(() => wall.evaluate(() => document.fullscreenElement !== null)).toBe(false);
 
-  await cameras.close();
-  await screen.close();
+  await close();
 });
 
 test("a portrait camera is shown whole, upright, inside its tile", async ({ browser }) => {
-  const phone = await cameraContext(browser, { width: 480, height: 640, frameRate: 15 });
-  const screen = await browser.newContext();
-  const room = freshRoom("portrait");
-  const wall = await openWall(screen, room, { query: "&role=wall" });
-  const camera = await openWall(phone, room, { query: "&role=camera&name=Phone" });
-  const id = await memberId(camera);
-  await expectDecoding(wall, [id]);
+  const { wall, camera, id, close } = await wallAndCamera(browser, "portrait", {
+    cameraQuery: "&name=Phone",
+    cameraContext: await cameraContext(browser, { width: 480, height: 640, frameRate: 15 }),
+  });
 
   const tile = wall.locator(`.tile[data-member="${id}"]`);
   const video = tile.locator("video");
@@ -163,18 +158,15 @@ test("a portrait camera is shown whole, upright, inside its tile", async ({ brow
   });
   expect(settings.height).toBeGreaterThan(settings.width);
 
-  await phone.close();
-  await screen.close();
+  await close();
 });
 
 test("&stats shows each tile's round trip, frame rate and a direct path, and the Stats button hides them", async ({ browser }) => {
-  const cameras = await cameraContext(browser);
-  const screen = await browser.newContext();
-  const room = freshRoom("stats");
-  const wall = await openWall(screen, room, { query: "&role=wall&stats" });
-  const camera = await openWall(cameras, room, { query: "&role=camera&name=Yard" });
-  const id = await memberId(camera);
-  await expectDecoding(wall, [id]);
+  const { wall, id, close } = await wallAndCamera(browser, "stats", {
+    wallQuery: "&stats",
+    cameraQuery: "&name=Yard",
+    cameraContext: await cameraContext(browser),
+  });
 
   const stats = wall.locator(`.tile[data-member="${id}"] .stats`);
   // A loopback link: host candidates on both sides, a round trip of a millisecond or so.
@@ -191,6 +183,5 @@ test("&stats shows each tile's round trip, frame rate and a direct path, and the
   await wall.locator("button.toggle-stats").click();
   await expect(stats).toHaveAttribute("data-path", "direct");
 
-  await cameras.close();
-  await screen.close();
+  await close();
 });

@@ -46,9 +46,8 @@ pub fn arrange(aspects: &[f64], width: f64, height: f64) -> Vec<Placed> {
             Some(*sum)
         }))
         .collect();
-    let row_tall = |start: usize, end: usize| {
-        (width - GAP * ((end - start) as f64 + 1.0)) / (sums[end] - sums[start])
-    };
+    let row_tall =
+        |start: usize, end: usize| row_height(end - start, sums[end] - sums[start], width);
     // best[j][i]: the tallest tiles that the first `i` tiles make in `j` rows, with where the
     // last row starts. Ties go to the fuller first rows, as a grid reads. O(n³), n the tiles.
     let mut best: Vec<Vec<(f64, usize)>> = vec![vec![(f64::NEG_INFINITY, 0); count + 1]; count + 1];
@@ -121,7 +120,7 @@ pub fn arrange_focused(aspects: &[f64], focused: usize, width: f64, height: f64)
         0.0
     } else {
         (height * STRIP_SHARE)
-            .min(row_height(&others, width))
+            .min(row_height(others.len(), others.iter().sum(), width))
             .max(0.0)
     };
     // A quarter of the focused tile's area at most: its height is half, for tiles of one
@@ -155,10 +154,9 @@ pub fn arrange_focused(aspects: &[f64], focused: usize, width: f64, height: f64)
         .collect()
 }
 
-/// How tall a row of tiles of `aspects` can be to fill `width` (for the strip).
-fn row_height(aspects: &[f64], width: f64) -> f64 {
-    let total: f64 = aspects.iter().sum();
-    (width - GAP * (aspects.len() as f64 + 1.0)) / total
+/// How tall a row of `count` tiles whose shapes add up to `total` can be to fill `width`.
+fn row_height(count: usize, total: f64, width: f64) -> f64 {
+    (width - GAP * (count as f64 + 1.0)) / total
 }
 
 /// Tiles `height` tall, side by side and centred in `width`, at `y`. In a box too small for

@@ -172,19 +172,11 @@ pub fn VideoTile(
                 prop:muted=move || !sound.get()
                 on:loadedmetadata={
                     let aspect = tile.aspect.clone();
-                    move |event| {
-                        if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
-                            aspect.set(shape);
-                        }
-                    }
+                    move |event| follow_shape(&event, &aspect)
                 }
                 on:resize={
                     let aspect = tile.aspect.clone();
-                    move |event| {
-                        if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
-                            aspect.set(shape);
-                        }
-                    }
+                    move |event| follow_shape(&event, &aspect)
                 }
             ></video>
             {move || placeholder().map(|text| view! { <div class="placeholder">{text}</div> })}
@@ -250,16 +242,8 @@ pub fn SelfTile(
                 playsinline
                 muted=true
                 prop:muted=true
-                on:loadedmetadata=move |event| {
-                    if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
-                        aspect.set(shape);
-                    }
-                }
-                on:resize=move |event| {
-                    if let Some(shape) = new_shape(&event, aspect.get_untracked()) {
-                        aspect.set(shape);
-                    }
-                }
+                on:loadedmetadata=move |event| follow_shape(&event, &aspect)
+                on:resize=move |event| follow_shape(&event, &aspect)
             ></video>
             {move || stream.with(Option::is_none).then(|| view! { <div class="placeholder">"No camera"</div> })}
             <figcaption class="label">
@@ -272,20 +256,27 @@ pub fn SelfTile(
     }
 }
 
-/// The shape of the video a `loadedmetadata` or `resize` event is about (a phone turned, a
-/// camera flipped), if it is new: a change under 2 % from `shown` is the encoder's rounding of
-/// a scaled picture, and no reason to lay the wall out again.
-fn new_shape(event: &web_sys::Event, shown: f64) -> Option<f64> {
-    let video = event
-        .target()?
-        .dyn_into::<web_sys::HtmlVideoElement>()
-        .ok()?;
+/// Gives a tile (`aspect`) the shape of the video a `loadedmetadata` or `resize` event is
+/// about: a phone turned, a camera flipped. A change under 2 % is the encoder's rounding of a
+/// scaled picture, and no reason to lay the wall out again.
+fn follow_shape(
+    event: &web_sys::Event,
+    aspect: &(impl GetUntracked<Value = f64> + Set<Value = f64>),
+) {
+    let Some(video) = event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::HtmlVideoElement>().ok())
+    else {
+        return;
+    };
     let (width, height) = (video.video_width(), video.video_height());
     if width == 0 || height == 0 {
-        return None;
+        return;
     }
     let shape = f64::from(width) / f64::from(height);
-    ((shown / shape - 1.0).abs() > 0.02).then_some(shape)
+    if (aspect.get_untracked() / shape - 1.0).abs() > 0.02 {
+        aspect.set(shape);
+    }
 }
 
 /// Points a `<video>` at a stream, or at nothing, which lets the browser release it.

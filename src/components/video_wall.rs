@@ -11,6 +11,13 @@ use super::{
     video_tile::{SelfTile, VideoTile},
 };
 
+/// Where each tile goes, by tile key, and whether one of them is focused.
+#[derive(Clone, PartialEq)]
+struct WallLayout {
+    focusing: bool,
+    placed: Vec<(u64, Placed)>,
+}
+
 /// The key of this tab's own tile among the others' (which start at 1).
 const SELF_KEY: u64 = 0;
 
@@ -103,18 +110,6 @@ pub fn VideoWall(
     };
     let receives = model.role.receives();
     let count = move || shown_count() + usize::from(shows_self());
-    // The focused member, while its tile is on the wall.
-    let focusing = move || {
-        model.focused.with(|focused| {
-            focused.as_ref().is_some_and(|member| {
-                model.tiles.with(|tiles| {
-                    tiles
-                        .iter()
-                        .any(|tile| tile.shows_video && &tile.member == member)
-                })
-            })
-        })
-    };
     // Where each tile goes, by tile key (0: this tab's own), in the order the tiles appeared.
     let placements = Memo::new(move |_| {
         let mut keys = Vec::new();
@@ -140,12 +135,18 @@ pub fn VideoWall(
             Some(index) => arrange_focused(&aspects, index, width, height),
             None => arrange(&aspects, width, height),
         };
-        keys.into_iter().zip(placed).collect::<Vec<(u64, Placed)>>()
+        WallLayout {
+            focusing: focused.is_some(),
+            placed: keys.into_iter().zip(placed).collect(),
+        }
     });
+    // The focused member, while its tile is on the wall.
+    let focusing = move || placements.with(|layout| layout.focusing);
     let place = move |key: u64| {
         Signal::derive(move || {
-            placements.with(|placed| {
-                placed
+            placements.with(|layout| {
+                layout
+                    .placed
                     .iter()
                     .find(|(placed_key, _)| *placed_key == key)
                     .map(|(_, place)| place.style())

@@ -22,6 +22,8 @@ pub enum StatsEntry {
         frames_per_second: Option<f64>,
         frame_width: Option<u32>,
         frame_height: Option<u32>,
+        /// For the tile's watchdog (see `super::tile_view::Picture`), not shown.
+        frames_decoded: Option<f64>,
     },
     #[serde(rename_all = "camelCase")]
     Transport {
@@ -109,6 +111,21 @@ pub struct Sample {
     at_ms: f64,
 }
 
+/// The video frames the report's inbound streams say were decoded.
+pub fn frames_decoded(entries: &[StatsEntry]) -> f64 {
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            StatsEntry::InboundRtp {
+                kind,
+                frames_decoded,
+                ..
+            } if kind == "video" => *frames_decoded,
+            _ => None,
+        })
+        .sum()
+}
+
 /// What the tile shows from one report, given the sample of the previous read; also returns
 /// this read's sample.
 pub fn summarise(entries: &[StatsEntry], previous: Option<Sample>) -> (TileStats, Option<Sample>) {
@@ -125,6 +142,7 @@ pub fn summarise(entries: &[StatsEntry], previous: Option<Sample>) -> (TileStats
                 frames_per_second,
                 frame_width,
                 frame_height,
+                ..
             } if kind == "video" => Some((
                 *timestamp,
                 bytes_received.unwrap_or(0.0),
@@ -236,6 +254,11 @@ mod tests {
     #[test]
     fn a_report_gives_the_round_trip_the_video_and_the_path() {
         let (stats, sample) = summarise(&report(1_000_000.0, 10_000.0, false), None);
+        assert_eq!(
+            frames_decoded(&report(1_000_000.0, 10_000.0, false)),
+            1_200.0,
+            "the video's frames, not the audio's"
+        );
         assert_eq!(stats.rtt_ms, Some(25.0));
         assert_eq!(stats.fps, Some(29.7));
         assert_eq!(stats.size, Some((640, 360)));

@@ -36,7 +36,7 @@ use super::{
     link_health::{
         ice_step, IceState, IceStep, Remedy, Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
     },
-    link_stats::{summarise, Sample, StatsEntry},
+    link_stats::{frames_decoded, summarise, Sample, StatsEntry},
     negotiation::{
         fingerprint, CandidateQueue, CandidateVerdict, FirstOffer, Handed, PerfectNegotiation,
         RemoteConnection, SignalingState, Verdict,
@@ -1109,7 +1109,7 @@ impl PeerLink {
             let mut frames = Ok(0.0);
             for report in reports {
                 match (report.await, &mut frames) {
-                    (Ok(report), Ok(sum)) => *sum += frames_decoded(&report),
+                    (Ok(report), Ok(sum)) => *sum += frames_decoded(&stats_entries(&report)),
                     (Err(error), _) => frames = Err(error),
                     _ => {}
                 }
@@ -1217,32 +1217,6 @@ fn session_init(description: &SessionDescription) -> RtcSessionDescriptionInit {
     let init = RtcSessionDescriptionInit::new(kind);
     init.set_sdp(&description.sdp);
     init
-}
-
-/// The video frames an `RTCStatsReport` says were decoded, over its `inbound-rtp` entries.
-fn frames_decoded(report: &JsValue) -> f64 {
-    let Ok(Some(entries)) = js_sys::try_iter(report) else {
-        return 0.0;
-    };
-    let text = |stats: &JsValue, name: &str| {
-        js_sys::Reflect::get(stats, &name.into())
-            .ok()
-            .and_then(|value| value.as_string())
-    };
-    entries
-        .flatten()
-        // Each entry of the map is `[id, stats]`.
-        .filter_map(|entry| js_sys::Reflect::get_u32(&entry, 1).ok())
-        .filter(|stats| {
-            text(stats, "type").as_deref() == Some("inbound-rtp")
-                && text(stats, "kind").as_deref() == Some("video")
-        })
-        .filter_map(|stats| {
-            js_sys::Reflect::get(&stats, &"framesDecoded".into())
-                .ok()
-                .and_then(|value| value.as_f64())
-        })
-        .sum()
 }
 
 /// An `RTCStatsReport`'s entries that a tile reads, each parsed from its JSON form; entries of
