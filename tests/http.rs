@@ -101,3 +101,88 @@ async fn metrics_are_scraped_in_the_prometheus_format() {
     }
     assert!(text.contains("# TYPE portals_relay_duration_seconds histogram"));
 }
+
+#[tokio::test]
+async fn a_page_on_another_name_pointed_here_gets_nothing() {
+    // DNS rebinding: attacker.example resolves to this server, so the browser sends its name
+    // as the Host and its own page as the Origin, which match.
+    let server = TestServer::start(&[]).await;
+    let (_a, _, _) = Client::join(&server, "home").await;
+    let host = format!("attacker.example:{}", server.addr.port());
+    for path in [
+        "/",
+        "/?room=home",
+        "/api/rooms",
+        "/api/invite?room=home",
+        "/metrics",
+        "/healthz",
+        "/pkg/portals.js",
+    ] {
+        let (status, response) = server.get_as(&host, path).await;
+        assert_eq!(status, 421, "{path}: {response}");
+        assert!(
+            !response.contains("home"),
+            "{path} leaks the room: {response}"
+        );
+    }
+    assert_eq!(
+        Client::connect_as(&server, &host, &format!("http://{host}"))
+            .await
+            .err(),
+        Some(421)
+    );
+    // The names it is meant to answer to.
+    for host in [
+        format!("127.0.0.1:{}", server.addr.port()),
+        format!("localhost:{}", server.addr.port()),
+        format!("[::1]:{}", server.addr.port()),
+    ] {
+        assert_eq!(server.get_as(&host, "/api/rooms").await.0, 200, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn a_public_host_is_answered_on_every_route() {
+    let server = TestServer::start(&["--public-host", "wall.example.org"]).await;
+    let host = format!("wall.example.org:{}", server.addr.port());
+    for path in ["/", "/api/rooms", "/metrics"] {
+        assert_eq!(server.get_as(&host, path).await.0, 200, "{path}");
+    }
+    let (mut client, _, _) =
+        match Client::connect_as(&server, &host, &format!("http://{host}")).await {
+            Ok(client) => (client, (), ()),
+            Err(status) => panic!("refused with {status}"),
+        };
+    client.welcome().await;
+    assert_eq!(server.get_as("other.example.org", "/").await.0, 421);
+}
+
+#[tokio::test]
+async fn no_room_list_hides_the_rooms_from_the_api_and_the_page() {
+    let server = TestServer::start(&["--no-room-list"]).await;
+    let (_a, _, _) = Client::join(&server, "secret-room").await;
+    assert_eq!(server.get("/api/rooms").await.status(), 404);
+    let picker = server.get("/").await;
+    assert_eq!(picker.status(), 200);
+    let html = picker.body();
+    assert!(html.contains("Room name"), "the form is there: {html}");
+    assert!(!html.contains("secret-room"), "{html}");
+    assert!(!html.contains("Rooms open now"), "{html}");
+}
+
+#[tokio::test]
+async fn metrics_can_live_on_their_own_address() {
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = TestServer::start(&["--metrics-addr", &metrics_addr.to_string()]).await;
+    assert_eq!(server.get("/metrics").await.status(), 404);
+    let response = common::get_url(&format!("http://{metrics_addr}/metrics")).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.body().contains("portals_connections 0"),
+        "{}",
+        response.body()
+    );
+}

@@ -15,7 +15,14 @@ pub fn RoomPicker() -> impl IntoView {
     // Effects only run in the browser, so the server renders the list once and the page then
     // keeps it fresh; the interval is cleared when the picker goes away.
     Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || rooms.refetch(), REFRESH) {
+        // A server that keeps its rooms to itself rendered no list: nothing to refresh.
+        let listed = move || !matches!(rooms.get_untracked(), Some(Ok(None)));
+        let refresh = move || {
+            if listed() {
+                rooms.refetch();
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(refresh, REFRESH) {
             on_cleanup(move || handle.clear());
         }
     });
@@ -41,15 +48,17 @@ pub fn RoomPicker() -> impl IntoView {
                 />
                 <button type="submit">"Join"</button>
             </form>
-            <h2>"Rooms open now"</h2>
             // A Transition, not a Suspense: a refresh keeps the list on screen until the new
             // one is there, instead of flashing "Loading…" every few seconds.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || rooms.get().map(|loaded| match loaded {
-                    Ok(list) if list.is_empty() => view! {
+                    Ok(None) => ().into_any(),
+                    Ok(Some(list)) if list.is_empty() => view! {
+                        <h2>"Rooms open now"</h2>
                         <p class="muted rooms-empty">"Nobody is in a room right now: start one above."</p>
                     }.into_any(),
-                    Ok(list) => view! {
+                    Ok(Some(list)) => view! {
+                        <h2>"Rooms open now"</h2>
                         <ul class="rooms">
                             {list.into_iter().map(|room| view! {
                                 <li>
@@ -59,7 +68,10 @@ pub fn RoomPicker() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error">{error}</p> }.into_any(),
+                    Err(error) => view! {
+                        <h2>"Rooms open now"</h2>
+                        <p class="error">{error}</p>
+                    }.into_any(),
                 })}
             </Transition>
         </main>
@@ -74,20 +86,25 @@ fn members_label(members: usize) -> String {
     }
 }
 
+/// The rooms open now; `None` when the server does not list them (`--no-room-list`).
+type Listing = Result<Option<Vec<RoomSummary>>, String>;
+
 #[cfg(feature = "ssr")]
-async fn load_rooms() -> Result<Vec<RoomSummary>, String> {
+async fn load_rooms() -> Listing {
     use_context::<std::sync::Arc<crate::server::SignallingService>>()
-        .map(|service| service.switchboard.rooms())
+        .map(|service| service.room_list.then(|| service.switchboard.rooms()))
         .ok_or_else(|| "The room list is not available.".to_string())
 }
 
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-async fn load_rooms() -> Result<Vec<RoomSummary>, String> {
+async fn load_rooms() -> Listing {
     // Resources must be Send; the browser is single-threaded, so the wrapper never panics.
-    send_wrapper::SendWrapper::new(crate::browser::fetch_json("/api/rooms")).await
+    send_wrapper::SendWrapper::new(crate::browser::fetch_json("/api/rooms"))
+        .await
+        .map(Some)
 }
 
 #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-async fn load_rooms() -> Result<Vec<RoomSummary>, String> {
-    Ok(Vec::new())
+async fn load_rooms() -> Listing {
+    Ok(Some(Vec::new()))
 }

@@ -111,6 +111,24 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Host names this server answers to, comma-separated (e.g. `wall.example.org` behind a
+    /// reverse proxy). IP addresses and `localhost` always work; a request for any other name
+    /// is refused with 421, so that a web page that points its own name at this machine (DNS
+    /// rebinding) reaches nothing.
+    #[arg(long = "public-host", env = "PORTALS_PUBLIC_HOSTS", value_delimiter = ',',
+          value_parser = crate::server::hosts::parse_public_host)]
+    pub public_hosts: Vec<String>,
+
+    /// Do not tell visitors which rooms exist: `/api/rooms` answers 404 and the start page
+    /// shows only the form to enter a room's name.
+    #[arg(long, env = "PORTALS_NO_ROOM_LIST")]
+    pub no_room_list: bool,
+
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9100` for a local Prometheus),
+    /// instead of on the main port next to the pages.
+    #[arg(long, env = "PORTALS_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// ICE servers handed to clients in `welcome.rtc.iceServers`, comma-separated
     /// `stun:`/`turn:`/`turns:` URLs. None (the default) means host candidates only, which
     /// works on one LAN; add STUN for NAT, TURN for strict firewalls.

@@ -5,6 +5,7 @@
 
 pub mod config;
 mod connection;
+pub mod hosts;
 pub mod invite;
 mod live_reload;
 pub mod metrics;
@@ -40,6 +41,7 @@ use crate::{
     signalling::{CloseCode, Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
 };
 use config::Config;
+use hosts::HostPolicy;
 use invite::Reach;
 use metrics::Metrics;
 use read_ahead::ReadAheadListener;
@@ -55,6 +57,8 @@ pub struct SignallingService {
     pub origins: OriginPolicy,
     pub ping_interval: Duration,
     pub max_message_bytes: usize,
+    /// Whether visitors may see which rooms exist (`--no-room-list` turns it off).
+    pub room_list: bool,
 }
 
 impl SignallingService {
@@ -93,6 +97,7 @@ impl SignallingService {
             origins: OriginPolicy::new(&config.allowed_origins),
             ping_interval: config.ping_interval,
             max_message_bytes: config.max_message_bytes as usize,
+            room_list: !config.no_room_list,
         }
     }
 }
@@ -103,6 +108,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub service: Arc<SignallingService>,
     pub reach: Arc<Reach>,
+    pub hosts: Arc<HostPolicy>,
+    /// Whether `/metrics` is served here, next to the pages, rather than on its own address.
+    pub metrics_here: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -118,9 +126,19 @@ pub fn router(state: AppState) -> Router {
     let app = app
         .route("/portal", get(websocket::upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/api/rooms", get(list_rooms))
-        .route("/api/invite", get(invite::invite))
-        .route("/metrics", get(render_metrics))
+        .route("/api/invite", get(invite::invite));
+    let app = if state.service.room_list {
+        app.route("/api/rooms", get(list_rooms))
+    } else {
+        app
+    };
+    let app = if state.metrics_here {
+        app.route("/metrics", get(render_metrics))
+    } else {
+        app
+    };
+    let hosts = Arc::clone(&state.hosts);
+    let app = app
         .leptos_routes_with_context(
             &state,
             routes,
@@ -129,13 +147,28 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state);
-    if watching {
+    let app = if watching {
         app.layer(axum::middleware::map_response(
             live_reload::name_the_process,
         ))
     } else {
         app
-    }
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        hosts,
+        hosts::refuse_foreign_hosts,
+    ))
+}
+
+/// `/metrics` alone, for `--metrics-addr`; the same names are refused as on the main port.
+fn metrics_router(service: Arc<SignallingService>, hosts: Arc<HostPolicy>) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(service)
+        .layer(axum::middleware::from_fn_with_state(
+            hosts,
+            hosts::refuse_foreign_hosts,
+        ))
 }
 
 async fn list_rooms(State(service): State<Arc<SignallingService>>) -> Json<Vec<RoomSummary>> {
@@ -172,10 +205,23 @@ pub async fn serve(
         tls: tls.is_some(),
         local_addr: listener.local_addr()?,
     });
+    let hosts = Arc::new(HostPolicy::new(&config.public_hosts));
+    let metrics_server = match config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let app = metrics_router(Arc::clone(&service), Arc::clone(&hosts));
+            Some(tokio::spawn(
+                async move { axum::serve(listener, app).await },
+            ))
+        }
+        None => None,
+    };
     let app = router(AppState {
         leptos_options,
         service: Arc::clone(&service),
         reach,
+        hosts,
+        metrics_here: config.metrics_addr.is_none(),
     });
     let closer = Arc::clone(&service);
     let shutdown = async move {
@@ -200,6 +246,9 @@ pub async fn serve(
     };
     ticker.abort();
     pinger.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     result
 }
 

@@ -85,26 +85,7 @@ impl TestServer {
     /// reqwest: it shares no crate with the server whose features it would change, so the
     /// tests and the end-to-end build compile the server's dependencies once, not each.
     pub async fn get(&self, path: &str) -> Response<String> {
-        let url = self.url(path);
-        let path = path.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(PATIENCE))
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let response = agent
-                .get(&url)
-                .call()
-                .unwrap_or_else(|error| panic!("GET {path}: {error}"));
-            let (parts, mut body) = response.into_parts();
-            let text = body
-                .read_to_string()
-                .unwrap_or_else(|error| panic!("GET {path}, body: {error}"));
-            Response::from_parts(parts, text)
-        })
-        .await
-        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+        get_url(&self.url(path)).await
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -129,6 +110,35 @@ impl TestServer {
         }
     }
 
+    /// Sends `request` as it is over a fresh TCP connection and returns the response's status
+    /// and the rest of what the server sent, for what an HTTP client would not send (another
+    /// Host, a request that never ends).
+    pub async fn raw(&self, request: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        timeout(PATIENCE, stream.read_to_end(&mut response))
+            .await
+            .expect("the server answers and closes")
+            .unwrap();
+        let response = String::from_utf8_lossy(&response).into_owned();
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {response:?}"));
+        (status, response)
+    }
+
+    /// GETs `path` with this Host header, as a page on another name pointed at us would.
+    pub async fn get_as(&self, host: &str, path: &str) -> (u16, String) {
+        self.raw(&format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: close\r\n\r\n"
+        ))
+        .await
+    }
+
     pub fn portal(&self, query: &str) -> String {
         format!("ws://{}/portal?{}", self.addr, query)
     }
@@ -146,6 +156,30 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// GETs a URL, failing (not hanging) if the server does not answer in time.
+pub async fn get_url(url: &str) -> Response<String> {
+    let url = url.to_owned();
+    let path = url.clone();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(PATIENCE))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let response = agent
+            .get(&url)
+            .call()
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        let (parts, mut body) = response.into_parts();
+        let text = body
+            .read_to_string()
+            .unwrap_or_else(|error| panic!("GET {path}, body: {error}"));
+        Response::from_parts(parts, text)
+    })
+    .await
+    .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
 }
 
 pub struct Client {
@@ -178,6 +212,22 @@ impl Client {
         let welcome = client.welcome().await;
         let info = client.info().await;
         (client, welcome, info)
+    }
+
+    /// Opens the socket with these `Host` and `Origin` headers, as a page on another name
+    /// pointed at this server would; returns the HTTP status of a refusal.
+    pub async fn connect_as(server: &TestServer, host: &str, origin: &str) -> Result<Client, u16> {
+        let mut request = server.portal("room=home").into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("Host", HeaderValue::from_str(host).unwrap());
+        headers.insert("Origin", HeaderValue::from_str(origin).unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Client { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(other) => panic!("unexpected handshake error: {other}"),
+        }
     }
 
     /// Opens the socket with an `Origin` header; returns the HTTP status of a refusal.
