@@ -186,3 +186,73 @@ async fn metrics_can_live_on_their_own_address() {
         response.body()
     );
 }
+
+/// Reads until the server closes the connection; returns what it sent and how long that took.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (String, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut received = Vec::new();
+    tokio::time::timeout(common::PATIENCE, stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection")
+        .expect("a clean end or a reset, not an error");
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn a_request_whose_headers_never_end_is_cut() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(&["--header-timeout", "1s"]).await;
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let (sent, after) = read_until_closed(&mut slow).await;
+    // hyper answers nothing to a head it never got: it closes the connection.
+    assert_eq!(sent, "");
+    assert!(after >= std::time::Duration::from_millis(900), "{after:?}");
+    // Others are served meanwhile and after.
+    assert_eq!(server.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(&["--header-timeout", "1s"]).await;
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0; 512];
+    let n = idle.read(&mut first).await.unwrap();
+    let response = String::from_utf8_lossy(&first[..n]).into_owned();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("ok\n"), "{response}");
+    let (sent, after) = read_until_closed(&mut idle).await;
+    assert!(!sent.contains("HTTP/1.1 200"), "{sent:?}");
+    assert!(after >= std::time::Duration::from_millis(900), "{after:?}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_are_answered_503() {
+    let server = TestServer::start(&["--max-connections", "2"]).await;
+    let (a, _, _) = Client::join(&server, "home").await;
+    let (_b, _, _) = Client::join(&server, "home").await;
+    let busy = server.get("/healthz").await;
+    assert_eq!(busy.status(), 503);
+    assert_eq!(busy.headers()["retry-after"], "5");
+    a.close(1000).await;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    loop {
+        let status = server.get("/healthz").await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(tokio::time::Instant::now() < deadline, "a seat never freed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

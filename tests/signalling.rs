@@ -431,3 +431,22 @@ async fn a_restarted_server_with_the_same_secret_gives_ids_back() {
     .await;
     assert_eq!(welcome.id, a_welcome.id);
 }
+
+#[tokio::test]
+async fn shutdown_tells_every_socket_1001_and_waits_for_them() {
+    // As in the binary, the server's runtime is dropped once `serve` returns: a close frame not
+    // written by then never is.
+    let (server, runtime) = common::OwnRuntime::start(&["--shutdown-grace", "3s"]);
+    let mut clients = Vec::new();
+    for room in 0..20 {
+        clients.push(Client::join(&server, &format!("room-{room}")).await.0);
+    }
+    let took = runtime.stop().await;
+    for client in &mut clients {
+        assert_eq!(client.ending().await, Ending::Closed(1001));
+    }
+    assert!(
+        took < Duration::from_secs(3),
+        "it sat out the grace: {took:?}"
+    );
+}

@@ -65,14 +65,14 @@ pub struct Config {
     /// so a full mesh stops fitting ordinary uplinks and CPUs at about a dozen. Members that
     /// send are counted apart (`--max-senders`): a room of `both` members is capped by both.
     #[arg(long, env = "PORTALS_MAX_MEMBERS", default_value_t = 12,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+          value_parser = clap::value_parser!(u32).range(1..=MAX_WATCHERS))]
     pub max_members: u32,
 
     /// Most members in one room that send video: cameras (`role=camera`) and `both` members.
     /// Each member that watches decodes all of them; a camera decodes nothing and sends each
     /// watcher one stream sized to its tile, so one wall can watch up to this many cameras.
     #[arg(long, env = "PORTALS_MAX_SENDERS", default_value_t = 24,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+          value_parser = clap::value_parser!(u32).range(1..=MAX_SENDERS))]
     pub max_senders: u32,
 
     /// The video each client may send in total, in kbit/s, announced in `welcome`. A client
@@ -166,11 +166,35 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub message_burst: u32,
 
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// keep-alive connection is kept waiting for its next request.
+    #[arg(long, env = "PORTALS_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_positive_duration)]
+    pub header_timeout: Duration,
+
+    /// Most connections open at once (page loads and WebSockets together); beyond it a new one
+    /// is answered 503. Default: what the process's open-file limit allows, less a reserve.
+    #[arg(long, env = "PORTALS_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+
+    /// On SIGTERM or Ctrl-C, how long the WebSockets (told 1001) and the requests in flight get
+    /// to finish before the process exits anyway.
+    #[arg(long, env = "PORTALS_SHUTDOWN_GRACE", default_value = "5s",
+          value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or per module as in
     /// `info,portals=debug`.
     #[arg(long, env = "PORTALS_LOG", default_value = "info")]
     pub log: String,
 }
+
+/// The largest `--max-members`: every member that sends encodes one stream per watcher, so a
+/// room of more watchers than this is beyond any uplink (and every `info` lists them all).
+const MAX_WATCHERS: i64 = 64;
+/// The largest `--max-senders`: a wall decodes every camera of its room.
+const MAX_SENDERS: i64 = 256;
 
 /// The port of the default addresses, as in `site-addr` in Cargo.toml.
 const DEFAULT_PORT: u16 = 3000;
@@ -322,5 +346,12 @@ mod tests {
         assert!(parse(&["--ice-server", "http://example.org"]).is_err());
         assert!(parse(&["--ping-interval", "0s"]).is_err());
         assert!(parse(&["--max-members", "0"]).is_err());
+        assert!(parse(&["--max-members", "64"]).is_ok());
+        assert!(
+            parse(&["--max-members", "65"]).is_err(),
+            "no mesh that large"
+        );
+        assert!(parse(&["--max-senders", "257"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
     }
 }

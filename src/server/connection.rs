@@ -23,6 +23,7 @@ use tokio::time::{sleep, Sleep};
 
 use super::{
     outbox::{Abandoned, Frame, Outbox},
+    serving::Open,
     SignallingService,
 };
 use crate::signalling::{CloseCode, ConnectionId, Departure, JoinQuery, ServerMessage};
@@ -38,6 +39,8 @@ pub struct Connection {
     deadline: Option<Pin<Box<Sleep>>>,
     /// Whether the switchboard has been told that the connection ended.
     reported: bool,
+    /// Counts this WebSocket among the open connections until the task is dropped.
+    _open: Open,
 }
 
 enum Phase {
@@ -69,7 +72,9 @@ impl Connection {
     pub fn start(socket: WebSocket, service: Arc<SignallingService>, query: &JoinQuery) -> Self {
         let outbox = Arc::new(Outbox::default());
         let id = service.switchboard.connect(Arc::clone(&outbox), query);
+        let open = service.websockets.open();
         Self {
+            _open: open,
             socket,
             service,
             outbox,

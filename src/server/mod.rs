@@ -11,6 +11,7 @@ mod live_reload;
 pub mod metrics;
 pub mod outbox;
 mod read_ahead;
+pub mod serving;
 pub mod switchboard;
 pub mod tls;
 mod tls_listener;
@@ -38,13 +39,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::{
     app::{shell, App},
-    signalling::{CloseCode, Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
+    signalling::{Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
 };
 use config::Config;
 use hosts::HostPolicy;
 use invite::Reach;
 use metrics::Metrics;
 use read_ahead::ReadAheadListener;
+use serving::{OpenConnections, ServeOptions};
 use switchboard::{now, Switchboard};
 use tls::{Tls, TlsError};
 use tls_listener::TlsListener;
@@ -59,6 +61,8 @@ pub struct SignallingService {
     pub max_message_bytes: usize,
     /// Whether visitors may see which rooms exist (`--no-room-list` turns it off).
     pub room_list: bool,
+    /// The WebSockets open now, each counted by its connection's task.
+    pub websockets: Arc<OpenConnections>,
 }
 
 impl SignallingService {
@@ -98,6 +102,7 @@ impl SignallingService {
             ping_interval: config.ping_interval,
             max_message_bytes: config.max_message_bytes as usize,
             room_list: !config.no_room_list,
+            websockets: Arc::default(),
         }
     }
 }
@@ -223,33 +228,52 @@ pub async fn serve(
         hosts,
         metrics_here: config.metrics_addr.is_none(),
     });
-    let closer = Arc::clone(&service);
-    let shutdown = async move {
-        shutdown.await;
-        closer.switchboard.close_all(CloseCode::GOING_AWAY);
+    let options = ServeOptions {
+        header_timeout: config.header_timeout,
+        max_connections: config
+            .max_connections
+            .map_or_else(serving::default_max_connections, |max| max as usize),
+        shutdown_grace: config.shutdown_grace,
     };
-    let result = match tls {
+    let http = Arc::new(OpenConnections::default());
+    let websockets = Arc::clone(&service.websockets);
+    let switchboard = Arc::clone(&service.switchboard);
+    match tls {
         // rustls keeps its own buffers under the reader, so the read-ahead layer would only
         // copy; the TLS listener sets TCP_NODELAY itself.
         Some(tls) => {
             let listener = TlsListener::new(listener, Arc::clone(&tls.server_config))?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            serving::serve(
+                listener,
+                app,
+                options,
+                http,
+                websockets,
+                switchboard,
+                shutdown,
+            )
+            .await;
         }
         None => {
             let listener = ReadAheadListener(listener.tap_io(|stream| set_nodelay(stream)));
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            serving::serve(
+                listener,
+                app,
+                options,
+                http,
+                websockets,
+                switchboard,
+                shutdown,
+            )
+            .await;
         }
-    };
+    }
     ticker.abort();
     pinger.abort();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
-    result
+    Ok(())
 }
 
 /// Signalling messages are small and latency matters: without TCP_NODELAY, Nagle's algorithm

@@ -36,7 +36,72 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    /// `None` for a server on a runtime of its own ([`OwnRuntime`] stops it).
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// A server on a runtime of its own, on a thread of its own, as the binary runs: the runtime is
+/// dropped as soon as `serve` returns, and whatever its tasks had not written by then is lost.
+pub struct OwnRuntime {
+    stop: oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Duration>,
+}
+
+impl OwnRuntime {
+    /// Starts a server with these flags; the [`TestServer`] is only its address.
+    pub fn start(flags: &[&str]) -> (TestServer, OwnRuntime) {
+        let config = config(flags);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop_seen, stop_seen_at) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            // One thread: when `serve` returns, no connection task runs again, so whatever
+            // was not written before it returned shows.
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let took = runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                let options = LeptosOptions::builder().output_name("portals").build();
+                serve(listener, &config, None, options, async move {
+                    let _ = stopped.await;
+                    let _ = stop_seen.send(std::time::Instant::now());
+                })
+                .await
+                .unwrap();
+                stop_seen_at.recv().unwrap().elapsed()
+            });
+            drop(runtime);
+            took
+        });
+        let server = TestServer {
+            addr,
+            stop: None,
+            task: None,
+        };
+        (server, OwnRuntime { stop, thread })
+    }
+
+    /// Stops the server as a SIGTERM would and returns how long `serve` took to return.
+    pub async fn stop(self) -> Duration {
+        let _ = self.stop.send(());
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join().expect("the server thread ends"))
+            .await
+            .unwrap()
+    }
+}
+
+fn config(flags: &[&str]) -> Config {
+    Config::try_parse_from(
+        ["portals", "--addr", "127.0.0.1:0", "--log", "warn"]
+            .into_iter()
+            .chain(flags.iter().copied()),
+    )
+    .expect("valid flags")
 }
 
 impl TestServer {
@@ -48,12 +113,7 @@ impl TestServer {
     /// Starts a server with these flags on a free port, with the TLS they ask for (e.g.
     /// `--tls-self-signed`), and returns the certificate it serves.
     pub async fn start_with_tls(flags: &[&str]) -> (Self, Option<Tls>) {
-        let config = Config::try_parse_from(
-            ["portals", "--addr", "127.0.0.1:0", "--log", "warn"]
-                .into_iter()
-                .chain(flags.iter().copied()),
-        )
-        .expect("valid flags");
+        let config = config(flags);
         let tls = load_tls(&config, &lan_addresses()).expect("the certificate loads");
         let served = tls.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,7 +132,7 @@ impl TestServer {
         let server = Self {
             addr,
             stop: Some(stop),
-            task,
+            task: Some(task),
         };
         (server, tls)
     }
@@ -148,13 +208,17 @@ impl TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = timeout(PATIENCE, &mut self.task).await;
+        if let Some(task) = self.task.as_mut() {
+            let _ = timeout(PATIENCE, task).await;
+        }
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
