@@ -399,18 +399,73 @@ async fn floods_are_rate_limited_then_closed() {
         a.send(json!({"type": "ping", "ping": n})).await;
         assert_eq!(a.recv_json().await["type"], "pong");
     }
-    // Keep flooding (well inside a second, so the budget never refills): the 200th message
-    // over budget in a row closes the connection, and each one before it was refused.
-    for n in 0..200 {
+    // Keep flooding (well inside half a second, so neither budget refills): ten messages
+    // over budget are dropped, each refused; the eleventh spends the budget of drops too,
+    // and closes the connection with its reason.
+    for n in 0..11 {
         a.send(json!({"type": "ping", "ping": n})).await;
     }
-    for _ in 0..200 {
+    for _ in 0..11 {
         assert_eq!(a.error_code().await, "rate_limited");
     }
     assert_eq!(a.ending().await, Ending::Closed(1008));
     // Closed for abuse is gone, not in grace.
     let info = b.info().await;
     assert!(info.members.iter().all(|peer| peer.id != a_welcome.id));
+    server
+        .wait_for_metric("portals_messages_refused_total{code=\"rate_limited\"} 11")
+        .await;
+}
+
+#[tokio::test]
+async fn twice_the_budget_sustained_is_closed_within_seconds() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start(&["--messages-per-second", "20", "--message-burst", "20"]).await;
+    let (a, _, _) = Client::join(&server, "home").await;
+    let (mut sink, mut stream) = a.socket.split();
+    // Forty messages a second, for up to ten seconds.
+    let flood = tokio::spawn(async move {
+        let mut pace = tokio::time::interval(Duration::from_millis(25));
+        for n in 0..400 {
+            pace.tick().await;
+            let ping = json!({"type": "ping", "ping": n}).to_string();
+            if sink.send(Message::Text(ping.into())).await.is_err() {
+                return n;
+            }
+        }
+        400
+    });
+    let started = tokio::time::Instant::now();
+    let (mut pongs, mut refused) = (0, 0);
+    let code = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), stream.next())
+            .await
+            .expect("the server says something within 15 s");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                match value["type"].as_str() {
+                    Some("pong") => pongs += 1,
+                    Some("error") => {
+                        assert_eq!(value["error"]["code"], "rate_limited");
+                        refused += 1;
+                    }
+                    _ => {}
+                }
+            }
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => {}
+            other => panic!("the connection ended without a close frame: {other:?}"),
+        }
+    };
+    let took = started.elapsed();
+    flood.abort();
+    assert_eq!(code, 1008);
+    // 20 at once, then 20 a second; then 20 drops and a few seconds of refill at most.
+    assert!(took < Duration::from_secs(6), "closed after {took:?}");
+    assert!(pongs >= 20, "{pongs} answered");
+    assert!(refused > 20, "{refused} refused");
 }
 
 #[tokio::test]
@@ -449,4 +504,94 @@ async fn shutdown_tells_every_socket_1001_and_waits_for_them() {
         took < Duration::from_secs(3),
         "it sat out the grace: {took:?}"
     );
+}
+
+#[tokio::test]
+async fn a_resume_gets_its_welcome_whatever_was_held_for_it() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
+    let (b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    b.vanish();
+    server.wait_for_metric("portals_sessions_in_grace 1").await;
+    // Twenty messages of 60 KB for b while it is away: more than its outbox takes at once.
+    let padding = "x".repeat(60 * 1024);
+    for n in 0..20 {
+        a.send(json!({"type": "candidate", "candidate": {"candidate": format!("{n} {padding}"), "sdpMid": "0", "sdpMLineIndex": 0}, "target": b_welcome.id.as_str()}))
+            .await;
+    }
+    a.expect_nothing_queued().await;
+
+    let (mut b, welcome, info) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", b_welcome.token.as_str()),
+    )
+    .await;
+    assert_eq!(welcome.id, b_welcome.id, "the same session");
+    assert_eq!(info.members[0].id, a_welcome.id);
+    // The newest of what was held, as much as fits in 256 KiB, in order.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let message = b.recv_json().await;
+        assert_eq!(message["type"], "candidate");
+        let line = message["candidate"]["candidate"].as_str().unwrap();
+        held.push(line.split(' ').next().unwrap().to_string());
+    }
+    assert_eq!(held, ["16", "17", "18", "19"]);
+    b.expect_nothing_queued().await;
+    server
+        .wait_for_metric("portals_held_messages_dropped_total 16")
+        .await;
+}
+
+#[tokio::test]
+async fn a_resume_after_the_grace_period_gets_a_new_id() {
+    let server = TestServer::start(&["--grace-period", "1s"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    let (b, b_welcome, _) = Client::join(&server, "home").await;
+    a.info().await;
+    b.vanish();
+    server.wait_for_metric("portals_sessions_in_grace 1").await;
+    // The server wakes for the deadline itself: the room hears of it with no one speaking.
+    let gone = a.info().await;
+    assert!(gone.members.is_empty(), "{gone:?}");
+    let (_b, welcome, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", b_welcome.token.as_str()),
+    )
+    .await;
+    assert_ne!(welcome.id, b_welcome.id);
+}
+
+async fn fresh_token(client: &mut Client) -> String {
+    let message = client.recv_json().await;
+    assert_eq!(message["type"], "token", "{message}");
+    message["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_long_running_member_is_sent_fresh_tokens_that_resume_it() {
+    let server = TestServer::start(&["--token-ttl", "2s"]).await;
+    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
+    // At three quarters of each token's life: 1.5 s, then 3 s, by when the first has expired.
+    let _first_renewal = fresh_token(&mut a).await;
+    let second_renewal = fresh_token(&mut a).await;
+    a.vanish();
+    server.wait_for_metric("portals_sessions_in_grace 1").await;
+    let (b, expired, _) = Client::join_with(
+        &server,
+        &format!("room=home&token={}", a_welcome.token.as_str()),
+    )
+    .await;
+    assert_ne!(
+        expired.id, a_welcome.id,
+        "the token of the welcome has expired"
+    );
+    b.close(1000).await;
+    let (_a, resumed, _) =
+        Client::join_with(&server, &format!("room=home&token={second_renewal}")).await;
+    assert_eq!(resumed.id, a_welcome.id);
+    server
+        .wait_for_metric("portals_tokens_renewed_total 2")
+        .await;
 }

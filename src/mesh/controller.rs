@@ -321,6 +321,12 @@ impl MeshState {
             }
             ServerMessage::Pong(_) => {}
             ServerMessage::Error(report) => self.refused(report),
+            // Our session, as before, with the token to present from now on.
+            ServerMessage::Token(token) => {
+                if let Some(me) = self.me.clone() {
+                    self.socket.set_session(Some((me.as_str(), token.as_str())));
+                }
+            }
         }
     }
 

@@ -88,6 +88,13 @@ pub struct Config {
           value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
 
+    /// How long a resume token is valid. A member still connected when three quarters of it
+    /// has passed is sent a fresh one, so a wall that runs for weeks never holds an expired
+    /// token; a restarted server (same --secret) gives ids back to tokens younger than this.
+    #[arg(long, env = "PORTALS_TOKEN_TTL", default_value = "24h",
+          value_parser = parse_positive_duration)]
+    pub token_ttl: Duration,
+
     /// How long a member whose page is unloading keeps its seat, so that a reload comes back
     /// as the same member. A closed tab's tile stays this long at the others. At most the
     /// grace period.

@@ -10,7 +10,7 @@
 //! hands over whole batches).
 
 use std::{
-    collections::vec_deque,
+    collections::{vec_deque, VecDeque},
     future::Future,
     pin::Pin,
     sync::Arc,
@@ -22,11 +22,14 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::{sleep, Sleep};
 
 use super::{
+    limits::{MessageBudget, Verdict},
     outbox::{Abandoned, Frame, Outbox},
     serving::Open,
     SignallingService,
 };
-use crate::signalling::{CloseCode, ConnectionId, Departure, JoinQuery, ServerMessage};
+use crate::signalling::{
+    ClientMessage, CloseCode, ConnectionId, Departure, JoinQuery, ProtocolError, ServerMessage,
+};
 
 pub struct Connection {
     socket: WebSocket,
@@ -41,6 +44,10 @@ pub struct Connection {
     reported: bool,
     /// Counts this WebSocket among the open connections until the task is dropped.
     _open: Open,
+    /// Checked before a message is decoded or reaches the switchboard's lock.
+    budget: MessageBudget,
+    /// Closed for flooding: its member leaves rather than keeping its seat.
+    abusive: bool,
 }
 
 enum Phase {
@@ -48,9 +55,10 @@ enum Phase {
     Open,
     /// Writing a batch, then flushing it.
     Writing(vec_deque::IntoIter<Frame>),
-    /// Sending our close frame, if there is one left to send, and flushing; then `departure`.
+    /// Sending what is left of our last frames (an error, a close frame), and flushing; then
+    /// `departure`.
     Closing {
-        frame: Option<Message>,
+        frames: VecDeque<Message>,
         departure: Departure,
     },
     Ended(Departure),
@@ -60,7 +68,7 @@ impl Phase {
     /// We close the connection, telling the client why; its member may come back.
     fn closing(code: CloseCode) -> Self {
         Phase::Closing {
-            frame: Some(close_frame(code)),
+            frames: VecDeque::from([close_frame(code)]),
             departure: Departure::Lost,
         }
     }
@@ -75,6 +83,8 @@ impl Connection {
         let open = service.websockets.open();
         Self {
             _open: open,
+            budget: MessageBudget::new(service.rate),
+            abusive: false,
             socket,
             service,
             outbox,
@@ -95,13 +105,17 @@ impl Connection {
                 }
                 Phase::Writing(batch) => match poll_write(&mut self.socket, batch, context) {
                     Poll::Ready(Ok(None)) => Phase::Open,
+                    Poll::Ready(Ok(Some(code))) if self.abusive => Phase::Closing {
+                        frames: VecDeque::from([close_frame(code)]),
+                        departure: Departure::Left,
+                    },
                     Poll::Ready(Ok(Some(code))) => Phase::closing(code),
                     Poll::Ready(Err(_)) => Phase::Ended(Departure::Lost),
                     Poll::Pending => ready!(self.poll_stuck(context)),
                 },
-                Phase::Closing { frame, departure } => {
+                Phase::Closing { frames, departure } => {
                     let departure = *departure;
-                    match poll_close(&mut self.socket, frame, context) {
+                    match poll_close(&mut self.socket, frames, context) {
                         Poll::Ready(()) => Phase::Ended(departure),
                         Poll::Pending => ready!(self.poll_stuck(context)),
                     }
@@ -116,17 +130,23 @@ impl Connection {
     fn poll_open(&mut self, context: &mut Context<'_>) -> Poll<Phase> {
         // tokio's cooperative budget makes the socket return Pending after a while, so a
         // flooding client cannot keep this loop, or its worker thread, to itself.
-        while let Poll::Ready(frame) = self.socket.poll_next_unpin(context) {
+        // A client closed for abuse is not read any more: what is queued, its reason last,
+        // is written and the connection closed.
+        while !self.abusive {
+            let Poll::Ready(frame) = self.socket.poll_next_unpin(context) else {
+                break;
+            };
             self.outbox.heard();
-            let switchboard = &self.service.switchboard;
-            match frame {
-                Some(Ok(Message::Text(text))) => switchboard.text(self.id, text.as_str()),
-                Some(Ok(Message::Binary(_))) => switchboard.binary(self.id),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            let text = match frame {
+                Some(Ok(Message::Text(text))) => Ok(text),
+                Some(Ok(Message::Binary(_))) => Err(ProtocolError::BadMessage(
+                    "binary frames are not part of the protocol".into(),
+                )),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 // tungstenite has queued its reply; flushing it is all that is left to do.
                 Some(Ok(Message::Close(frame))) => {
                     return Poll::Ready(Phase::Closing {
-                        frame: None,
+                        frames: VecDeque::new(),
                         departure: departure_of(frame.as_ref()),
                     })
                 }
@@ -134,7 +154,44 @@ impl Connection {
                     return Poll::Ready(Phase::closing(CloseCode::TOO_BIG))
                 }
                 Some(Err(_)) | None => return Poll::Ready(Phase::Ended(Departure::Lost)),
-            }
+            };
+            // The budget first: a message over it is not even decoded.
+            let refusal = match self.budget.take() {
+                Verdict::Allowed => {
+                    match text.and_then(|text| ClientMessage::decode(text.as_str())) {
+                        Ok(message) => {
+                            self.service.switchboard.message(self.id, message);
+                            continue;
+                        }
+                        Err(error) => error,
+                    }
+                }
+                Verdict::Dropped => ProtocolError::RateLimited,
+                Verdict::Abusive => {
+                    self.service
+                        .switchboard
+                        .refused(&ProtocolError::RateLimited);
+                    self.abusive = true;
+                    let error = ServerMessage::error(&ProtocolError::RateLimited);
+                    // After the refusals already queued, so that each dropped message has its
+                    // answer; an outbox too full for them closes at once all the same.
+                    if self.outbox.push(Frame::Text(error)).is_err()
+                        || self.outbox.push(Frame::Close(CloseCode::POLICY)).is_err()
+                    {
+                        return Poll::Ready(Phase::Closing {
+                            frames: VecDeque::from([close_frame(CloseCode::POLICY)]),
+                            departure: Departure::Left,
+                        });
+                    }
+                    break;
+                }
+            };
+            self.service.switchboard.refused(&refusal);
+            // A full outbox means a client that does not read: the switchboard gives up on it
+            // at its next message, so one refusal less changes nothing.
+            let _ = self
+                .outbox
+                .push(Frame::Text(ServerMessage::error(&refusal)));
         }
         Poll::Ready(match ready!(self.outbox.poll_batch(context)) {
             Ok(batch) => Phase::Writing(batch.into_iter()),
@@ -205,18 +262,18 @@ fn poll_write(
     socket.poll_flush_unpin(context).map_ok(|()| None)
 }
 
-/// Sends `frame` if it has not been sent yet, and flushes. Errors end the connection just the
-/// same, so there are none to report.
+/// Sends the `frames` not sent yet, and flushes. Errors end the connection just the same, so
+/// there are none to report.
 fn poll_close(
     socket: &mut WebSocket,
-    frame: &mut Option<Message>,
+    frames: &mut VecDeque<Message>,
     context: &mut Context<'_>,
 ) -> Poll<()> {
-    if frame.is_some() {
+    while !frames.is_empty() {
         if ready!(socket.poll_ready_unpin(context)).is_err() {
             return Poll::Ready(());
         }
-        if let Some(frame) = frame.take() {
+        if let Some(frame) = frames.pop_front() {
             if socket.start_send_unpin(frame).is_err() {
                 return Poll::Ready(());
             }

@@ -115,6 +115,16 @@ impl Collector for HubCollector {
                 snapshot.counters.held_overflow,
             ),
             (
+                "tokens_renewed",
+                "Fresh resume tokens sent to members connected most of a token's lifetime",
+                snapshot.counters.tokens_renewed,
+            ),
+            (
+                "infos",
+                "Room membership messages (info) sent; churn within a window is told once",
+                snapshot.counters.infos,
+            ),
+            (
                 "slow_connections_dropped",
                 "Connections dropped because they read slower than their room talked",
                 snapshot.slow_drops,

@@ -7,6 +7,7 @@ pub mod config;
 mod connection;
 pub mod hosts;
 pub mod invite;
+mod limits;
 mod live_reload;
 pub mod metrics;
 pub mod outbox;
@@ -63,6 +64,8 @@ pub struct SignallingService {
     pub room_list: bool,
     /// The WebSockets open now, each counted by its connection's task.
     pub websockets: Arc<OpenConnections>,
+    /// Each connection's message budget, which its own task enforces.
+    pub rate: RateLimit,
 }
 
 impl SignallingService {
@@ -76,6 +79,10 @@ impl SignallingService {
         } else {
             RoomPolicy::Fixed(config.rooms.iter().cloned().collect())
         };
+        let rate = RateLimit {
+            per_second: config.messages_per_second,
+            burst: config.message_burst,
+        };
         let hub = Hub::new(HubConfig {
             rooms,
             max_members: config.max_members as usize,
@@ -83,11 +90,8 @@ impl SignallingService {
             uplink_kbps: config.uplink_kbps,
             grace_period_ms: duration_ms(config.grace_period),
             reload_hold_ms: duration_ms(config.reload_hold),
-            rate: RateLimit {
-                per_second: config.messages_per_second,
-                burst: config.message_burst,
-                ..RateLimit::default()
-            },
+            rate,
+            token_ttl_ms: duration_ms(config.token_ttl),
             rtc: config.rtc(),
             max_message_bytes: config.max_message_bytes,
             ping_interval_ms: duration_ms(config.ping_interval),
@@ -103,6 +107,7 @@ impl SignallingService {
             max_message_bytes: config.max_message_bytes as usize,
             room_list: !config.no_room_list,
             websockets: Arc::default(),
+            rate,
         }
     }
 }
@@ -204,7 +209,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let service = Arc::new(SignallingService::new(config));
-    let ticker = tokio::spawn(tick(Arc::clone(&service)));
+    let ticker = tokio::spawn(keep_deadlines(Arc::clone(&service)));
     let pinger = tokio::spawn(ping(Arc::clone(&service)));
     let reach = Arc::new(Reach {
         tls: tls.is_some(),
@@ -284,12 +289,22 @@ pub(crate) fn set_nodelay(stream: &TcpStream) {
     }
 }
 
-/// Ends grace periods on time.
-async fn tick(service: Arc<SignallingService>) {
-    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+/// Sleeps until the hub's next deadline (a grace period ending, a token due, an `info` owed),
+/// or until an input brings an earlier one, and hands the hub the time then. Nothing wakes
+/// while nothing is due.
+async fn keep_deadlines(service: Arc<SignallingService>) {
+    let switchboard = &service.switchboard;
     loop {
-        ticks.tick().await;
-        service.switchboard.tick();
+        let (deadline, moved) = switchboard.next_deadline();
+        match deadline {
+            Some(deadline) => {
+                tokio::select! {
+                    () = tokio::time::sleep(switchboard::until(deadline)) => switchboard.tick(),
+                    () = moved.notified() => {}
+                }
+            }
+            None => moved.notified().await,
+        }
     }
 }
 

@@ -40,12 +40,10 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// The bytes of relayed payload this holds: the part of a message whose size a client
-    /// chooses. The rest is small and bounded by the count of messages.
+    /// The bytes of relayed payload this holds (see [`ServerMessage::payload_len`]).
     fn payload_bytes(&self) -> usize {
         match self {
-            Frame::Text(ServerMessage::Description { description, .. }) => description.json().len(),
-            Frame::Text(ServerMessage::Candidate { candidate, .. }) => candidate.json().len(),
+            Frame::Text(message) => message.payload_len(),
             _ => 0,
         }
     }

@@ -4,29 +4,37 @@
 //! Queueing happens under the lock on purpose: two tasks delivering outside it could swap two
 //! `info`s for the same member and leave it with a stale view of its room. Serialising to JSON
 //! does not: each connection's own task encodes what it sends.
+//!
+//! Nothing a client sends is decoded or budgeted under the lock: each connection's own task
+//! does both (`connection.rs`, `limits.rs`) and hands over only decoded, admitted messages.
 
 use std::{
     collections::HashMap,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use prometheus_client::metrics::histogram::Histogram;
+use tokio::sync::Notify;
 
 use super::outbox::{Abandoned, Frame, Outbox};
 use crate::signalling::{
     hub::{HubCounters, HubGauges},
-    Action, CloseCode, ConnectionId, Departure, Hub, Input, JoinQuery, Outbound, RoomSummary,
-    Timestamp,
+    Action, ClientMessage, CloseCode, ConnectionId, Departure, ErrorCode, Hub, Input, JoinQuery,
+    Outbound, ProtocolError, RoomSummary, Timestamp,
 };
 
 pub struct Switchboard {
     shared: Mutex<Shared>,
     next_connection: AtomicU64,
     relay_seconds: Histogram,
+    /// Errors the connections' own tasks sent (over budget, undecodable), outside the lock.
+    edge_refusals: [AtomicU64; ErrorCode::ALL.len()],
+    /// Woken when the hub's next deadline moved earlier than the timer knows.
+    deadline_moved: Notify,
 }
 
 /// Everything `/metrics` reads, taken under one lock so the figures agree with each other.
@@ -47,6 +55,8 @@ struct Shared {
     slow_drops: u64,
     /// Connections dropped because they answered no ping.
     silent_drops: u64,
+    /// The deadline the timer was last told of.
+    scheduled: Option<Timestamp>,
 }
 
 impl Switchboard {
@@ -59,8 +69,11 @@ impl Switchboard {
                 scratch: Vec::new(),
                 slow_drops: 0,
                 silent_drops: 0,
+                scheduled: None,
             }),
             next_connection: AtomicU64::new(1),
+            edge_refusals: Default::default(),
+            deadline_moved: Notify::new(),
         }
     }
 
@@ -69,16 +82,23 @@ impl Switchboard {
         let connection = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed));
         let mut shared = self.lock();
         shared.outboxes.insert(connection, outbox);
-        shared.run(Input::Connect { connection, query });
+        self.run(&mut shared, Input::Connect { connection, query });
         connection
     }
 
-    pub fn text(&self, connection: ConnectionId, text: &str) {
+    /// A message the connection's task decoded and admitted under its budget.
+    pub fn message(&self, connection: ConnectionId, message: ClientMessage) {
         let started = Instant::now();
         let relayed = {
             let mut shared = self.lock();
             let before = shared.hub.counters().relayed;
-            shared.run(Input::Text { connection, text });
+            self.run(
+                &mut shared,
+                Input::Message {
+                    connection,
+                    message,
+                },
+            );
             shared.hub.counters().relayed != before
         };
         if relayed {
@@ -86,22 +106,38 @@ impl Switchboard {
         }
     }
 
-    pub fn binary(&self, connection: ConnectionId) {
-        self.lock().run(Input::Binary { connection });
+    /// Counts an error a connection's task sent itself.
+    pub fn refused(&self, error: &ProtocolError) {
+        if let Some(index) = ErrorCode::ALL.iter().position(|code| *code == error.code()) {
+            self.edge_refusals[index].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// The connection's task has ended; nothing more will be queued for it.
     pub fn disconnect(&self, connection: ConnectionId, departure: Departure) {
         let mut shared = self.lock();
         shared.outboxes.remove(&connection);
-        shared.run(Input::Disconnect {
-            connection,
-            departure,
-        });
+        self.run(
+            &mut shared,
+            Input::Disconnect {
+                connection,
+                departure,
+            },
+        );
     }
 
+    /// Hands the hub the time, for the deadline it gave.
     pub fn tick(&self) {
-        self.lock().run(Input::Tick);
+        let mut shared = self.lock();
+        self.run(&mut shared, Input::Tick);
+    }
+
+    /// The hub's next deadline, and what to wait on for news of an earlier one.
+    pub fn next_deadline(&self) -> (Option<Timestamp>, &Notify) {
+        let mut shared = self.lock();
+        let next = shared.hub.next_deadline();
+        shared.scheduled = next;
+        (next, &self.deadline_moved)
     }
 
     /// Asks every connection to close, e.g. when the server shuts down.
@@ -138,8 +174,12 @@ impl Switchboard {
 
     pub fn snapshot(&self) -> Snapshot {
         let shared = self.lock();
+        let mut counters = shared.hub.counters().clone();
+        for (code, count) in ErrorCode::ALL.iter().zip(&self.edge_refusals) {
+            counters.refused.add(*code, count.load(Ordering::Relaxed));
+        }
         Snapshot {
-            counters: shared.hub.counters().clone(),
+            counters,
             gauges: shared.hub.gauges(),
             connections: shared.outboxes.len(),
             slow_drops: shared.slow_drops,
@@ -154,6 +194,19 @@ impl Switchboard {
         self.shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs one input through the hub and queues what it decided, in order; wakes the timer if
+    /// the hub's next deadline is now earlier than the one it sleeps until.
+    fn run(&self, shared: &mut Shared, input: Input<'_>) {
+        shared.run(input);
+        let next = shared.hub.next_deadline();
+        if let Some(next) = next {
+            if shared.scheduled.is_none_or(|scheduled| next < scheduled) {
+                shared.scheduled = Some(next);
+                self.deadline_moved.notify_one();
+            }
+        }
     }
 }
 
@@ -205,9 +258,25 @@ impl Shared {
     }
 }
 
+/// The hub's time: the wall clock read once, at the first call, plus a monotonic clock's time
+/// since. It follows the wall clock closely enough for tokens (which expire after hours) and
+/// never jumps when the wall clock is set, which grace periods and deadlines need.
 pub fn now() -> Timestamp {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+    static START: OnceLock<(u64, Instant)> = OnceLock::new();
+    let (epoch_ms, started) = START.get_or_init(|| {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        (
+            u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+            Instant::now(),
+        )
+    });
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Timestamp(epoch_ms.saturating_add(elapsed))
+}
+
+/// How long from now until `deadline`, on the same clock as [`now`].
+pub fn until(deadline: Timestamp) -> Duration {
+    Duration::from_millis(deadline.0.saturating_sub(now().0))
 }

@@ -1,14 +1,22 @@
-//! The signalling core: rooms, members, sessions in grace and the relay rules.
+//! The signalling core: the relay rules, composed from one owner per job.
+//!
+//! - [`rooms::Rooms`]: who is in which room, as what, on which connection;
+//! - [`sessions::Sessions`]: members in their grace period and what is held for them;
+//! - [`tokens::Tokens`]: which resume token each member may present, and renewals;
+//! - message budgets and decoding are not here: the transport applies them to each
+//!   connection before anything reaches the hub (and its lock).
 //!
 //! The hub is a state machine. It takes an [`Input`] and the current time and appends what to
-//! send to whom; it owns no socket, lock, task, clock or entropy source (randomness comes from a
-//! seeded generator handed in). That keeps every rule of PROTOCOL.md testable without a network
-//! and lets the same code run under any transport.
+//! send to whom, and says when it next has something to do ([`Hub::next_deadline`]); it owns no
+//! socket, lock, task, clock or entropy source (randomness comes from a seeded generator handed
+//! in). That keeps every rule of PROTOCOL.md testable without a network and lets the same code
+//! run under any transport.
 
-use std::{
-    collections::{BTreeSet, HashMap, HashSet, VecDeque},
-    sync::Arc,
-};
+mod rooms;
+mod sessions;
+mod tokens;
+
+use std::{collections::BTreeSet, sync::Arc};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -17,12 +25,15 @@ use serde::Serialize;
 use super::{
     error::{CloseCode, ErrorCode, ProtocolError},
     protocol::{
-        ClientMessage, Info, Limits, MemberId, Peer, Role, RoomName, RtcConfiguration, SdpType,
-        ServerMessage, Welcome,
+        ClientMessage, Limits, MemberId, Role, RoomName, RtcConfiguration, ServerMessage, Welcome,
     },
-    token::{Claims, TokenSigner},
+    token::Claims,
     Timestamp,
 };
+use rooms::{Member, Rooms};
+pub use sessions::HeldLimit;
+use sessions::{Held, Sessions};
+use tokens::{Presented, Tokens};
 
 /// The transport's handle for one connection. The hub never sees sockets, only these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,13 +48,12 @@ pub enum RoomPolicy {
     Fixed(BTreeSet<RoomName>),
 }
 
-/// A token bucket per connection: `per_second` refill, `burst` capacity.
+/// Each connection's message budget: `per_second` on average, `burst` at once. The transport
+/// enforces it; the hub announces it in `welcome`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     pub per_second: u32,
     pub burst: u32,
-    /// Consecutive dropped messages after which the sender is considered abusive and closed.
-    pub strikes_to_close: u32,
 }
 
 impl Default for RateLimit {
@@ -53,7 +63,6 @@ impl Default for RateLimit {
         Self {
             per_second: 100,
             burst: 400,
-            strikes_to_close: 200,
         }
     }
 }
@@ -76,11 +85,17 @@ pub struct HubConfig {
     /// How long a member whose page is unloading keeps its seat: long enough for a reload to
     /// come back with its token, short enough that a closed tab's tile goes at once.
     pub reload_hold_ms: u64,
-    /// How many relayed messages are kept for a member in grace.
-    pub held_messages: usize,
+    /// What is kept for a member in grace. The bytes stay below what a connection's outbox
+    /// takes at once, so that a resume always gets its `welcome` and all that was held.
+    pub held: HeldLimit,
+    /// Announced in `welcome`; the transport enforces it.
     pub rate: RateLimit,
-    /// How long a token stays valid. Long, so that a restarted server can restore the ids of
-    /// sessions whose last welcome is hours old.
+    /// A room's membership changes within this long of its last `info` are told together at
+    /// its end, so that churn costs each member one `info` per window, not one per change.
+    pub info_window_ms: u64,
+    /// How long a token stays valid. A member still connected when three quarters of it has
+    /// passed is sent a fresh one. Long, so that a restarted server can restore the ids of
+    /// sessions whose last token is hours old.
     pub token_ttl_ms: u64,
     /// When this server process started: a valid token issued before it comes from an earlier
     /// process with the same secret, and restores its id once.
@@ -104,8 +119,12 @@ impl HubConfig {
             uplink_kbps: 2_500,
             grace_period_ms: 20_000,
             reload_hold_ms: 1_500,
-            held_messages: 64,
+            held: HeldLimit {
+                messages: 64,
+                bytes: 256 * 1024,
+            },
             rate: RateLimit::default(),
+            info_window_ms: 100,
             token_ttl_ms: 24 * 60 * 60 * 1000,
             boot_time,
             secret,
@@ -120,7 +139,8 @@ impl HubConfig {
 /// Why a connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Departure {
-    /// The client closed with 1000 or 1001: it is gone, its member leaves now.
+    /// The client closed with 1000 or 1001, or was closed for abuse: it is gone, its member
+    /// leaves now.
     Left,
     /// The connection broke or went silent: the member keeps its seat for the grace period.
     Lost,
@@ -143,25 +163,23 @@ pub struct JoinQuery {
 }
 
 /// One thing that happened at the edge.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Input<'a> {
     /// A WebSocket was accepted with this query.
     Connect {
         connection: ConnectionId,
         query: &'a JoinQuery,
     },
-    Text {
+    /// A message the transport decoded and admitted under the connection's budget.
+    Message {
         connection: ConnectionId,
-        text: &'a str,
-    },
-    Binary {
-        connection: ConnectionId,
+        message: ClientMessage,
     },
     Disconnect {
         connection: ConnectionId,
         departure: Departure,
     },
-    /// Time passed; grace periods may have ended.
+    /// Time passed: a deadline the hub gave may have come.
     Tick,
 }
 
@@ -187,6 +205,29 @@ pub struct RoomSummary {
     pub members: usize,
 }
 
+/// Counts of errors sent, by protocol code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refusals([u64; ErrorCode::ALL.len()]);
+
+impl Refusals {
+    pub fn count(&mut self, code: ErrorCode) {
+        self.add(code, 1);
+    }
+
+    pub fn add(&mut self, code: ErrorCode, n: u64) {
+        if let Some(index) = ErrorCode::ALL.iter().position(|known| *known == code) {
+            self.0[index] += n;
+        }
+    }
+
+    pub fn get(&self, code: ErrorCode) -> u64 {
+        ErrorCode::ALL
+            .iter()
+            .position(|known| *known == code)
+            .map_or(0, |index| self.0[index])
+    }
+}
+
 /// Counters for metrics; they only ever grow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HubCounters {
@@ -196,16 +237,16 @@ pub struct HubCounters {
     pub relayed: u64,
     /// Relayed messages dropped because a member in grace had too many waiting.
     pub held_overflow: u64,
-    /// Errors sent, indexed like [`ErrorCode::ALL`].
-    pub refused: [u64; ErrorCode::ALL.len()],
+    /// Tokens sent to members that stayed connected most of a token's lifetime.
+    pub tokens_renewed: u64,
+    /// `info` messages sent.
+    pub infos: u64,
+    pub refused: Refusals,
 }
 
 impl HubCounters {
     pub fn refused(&self, code: ErrorCode) -> u64 {
-        ErrorCode::ALL
-            .iter()
-            .position(|known| *known == code)
-            .map_or(0, |index| self.refused[index])
+        self.refused.get(code)
     }
 }
 
@@ -218,48 +259,17 @@ pub struct HubGauges {
     pub in_grace: usize,
 }
 
-enum Link {
-    Live {
-        connection: ConnectionId,
-        budget: RateBudget,
-    },
-    Grace {
-        until: Timestamp,
-        held: VecDeque<ServerMessage>,
-    },
-}
-
-struct Member {
-    room: RoomName,
-    /// The nonce of the newest token handed out: only that token resumes.
-    nonce: u128,
-    /// Told to the others in `info`: whether this member waits for a newcomer's offer, as
-    /// its newest connection said.
-    newcomer_offers: bool,
-    /// Told to the others in `info`, as its newest connection said.
-    role: Role,
-    link: Link,
-}
-
-#[derive(Default)]
-struct Room {
-    /// In join order, which is the order `info` lists them in.
-    members: Vec<MemberId>,
-}
-
 pub struct Hub {
     config: HubConfig,
     limits: Arc<Limits>,
     rtc: Arc<RtcConfiguration>,
-    signer: TokenSigner,
     rng: ChaCha20Rng,
-    rooms: HashMap<RoomName, Room>,
-    members: HashMap<MemberId, Member>,
-    connections: HashMap<ConnectionId, MemberId>,
-    in_grace: HashSet<MemberId>,
-    /// Ids restored from an earlier process's tokens: each is restored once, so an old token
-    /// cannot bring an id back a second time after its session ended here.
-    restored: HashSet<MemberId>,
+    rooms: Rooms,
+    sessions: Sessions,
+    tokens: Tokens,
+    /// The latest time handed in: time in the hub never runs backwards, whatever the caller's
+    /// clock does.
+    now: Timestamp,
     counters: HubCounters,
 }
 
@@ -278,13 +288,11 @@ impl Hub {
         Self {
             limits,
             rtc: Arc::new(config.rtc.clone()),
-            signer: TokenSigner::new(&config.secret),
             rng: ChaCha20Rng::from_seed(config.seed),
-            rooms: HashMap::new(),
-            members: HashMap::new(),
-            connections: HashMap::new(),
-            in_grace: HashSet::new(),
-            restored: HashSet::new(),
+            rooms: Rooms::default(),
+            sessions: Sessions::default(),
+            tokens: Tokens::new(&config.secret, config.token_ttl_ms),
+            now: Timestamp(0),
             counters: HubCounters::default(),
             config,
         }
@@ -299,38 +307,46 @@ impl Hub {
 
     /// Like [`Hub::handle`], appending to a buffer the caller reuses.
     pub fn handle_into(&mut self, now: Timestamp, input: Input<'_>, out: &mut Vec<Outbound>) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        // Whatever was due by now happens first, so that a deadline holds to the millisecond
+        // however late the transport's timer fires: a resume just after a grace period ended
+        // finds the seat gone.
+        self.run_due(now, out);
         match input {
             Input::Connect { connection, query } => self.connect(now, connection, query, out),
-            Input::Text { connection, text } => {
-                if self.admit_message(now, connection, out) {
-                    match ClientMessage::decode(text) {
-                        Ok(message) => self.receive(connection, message, out),
-                        Err(error) => self.refuse(connection, &error, out),
-                    }
-                }
-            }
-            Input::Binary { connection } => {
-                if self.admit_message(now, connection, out) {
-                    let error = ProtocolError::BadMessage(
-                        "binary frames are not part of the protocol".into(),
-                    );
-                    self.refuse(connection, &error, out);
-                }
-            }
+            Input::Message {
+                connection,
+                message,
+            } => self.receive(now, connection, message, out),
             Input::Disconnect {
                 connection,
                 departure,
             } => self.disconnect(now, connection, departure, out),
-            Input::Tick => self.tick(now, out),
+            Input::Tick => {}
         }
     }
 
+    /// The earliest time at which the hub has work to do (a grace period ends, a token is due
+    /// for renewal, a room owes an `info`): the transport sleeps until then, or until the next
+    /// input, and then hands in [`Input::Tick`].
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        [
+            self.sessions.next_end(),
+            self.tokens.next_renewal(),
+            self.rooms.next_owed(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        let count = |name: &RoomName| self.rooms.get(name).map_or(0, |room| room.members.len());
+        let count = |name: &RoomName| self.rooms.members_of(name).len();
         let mut rooms: Vec<RoomSummary> = match &self.config.rooms {
             RoomPolicy::Any => self
                 .rooms
-                .keys()
+                .room_names()
                 .map(|name| RoomSummary {
                     name: name.clone(),
                     members: count(name),
@@ -354,22 +370,70 @@ impl Hub {
 
     pub fn gauges(&self) -> HubGauges {
         HubGauges {
-            rooms: self.rooms.len(),
-            members: self.members.len(),
-            connections: self.connections.len(),
-            in_grace: self.in_grace.len(),
+            rooms: self.rooms.room_count(),
+            members: self.rooms.member_count(),
+            connections: self.rooms.connection_count(),
+            in_grace: self.sessions.count(),
         }
     }
 
-    /// The earliest time at which [`Input::Tick`] has work to do, so the transport can sleep.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.in_grace
-            .iter()
-            .filter_map(|id| match self.members.get(id).map(|member| &member.link) {
-                Some(Link::Grace { until, .. }) => Some(*until),
-                _ => None,
-            })
-            .min()
+    /// The ids of every member, for tests and fuzzing that pick targets.
+    pub fn member_ids(&self) -> Vec<MemberId> {
+        self.rooms.ids().cloned().collect()
+    }
+
+    /// Panics unless the hub's owners agree with each other: every connection is a member's
+    /// live link, every member is in exactly one room, every session in grace and every token
+    /// belongs to a member that is away or present, and nothing is past its deadline.
+    pub fn check_invariants(&self) {
+        self.rooms.check_invariants();
+        self.sessions.check_invariants(self.config.held);
+        self.tokens.check_invariants();
+        for id in self.sessions.ids() {
+            let member = self
+                .rooms
+                .member(id)
+                .expect("a session in grace is a member's");
+            assert_eq!(
+                member.connection, None,
+                "a member in grace has no connection"
+            );
+        }
+        for id in self.rooms.ids() {
+            let member = self.rooms.member(id).expect("listed");
+            assert_eq!(
+                member.connection.is_none(),
+                self.sessions.in_grace(id),
+                "a member is either connected or in grace"
+            );
+        }
+        assert_eq!(
+            self.tokens.count(),
+            self.rooms.member_count(),
+            "every member, and no one else, has tokens"
+        );
+        for id in self.tokens.ids() {
+            assert!(self.rooms.contains(id), "no tokens for a member that left");
+        }
+        if let Some(deadline) = self.next_deadline() {
+            assert!(deadline > self.now, "what was due has run");
+        }
+    }
+
+    fn run_due(&mut self, now: Timestamp, out: &mut Vec<Outbound>) {
+        for id in self.sessions.ended_by(now) {
+            self.remove_member(now, &id, out);
+        }
+        for id in self.tokens.due_by(now) {
+            self.renew_token(now, &id, out);
+        }
+        for room in self.rooms.owing_by(now) {
+            if self.rooms.settle(&room, now) {
+                self.announce(&room, out);
+            }
+        }
+        self.tokens
+            .forget_restored_before(self.config.boot_time, now);
     }
 
     fn connect(
@@ -383,25 +447,25 @@ impl Hub {
             Ok(room) => room,
             Err(error) => return self.refuse_and_close(connection, &error, out),
         };
-        let claims = query
-            .token
-            .as_deref()
-            .and_then(|token| self.signer.verify(token))
-            .filter(|claims| claims.room == room && now < claims.expires);
-        if let Some(claims) = claims {
-            if self.resume(now, connection, &claims, query, out) {
-                return;
+        let presented = query.token.as_deref().map_or(Presented::Invalid, |token| {
+            self.tokens.check(token, &room, now)
+        });
+        match presented {
+            Presented::Resumes(claims) => {
+                if self.resume(now, connection, &claims, query, out) {
+                    return;
+                }
             }
-            if claims.issued < self.config.boot_time
-                && !self.members.contains_key(&claims.id)
-                && !self.restored.contains(&claims.id)
+            Presented::Stale(claims)
+                if claims.issued < self.config.boot_time && self.tokens.may_restore(&claims.id) =>
             {
-                let id = Some(claims.id.clone());
-                if self.join(now, connection, room, id, query, out) {
-                    self.restored.insert(claims.id);
+                let id = claims.id.clone();
+                if self.join(now, connection, room, Some(id), query, out) {
+                    self.tokens.restored(claims.id);
                 }
                 return;
             }
+            Presented::Stale(_) | Presented::Invalid => {}
         }
         self.join(now, connection, room, None, query, out);
     }
@@ -417,8 +481,8 @@ impl Hub {
         }
     }
 
-    /// Gives a session back to the holder of its newest token. Returns false when the token does
-    /// not resume anything here, and the caller decides what else it may mean.
+    /// Gives a session back to the holder of a token that resumes it. Returns false when it
+    /// cannot, and the caller treats the connection as a newcomer.
     fn resume(
         &mut self,
         now: Timestamp,
@@ -427,73 +491,53 @@ impl Hub {
         query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) -> bool {
-        let nonce = self.rng_u128();
-        let Some(member) = self.members.get_mut(&claims.id) else {
+        let Some(member) = self.rooms.member(&claims.id) else {
             return false;
         };
-        if member.room != claims.room || member.nonce != claims.nonce {
-            return false;
-        }
         // A seat is kept for the member as what it was: coming back as something that takes
         // another kind of seat (a camera reloaded as a wall) needs that seat free, or the caps
         // could be walked around one reload at a time. The caller then treats it as a newcomer,
         // whom the caps refuse.
-        let (was, now_is) = (member.role, query.role);
-        let room = member.room.clone();
         if self
-            .seat_refusal(&room, now_is, Some((&claims.id, was)))
+            .seat_refusal(&claims.room, query.role, Some((&claims.id, member.role)))
             .is_some()
         {
             return false;
         }
-        let Some(member) = self.members.get_mut(&claims.id) else {
-            return false;
-        };
-        member.nonce = nonce;
         // The page that comes back may not be the one that left (a reload into a newer
-        // client, or into another role): it is the one to say what it does. Its seat was kept
-        // whatever its role: a reload is not a newcomer to turn away. The others hear of a
-        // change, or they would keep linking to it as what it was.
-        let changed = member.newcomer_offers != query.newcomer_offers || member.role != query.role;
-        member.newcomer_offers = query.newcomer_offers;
-        member.role = query.role;
-        let live = Link::Live {
-            connection,
-            budget: RateBudget::full(now, &self.config.rate),
-        };
-        let held = match std::mem::replace(&mut member.link, live) {
-            Link::Live {
-                connection: replaced,
-                ..
-            } => {
-                self.connections.remove(&replaced);
-                let error = ProtocolError::SessionReplaced;
-                self.count_refusal(&error);
-                out.push(Outbound {
-                    to: replaced,
-                    action: Action::Send(ServerMessage::error(&error)),
-                });
-                out.push(Outbound {
-                    to: replaced,
-                    action: Action::Close(CloseCode::SESSION_REPLACED),
-                });
-                VecDeque::new()
-            }
-            Link::Grace { held, .. } => {
-                self.in_grace.remove(&claims.id);
-                held
-            }
-        };
-        self.connections.insert(connection, claims.id.clone());
-        self.counters.resumes += 1;
-        out.push(self.welcome(now, connection, &claims.id, &claims.room, nonce));
-        if changed {
-            self.announce(&claims.room, out);
-        } else if let Some(info) = self.info_for(&claims.room, &claims.id) {
+        // client, or into another role): it is the one to say what it does. The others hear
+        // of a change, or they would keep linking to it as what it was.
+        let changed = self
+            .rooms
+            .describe(&claims.id, query.role, query.newcomer_offers);
+        if let Some(replaced) = self.rooms.attach(&claims.id, connection) {
+            let error = ProtocolError::SessionReplaced;
+            self.counters.refused.count(error.code());
             out.push(Outbound {
-                to: connection,
-                action: Action::Send(info),
+                to: replaced,
+                action: Action::Send(ServerMessage::error(&error)),
             });
+            out.push(Outbound {
+                to: replaced,
+                action: Action::Close(CloseCode::SESSION_REPLACED),
+            });
+        }
+        let held = self.sessions.end(&claims.id);
+        self.counters.resumes += 1;
+        let nonce = self.rng_u128();
+        let token = self
+            .tokens
+            .issue(&claims.id, &claims.room, nonce, Some(claims.nonce), now);
+        out.push(self.welcome(connection, &claims.id, &claims.room, token));
+        // The one coming back hears who is there at once; the others, of a change, as the
+        // window allows.
+        let announce = changed
+            && self
+                .rooms
+                .changed(&claims.room, now, self.config.info_window_ms);
+        self.send_info(connection, &claims.id, out);
+        if announce {
+            self.announce(&claims.room, out);
         }
         out.extend(held.into_iter().map(|message| Outbound {
             to: connection,
@@ -516,29 +560,26 @@ impl Hub {
             return false;
         }
         let id = id.unwrap_or_else(|| self.fresh_id());
-        let nonce = self.rng_u128();
-        self.members.insert(
+        self.rooms.add(
             id.clone(),
             Member {
                 room: room.clone(),
-                nonce,
                 newcomer_offers: query.newcomer_offers,
                 role: query.role,
-                link: Link::Live {
-                    connection,
-                    budget: RateBudget::full(now, &self.config.rate),
-                },
+                connection: Some(connection),
+                told: 0,
             },
         );
-        self.connections.insert(connection, id.clone());
-        self.rooms
-            .entry(room.clone())
-            .or_default()
-            .members
-            .push(id.clone());
         self.counters.joins += 1;
-        out.push(self.welcome(now, connection, &id, &room, nonce));
-        self.announce(&room, out);
+        let nonce = self.rng_u128();
+        let token = self.tokens.issue(&id, &room, nonce, None, now);
+        out.push(self.welcome(connection, &id, &room, token));
+        // The newcomer learns who is there at once; the others as the window allows.
+        let announce = self.rooms.changed(&room, now, self.config.info_window_ms);
+        self.send_info(connection, &id, out);
+        if announce {
+            self.announce(&room, out);
+        }
         true
     }
 
@@ -552,55 +593,37 @@ impl Hub {
         role: Role,
         resuming: Option<(&MemberId, Role)>,
     ) -> Option<ProtocolError> {
-        let others = || {
-            self.rooms
-                .get(room)
-                .into_iter()
-                .flat_map(|room| room.members.iter())
-                .filter(move |id| resuming.is_none_or(|(me, _)| *id != me))
-                .filter_map(|id| self.members.get(id))
-        };
+        let (watching, sending) = self.rooms.seats_taken(room, resuming.map(|(id, _)| id));
         let held = resuming.map(|(_, was)| was);
         let full = |max: usize, seats: &'static str| ProtocolError::RoomFull {
             room: room.to_string(),
             max,
             seats,
         };
-        if role.receives() && !held.is_some_and(Role::receives) {
-            let watching = others().filter(|member| member.role.receives()).count();
-            if watching >= self.config.max_members {
-                return Some(full(self.config.max_members, "members that watch"));
-            }
+        if role.receives()
+            && !held.is_some_and(Role::receives)
+            && watching >= self.config.max_members
+        {
+            return Some(full(self.config.max_members, "members that watch"));
         }
-        if role.sends() && !held.is_some_and(Role::sends) {
-            let sending = others().filter(|member| member.role.sends()).count();
-            if sending >= self.config.max_senders {
-                return Some(full(self.config.max_senders, "members that send video"));
-            }
+        if role.sends() && !held.is_some_and(Role::sends) && sending >= self.config.max_senders {
+            return Some(full(self.config.max_senders, "members that send video"));
         }
         None
     }
 
     fn welcome(
         &self,
-        now: Timestamp,
         connection: ConnectionId,
         id: &MemberId,
         room: &RoomName,
-        nonce: u128,
+        token: super::protocol::ResumeToken,
     ) -> Outbound {
-        let claims = Claims {
-            id: id.clone(),
-            room: room.clone(),
-            nonce,
-            issued: now,
-            expires: Timestamp(now.0.saturating_add(self.config.token_ttl_ms)),
-        };
         Outbound {
             to: connection,
             action: Action::Send(ServerMessage::Welcome(Box::new(Welcome {
                 id: id.clone(),
-                token: self.signer.sign(&claims),
+                token,
                 rtc: Arc::clone(&self.rtc),
                 room: room.clone(),
                 limits: Arc::clone(&self.limits),
@@ -608,50 +631,44 @@ impl Hub {
         }
     }
 
-    /// Charges one message to the sender's budget. Returns whether to go on with it.
-    fn admit_message(
-        &mut self,
-        now: Timestamp,
-        connection: ConnectionId,
-        out: &mut Vec<Outbound>,
-    ) -> bool {
-        // A connection that is not (or no longer) a member has nothing to say: it was refused
-        // or replaced, and the transport is already closing it.
-        let Some(id) = self.connections.get(&connection) else {
-            return false;
+    fn renew_token(&mut self, now: Timestamp, id: &MemberId, out: &mut Vec<Outbound>) {
+        let Some(member) = self.rooms.member(id) else {
+            return;
         };
-        let Some(Member {
-            link: Link::Live { budget, .. },
-            ..
-        }) = self.members.get_mut(id)
-        else {
-            return false;
-        };
-        match budget.take(now, &self.config.rate) {
-            Verdict::Allowed => true,
-            Verdict::Dropped => {
-                self.refuse(connection, &ProtocolError::RateLimited, out);
-                false
-            }
-            Verdict::Abusive => {
-                let id = id.clone();
-                self.refuse_and_close(connection, &ProtocolError::RateLimited, out);
-                self.connections.remove(&connection);
-                self.remove_member(&id, out);
-                false
-            }
+        let (room, connection) = (member.room.clone(), member.connection);
+        let nonce = self.rng_u128();
+        let token = self.tokens.renew(id, &room, nonce, now);
+        // A member in grace gets its new token in the `welcome` of its resume; the one it has
+        // stays good meanwhile.
+        if let Some(connection) = connection {
+            self.counters.tokens_renewed += 1;
+            out.push(Outbound {
+                to: connection,
+                action: Action::Send(ServerMessage::Token(token)),
+            });
         }
     }
 
     fn receive(
         &mut self,
+        now: Timestamp,
         connection: ConnectionId,
         message: ClientMessage,
         out: &mut Vec<Outbound>,
     ) {
-        let Some(sender) = self.connections.get(&connection) else {
+        // A connection that is not (or no longer) a member has nothing to say: it was refused
+        // or replaced, and the transport is already closing it.
+        let Some(sender) = self.rooms.member_on(connection).cloned() else {
             return;
         };
+        let Some(room) = self.rooms.member(&sender).map(|member| member.room.clone()) else {
+            return;
+        };
+        // Anything a member says or is sent comes after the `info` its room owes, so that no
+        // one hears from a member before hearing that it is there.
+        if self.rooms.settle(&room, now) {
+            self.announce(&room, out);
+        }
         let (target, relayed) = match message {
             ClientMessage::Ping(number) => {
                 out.push(Outbound {
@@ -666,56 +683,37 @@ impl Hub {
             } => (
                 target,
                 ServerMessage::Description {
-                    from: sender.clone(),
+                    from: sender,
                     description,
                 },
             ),
             ClientMessage::Candidate { target, candidate } => (
                 target,
                 ServerMessage::Candidate {
-                    from: sender.clone(),
+                    from: sender,
                     candidate,
                 },
             ),
         };
-        let same_room = match (self.members.get(sender), self.members.get(&target)) {
-            (Some(from), Some(to)) => from.room == to.room,
-            _ => false,
-        };
-        if !same_room {
-            return self.refuse(connection, &ProtocolError::TargetNotFound(target), out);
-        }
-        self.counters.relayed += 1;
-        self.deliver(&target, relayed, out);
-    }
-
-    /// Sends to a member wherever it is: now if connected, on resume if in grace.
-    fn deliver(&mut self, to: &MemberId, message: ServerMessage, out: &mut Vec<Outbound>) {
-        let Some(member) = self.members.get_mut(to) else {
-            return;
-        };
-        match &mut member.link {
-            Link::Live { connection, .. } => out.push(Outbound {
-                to: *connection,
-                action: Action::Send(message),
-            }),
-            Link::Grace { held, .. } => {
-                // A newer offer from the same sender replaces one still waiting: the sender
-                // rolled the old one back (its watchdog re-offers when no answer comes), and a
-                // member returning to a pile of them would answer offers no one holds any more.
-                if let Some(sender) = offer_sender(&message) {
-                    held.retain(|earlier| offer_sender(earlier) != Some(sender));
-                }
-                if held.len() >= self.config.held_messages {
-                    // The oldest goes first: perfect negotiation re-offers, so the newest
-                    // descriptions and candidates are the ones worth keeping.
-                    held.pop_front();
-                    self.counters.held_overflow += 1;
-                }
-                if self.config.held_messages > 0 {
-                    held.push_back(message);
-                }
+        let to = match self.rooms.member(&target) {
+            Some(member) if member.room == room => member.connection,
+            _ => {
+                return self.refuse(connection, &ProtocolError::TargetNotFound(target), out);
             }
+        };
+        self.counters.relayed += 1;
+        match to {
+            Some(to) => out.push(Outbound {
+                to,
+                action: Action::Send(relayed),
+            }),
+            None => match self.sessions.hold(&target, relayed, self.config.held) {
+                Some(Held::KeptDropping(dropped)) => {
+                    self.counters.held_overflow += dropped as u64;
+                }
+                Some(Held::TooLarge) => self.counters.held_overflow += 1,
+                Some(Held::Kept) | None => {}
+            },
         }
     }
 
@@ -726,7 +724,7 @@ impl Hub {
         departure: Departure,
         out: &mut Vec<Outbound>,
     ) {
-        let Some(id) = self.connections.remove(&connection) else {
+        let Some(id) = self.rooms.detach(connection) else {
             return;
         };
         let hold_ms = match departure {
@@ -735,104 +733,50 @@ impl Hub {
             Departure::Unloading => self.config.reload_hold_ms.min(self.config.grace_period_ms),
         };
         if hold_ms == 0 {
-            return self.remove_member(&id, out);
+            return self.remove_member(now, &id, out);
         }
-        if let Some(member) = self.members.get_mut(&id) {
-            member.link = Link::Grace {
-                until: Timestamp(now.0.saturating_add(hold_ms)),
-                held: VecDeque::new(),
-            };
-            self.in_grace.insert(id);
-        }
+        self.sessions.begin(id, now.plus_ms(hold_ms));
     }
 
-    fn tick(&mut self, now: Timestamp, out: &mut Vec<Outbound>) {
-        let expired: Vec<MemberId> = self
-            .in_grace
-            .iter()
-            .filter(
-                |id| match self.members.get(*id).map(|member| &member.link) {
-                    Some(Link::Grace { until, .. }) => *until <= now,
-                    _ => true,
-                },
-            )
-            .cloned()
-            .collect();
-        for id in expired {
-            self.in_grace.remove(&id);
-            self.remove_member(&id, out);
-        }
-        // Once every token of an earlier process has expired, no restore can happen again.
-        if now.0
-            > self
-                .config
-                .boot_time
-                .0
-                .saturating_add(self.config.token_ttl_ms)
-        {
-            self.restored = HashSet::new();
-        }
-    }
-
-    fn remove_member(&mut self, id: &MemberId, out: &mut Vec<Outbound>) {
-        let Some(member) = self.members.remove(id) else {
+    fn remove_member(&mut self, now: Timestamp, id: &MemberId, out: &mut Vec<Outbound>) {
+        let Some(member) = self.rooms.remove(id) else {
             return;
         };
-        self.in_grace.remove(id);
+        self.sessions.end(id);
+        self.tokens.forget(id);
         self.counters.leaves += 1;
-        if let Some(room) = self.rooms.get_mut(&member.room) {
-            room.members.retain(|other| other != id);
-            if room.members.is_empty() {
-                self.rooms.remove(&member.room);
-            }
+        // Those away must not come back to hear from someone their `info` no longer lists.
+        for other in self.rooms.members_of(&member.room) {
+            self.sessions.forget_from(other, id);
         }
-        self.announce(&member.room, out);
-    }
-
-    /// Tells every connected member of a room who else is in it.
-    fn announce(&self, room: &RoomName, out: &mut Vec<Outbound>) {
-        let Some(members) = self.rooms.get(room).map(|room| &room.members) else {
-            return;
-        };
-        for receiver in members {
-            // A member in grace gets a fresh `info` when it resumes; nothing to hold.
-            if let Some(Member {
-                link: Link::Live { connection, .. },
-                ..
-            }) = self.members.get(receiver)
-            {
-                if let Some(info) = self.info_for(room, receiver) {
-                    out.push(Outbound {
-                        to: *connection,
-                        action: Action::Send(info),
-                    });
-                }
-            }
+        if self
+            .rooms
+            .changed(&member.room, now, self.config.info_window_ms)
+        {
+            self.announce(&member.room, out);
         }
     }
 
-    fn info_for(&self, room: &RoomName, receiver: &MemberId) -> Option<ServerMessage> {
-        let members = &self.rooms.get(room)?.members;
-        Some(ServerMessage::Info(Info {
-            id: receiver.clone(),
-            members: members
-                .iter()
-                .filter(|member| *member != receiver)
-                .map(|id| {
-                    let member = self.members.get(id);
-                    Peer {
-                        id: id.clone(),
-                        polite: receiver.is_polite_towards(id),
-                        newcomer_offers: member.is_some_and(|member| member.newcomer_offers),
-                        role: member.map_or(Role::Both, |member| member.role),
-                    }
-                })
-                .collect(),
-        }))
+    /// Tells every connected member of a room that has not heard of its latest change who is
+    /// in it. A member in grace gets a fresh `info` when it resumes; nothing to hold.
+    fn announce(&mut self, room: &RoomName, out: &mut Vec<Outbound>) {
+        for (id, connection) in self.rooms.behind(room) {
+            self.send_info(connection, &id, out);
+        }
+    }
+
+    fn send_info(&mut self, connection: ConnectionId, id: &MemberId, out: &mut Vec<Outbound>) {
+        if let Some(info) = self.rooms.info_for(id) {
+            self.counters.infos += 1;
+            out.push(Outbound {
+                to: connection,
+                action: Action::Send(info),
+            });
+        }
     }
 
     fn refuse(&mut self, connection: ConnectionId, error: &ProtocolError, out: &mut Vec<Outbound>) {
-        self.count_refusal(error);
+        self.counters.refused.count(error.code());
         out.push(Outbound {
             to: connection,
             action: Action::Send(ServerMessage::error(error)),
@@ -852,16 +796,10 @@ impl Hub {
         });
     }
 
-    fn count_refusal(&mut self, error: &ProtocolError) {
-        if let Some(index) = ErrorCode::ALL.iter().position(|code| *code == error.code()) {
-            self.counters.refused[index] += 1;
-        }
-    }
-
     fn fresh_id(&mut self) -> MemberId {
         loop {
             let id = MemberId::new(format!("{:032x}", self.rng_u128()));
-            if !self.members.contains_key(&id) && !self.restored.contains(&id) {
+            if !self.rooms.contains(&id) && !self.tokens.was_restored(&id) {
                 return id;
             }
         }
@@ -871,65 +809,6 @@ impl Hub {
         let mut bytes = [0; 16];
         self.rng.fill_bytes(&mut bytes);
         u128::from_be_bytes(bytes)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verdict {
-    Allowed,
-    Dropped,
-    Abusive,
-}
-
-/// A token bucket counted in thousandths of a message, so that refill needs no floats.
-#[derive(Clone, Copy, Debug)]
-struct RateBudget {
-    milli_messages: u64,
-    refilled: Timestamp,
-    strikes: u32,
-}
-
-impl RateBudget {
-    fn full(now: Timestamp, rate: &RateLimit) -> Self {
-        Self {
-            milli_messages: u64::from(rate.burst) * 1000,
-            refilled: now,
-            strikes: 0,
-        }
-    }
-
-    fn take(&mut self, now: Timestamp, rate: &RateLimit) -> Verdict {
-        // Milliseconds times messages per second is thousandths of a message.
-        let elapsed_ms = now.0.saturating_sub(self.refilled.0);
-        self.refilled = self.refilled.max(now);
-        self.milli_messages = self
-            .milli_messages
-            .saturating_add(elapsed_ms.saturating_mul(u64::from(rate.per_second)))
-            .min(u64::from(rate.burst) * 1000);
-        if self.milli_messages >= 1000 {
-            self.milli_messages -= 1000;
-            self.strikes = 0;
-            Verdict::Allowed
-        } else {
-            self.strikes += 1;
-            if self.strikes >= rate.strikes_to_close {
-                Verdict::Abusive
-            } else {
-                Verdict::Dropped
-            }
-        }
-    }
-}
-
-/// The sender of a relayed offer; `None` for anything else. Only read for members in grace,
-/// so parsing the payload again costs nothing on the live path.
-fn offer_sender(message: &ServerMessage) -> Option<&MemberId> {
-    match message {
-        ServerMessage::Description { from, description } => description
-            .parse()
-            .is_ok_and(|description| description.kind == SdpType::Offer)
-            .then_some(from),
-        _ => None,
     }
 }
 

@@ -9,13 +9,16 @@ pub mod token;
 
 pub use error::{CloseCode, ErrorCode, ProtocolError};
 pub use hub::{
-    Action, ConnectionId, Departure, Hub, HubConfig, Input, JoinQuery, Outbound, RateLimit,
-    RoomPolicy, RoomSummary,
+    Action, ConnectionId, Departure, HeldLimit, Hub, HubConfig, Input, JoinQuery, Outbound,
+    RateLimit, RoomPolicy, RoomSummary,
 };
 pub use protocol::{ClientMessage, MemberId, RoomName, ServerMessage};
 
-/// Milliseconds since the Unix epoch. Wall-clock time, because tokens must stay meaningful
-/// across a server restart; the transport reads the clock and passes it in.
+/// Milliseconds on a clock that never runs backwards, counted from the Unix epoch: the server
+/// reads the wall clock once at start and adds a monotonic clock's elapsed time to it. Epoch
+/// based, because tokens must stay meaningful across a restart; monotonic, because grace
+/// periods and rate budgets must not jump when the wall clock is set. The transport reads the
+/// clock and passes it in; the hub also never lets it go back.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub u64);
 

@@ -436,6 +436,9 @@ pub enum ServerMessage {
     },
     Pong(serde_json::Number),
     Error(ErrorReport),
+    /// **ext** A fresh resume token for a member that has stayed connected most of its
+    /// token's lifetime: the one to present from now on.
+    Token(ResumeToken),
 }
 
 impl ClientMessage {
@@ -506,13 +509,14 @@ impl Serialize for ClientMessage {
 }
 
 impl ServerMessage {
-    const TYPES: [&'static str; 6] = [
+    const TYPES: [&'static str; 7] = [
         "welcome",
         "info",
         "description",
         "candidate",
         "pong",
         "error",
+        "token",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -523,11 +527,23 @@ impl ServerMessage {
             ServerMessage::Candidate { .. } => "candidate",
             ServerMessage::Pong(_) => "pong",
             ServerMessage::Error(_) => "error",
+            ServerMessage::Token(_) => "token",
         }
     }
 
     pub fn error(error: &ProtocolError) -> Self {
         ServerMessage::Error(ErrorReport::from(error))
+    }
+
+    /// The bytes of relayed payload this holds: the part of a message whose size a client
+    /// chooses, which is what buffers for a member are bounded by. The rest is small and
+    /// bounded by the count of messages.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            ServerMessage::Description { description, .. } => description.json().len(),
+            ServerMessage::Candidate { candidate, .. } => candidate.json().len(),
+            _ => 0,
+        }
     }
 
     /// Reads one text frame from a server. An unknown type is reported as `unknown_type` so
@@ -554,6 +570,7 @@ impl ServerMessage {
             }),
             "pong" => Ok(ServerMessage::Pong(envelope.payload(kind)?)),
             "error" => Ok(ServerMessage::Error(envelope.payload(kind)?)),
+            "token" => Ok(ServerMessage::Token(envelope.payload(kind)?)),
             _ => Err(ProtocolError::UnknownType(truncated(kind))),
         }
     }
@@ -576,6 +593,7 @@ impl Serialize for ServerMessage {
             }
             ServerMessage::Pong(number) => write_envelope(serializer, "pong", number, None),
             ServerMessage::Error(report) => write_envelope(serializer, "error", report, None),
+            ServerMessage::Token(token) => write_envelope(serializer, "token", token, None),
         }
     }
 }

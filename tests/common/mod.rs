@@ -199,6 +199,28 @@ impl TestServer {
         .await
     }
 
+    /// Waits until the `/metrics` line starting `name ` shows more than `above`.
+    pub async fn wait_for_metric_above(&self, name: &str, above: u64) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let metrics = self.get("/metrics").await;
+            let value = metrics.body().lines().find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .parse::<u64>()
+                    .ok()
+            });
+            if value.is_some_and(|value| value > above) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed at {value:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn portal(&self, query: &str) -> String {
         format!("ws://{}/portal?{}", self.addr, query)
     }
