@@ -131,6 +131,11 @@ async fn a_page_on_another_name_pointed_here_gets_nothing() {
             .err(),
         Some(421)
     );
+    // A target in absolute form names the host too, and wins over the header.
+    let absolute = format!(
+        "GET http://{host}/api/rooms HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(server.raw(&absolute).await.0, 421);
     // The names it is meant to answer to.
     for host in [
         format!("127.0.0.1:{}", server.addr.port()),

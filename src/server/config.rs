@@ -91,8 +91,10 @@ pub struct Config {
     /// How long a resume token is valid. A member still connected when three quarters of it
     /// has passed is sent a fresh one, so a wall that runs for weeks never holds an expired
     /// token; a restarted server (same --secret) gives ids back to tokens younger than this.
+    /// At least four grace periods, so that a token renewed just before its member dropped
+    /// still resumes it at the end of its grace period.
     #[arg(long, env = "PORTALS_TOKEN_TTL", default_value = "24h",
-          value_parser = parse_positive_duration)]
+          value_parser = parse_at_least_a_second)]
     pub token_ttl: Duration,
 
     /// How long a member whose page is unloading keeps its seat, so that a reload comes back
@@ -247,6 +249,28 @@ impl Config {
     }
 }
 
+/// What the flags cannot say one at a time.
+impl Config {
+    pub fn check(&self) -> Result<(), String> {
+        if self.token_ttl < self.grace_period * 4 {
+            return Err(format!(
+                "--token-ttl ({}) must be at least four times --grace-period ({})",
+                humantime::format_duration(self.token_ttl),
+                humantime::format_duration(self.grace_period)
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_at_least_a_second(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration >= Duration::from_secs(1) => Ok(duration),
+        Ok(_) => Err("must be at least 1s".into()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn parse_room(name: &str) -> Result<RoomName, String> {
     RoomName::parse(name.trim()).map_err(|error| error.to_string())
 }
@@ -360,5 +384,14 @@ mod tests {
         );
         assert!(parse(&["--max-senders", "257"]).is_err());
         assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--token-ttl", "999ms"]).is_err());
+        assert!(parse(&[]).unwrap().check().is_ok());
+        let short = parse(&["--token-ttl", "1m", "--grace-period", "20s"]).unwrap();
+        assert!(
+            short.check().is_err(),
+            "a token must outlive a grace period"
+        );
+        let enough = parse(&["--token-ttl", "2s", "--grace-period", "500ms"]).unwrap();
+        assert!(enough.check().is_ok());
     }
 }

@@ -105,10 +105,6 @@ impl Connection {
                 }
                 Phase::Writing(batch) => match poll_write(&mut self.socket, batch, context) {
                     Poll::Ready(Ok(None)) => Phase::Open,
-                    Poll::Ready(Ok(Some(code))) if self.abusive => Phase::Closing {
-                        frames: VecDeque::from([close_frame(code)]),
-                        departure: Departure::Left,
-                    },
                     Poll::Ready(Ok(Some(code))) => Phase::closing(code),
                     Poll::Ready(Err(_)) => Phase::Ended(Departure::Lost),
                     Poll::Pending => ready!(self.poll_stuck(context)),
@@ -229,6 +225,13 @@ impl Future for Connection {
 
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
         let departure = ready!(self.drive(context));
+        // However the end came (a flooder that does not read either is stuck on a write), a
+        // client closed for abuse leaves.
+        let departure = if self.abusive {
+            Departure::Left
+        } else {
+            departure
+        };
         self.report(departure);
         Poll::Ready(())
     }

@@ -38,7 +38,12 @@ impl HostPolicy {
             return false;
         };
         let name = normalise(name);
-        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.public.contains(&name)
+        // `*.localhost` is loopback by definition (RFC 6761): browsers never ask DNS for it,
+        // so no one can point it elsewhere.
+        name.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || name.ends_with(".localhost")
+            || self.public.contains(&name)
     }
 }
 
@@ -88,19 +93,28 @@ pub async fn refuse_foreign_hosts(
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
+    // Both names a request may carry must be ours: the Host header, and the authority of an
+    // absolute-form target (`GET http://name/ HTTP/1.1`), which HTTP/1.1 says wins over it.
+    let header = match request
         .headers()
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .or_else(|| {
-            request
-                .uri()
-                .authority()
-                .map(|authority| authority.as_str())
-        });
-    match host {
-        Some(host) if policy.allows(host) => next.run(request).await,
-        Some(host) => (
+        .map(|value| value.to_str())
+    {
+        Some(Ok(host)) => Some(host),
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "the Host is not text\n").into_response(),
+        None => None,
+    };
+    let authority = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str());
+    let foreign = [header, authority]
+        .into_iter()
+        .flatten()
+        .find(|host| !policy.allows(host));
+    match (foreign, header.or(authority)) {
+        (None, Some(_)) => next.run(request).await,
+        (Some(host), _) => (
             StatusCode::MISDIRECTED_REQUEST,
             format!(
                 "this server does not answer to {host:?}: open it by its IP address or as \
@@ -109,7 +123,7 @@ pub async fn refuse_foreign_hosts(
             ),
         )
             .into_response(),
-        None => (StatusCode::BAD_REQUEST, "the request has no Host\n").into_response(),
+        (None, None) => (StatusCode::BAD_REQUEST, "the request has no Host\n").into_response(),
     }
 }
 
@@ -129,6 +143,7 @@ mod tests {
             "localhost",
             "LocalHost:3000",
             "localhost.:3000",
+            "wall.localhost:3000",
         ] {
             assert!(policy.allows(host), "{host}");
         }

@@ -47,7 +47,7 @@ use hosts::HostPolicy;
 use invite::Reach;
 use metrics::Metrics;
 use read_ahead::ReadAheadListener;
-use serving::{OpenConnections, ServeOptions};
+use serving::{OpenConnections, ServeOptions, Sockets};
 use switchboard::{now, Switchboard};
 use tls::{Tls, TlsError};
 use tls_listener::TlsListener;
@@ -216,21 +216,11 @@ pub async fn serve(
         local_addr: listener.local_addr()?,
     });
     let hosts = Arc::new(HostPolicy::new(&config.public_hosts));
-    let metrics_server = match config.metrics_addr {
-        Some(addr) => {
-            let listener = TcpListener::bind(addr).await?;
-            let app = metrics_router(Arc::clone(&service), Arc::clone(&hosts));
-            Some(tokio::spawn(
-                async move { axum::serve(listener, app).await },
-            ))
-        }
-        None => None,
-    };
     let app = router(AppState {
         leptos_options,
         service: Arc::clone(&service),
         reach,
-        hosts,
+        hosts: Arc::clone(&hosts),
         metrics_here: config.metrics_addr.is_none(),
     });
     let options = ServeOptions {
@@ -240,43 +230,46 @@ pub async fn serve(
             .map_or_else(serving::default_max_connections, |max| max as usize),
         shutdown_grace: config.shutdown_grace,
     };
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = match config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let app = metrics_router(Arc::clone(&service), Arc::clone(&hosts));
+            Some(tokio::spawn(serving::serve(
+                listener,
+                app,
+                options,
+                Arc::default(),
+                None,
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     let http = Arc::new(OpenConnections::default());
-    let websockets = Arc::clone(&service.websockets);
-    let switchboard = Arc::clone(&service.switchboard);
+    let sockets = Some(Sockets {
+        open: Arc::clone(&service.websockets),
+        switchboard: Arc::clone(&service.switchboard),
+    });
     match tls {
         // rustls keeps its own buffers under the reader, so the read-ahead layer would only
         // copy; the TLS listener sets TCP_NODELAY itself.
         Some(tls) => {
             let listener = TlsListener::new(listener, Arc::clone(&tls.server_config))?;
-            serving::serve(
-                listener,
-                app,
-                options,
-                http,
-                websockets,
-                switchboard,
-                shutdown,
-            )
-            .await;
+            serving::serve(listener, app, options, http, sockets, shutdown).await;
         }
         None => {
             let listener = ReadAheadListener(listener.tap_io(|stream| set_nodelay(stream)));
-            serving::serve(
-                listener,
-                app,
-                options,
-                http,
-                websockets,
-                switchboard,
-                shutdown,
-            )
-            .await;
+            serving::serve(listener, app, options, http, sockets, shutdown).await;
         }
     }
     ticker.abort();
     pinger.abort();
+    let _ = stop_metrics.send(());
     if let Some(metrics_server) = metrics_server {
-        metrics_server.abort();
+        let _ = metrics_server.await;
     }
     Ok(())
 }
@@ -328,6 +321,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: io::Error },
     #[error(transparent)]
     Serve(#[from] io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// The certificate the flags ask for, if any; a self-signed one names the `lan` addresses.
@@ -343,6 +338,7 @@ pub fn load_tls(config: &Config, lan: &[IpAddr]) -> Result<Option<Tls>, TlsError
 
 /// The binary's entry point.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    config.check().map_err(StartError::Config)?;
     let leptos_options = match get_configuration(None) {
         Ok(configuration) => configuration.leptos_options,
         // Built without cargo-leptos (plain `cargo run`): the pages still render, the assets

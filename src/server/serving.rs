@@ -5,8 +5,9 @@
 //!   request, so it is the idle timeout too. axum::serve sets no timer, so a client that never
 //!   ends its headers was held open for good.
 //! - **A connection cap.** Beyond `max_connections` open connections (HTTP ones being served
-//!   and WebSockets, counted together), a new one is served a 503 and closed, instead of the
-//!   process running out of file descriptors for everyone.
+//!   and WebSockets, counted together), a new one is written a 503 at once, without reading
+//!   its request, and closed, instead of the process running out of file descriptors for
+//!   everyone.
 //! - **A bounded shutdown.** Every WebSocket is told 1001 and given `shutdown_grace` to close;
 //!   HTTP connections finish their request within the same bound.
 
@@ -20,18 +21,14 @@ use std::{
     time::Duration,
 };
 
-use axum::{
-    http::{header, StatusCode},
-    response::IntoResponse,
-    serve::Listener,
-    Router,
-};
+use axum::{serve::Listener, Router};
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
 use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
     sync::{watch, Notify},
     time::timeout,
 };
@@ -88,15 +85,28 @@ impl Drop for Open {
     }
 }
 
+/// The WebSockets a listener's connections may become, and where they are told to close.
+pub struct Sockets {
+    pub open: Arc<OpenConnections>,
+    pub switchboard: Arc<Switchboard>,
+}
+
+/// What a connection over the cap is sent, whatever it asked.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 5\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 70\r\n\r\n\
+this server has as many connections open as it may: try again shortly\n";
+
+/// How long a connection over the cap is kept to take its 503.
+const BUSY_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then closes every connection within
-/// the options' grace.
+/// the options' grace: the HTTP ones it serves (`open`) and the WebSockets they became.
 pub async fn serve<L>(
     mut listener: L,
     app: Router,
     options: ServeOptions,
     open: Arc<OpenConnections>,
-    websockets: Arc<OpenConnections>,
-    switchboard: Arc<Switchboard>,
+    sockets: Option<Sockets>,
     shutdown: impl Future<Output = ()>,
 ) where
     L: Listener,
@@ -106,7 +116,6 @@ pub async fn serve<L>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout);
-    let busy = Router::new().fallback(busy);
     // Every connection's task watches this; dropping the sender tells them all to finish.
     let (stopping, stop) = watch::channel(());
     let mut shutdown = pin!(shutdown);
@@ -115,8 +124,24 @@ pub async fn serve<L>(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let full = open.count() + websockets.count() >= options.max_connections;
-        let service = TowerToHyperService::new(if full { busy.clone() } else { app.clone() });
+        let websockets = sockets.as_ref().map_or(0, |sockets| sockets.open.count());
+        if open.count() + websockets >= options.max_connections {
+            tokio::spawn(async move {
+                let mut io = io;
+                let _ = timeout(BUSY_PATIENCE, async {
+                    io.write_all(BUSY).await?;
+                    io.shutdown().await?;
+                    // Read what the client sent until it closes: closing with its request
+                    // unread would reset the connection, and the reset can overtake the 503.
+                    let mut unread = [0; 1024];
+                    while io.read(&mut unread).await? > 0 {}
+                    std::io::Result::Ok(())
+                })
+                .await;
+            });
+            continue;
+        }
+        let service = TowerToHyperService::new(app.clone());
         let connection = builder
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
@@ -140,25 +165,21 @@ pub async fn serve<L>(
     }
     drop(listener);
     drop(stopping);
-    switchboard.close_all(CloseCode::GOING_AWAY);
+    if let Some(sockets) = &sockets {
+        sockets.switchboard.close_all(CloseCode::GOING_AWAY);
+    }
     let closed = async {
         open.all_closed().await;
-        websockets.all_closed().await;
+        if let Some(sockets) = &sockets {
+            sockets.open.all_closed().await;
+        }
     };
     if timeout(options.shutdown_grace, closed).await.is_err() {
         tracing::info!(
-            websockets = websockets.count(),
+            connections = open.count(),
             "shutting down with connections still open"
         );
     }
-}
-
-async fn busy() -> impl IntoResponse {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::CONNECTION, "close"), (header::RETRY_AFTER, "5")],
-        "this server has as many connections open as it may: try again shortly\n",
-    )
 }
 
 /// The default of `--max-connections`: what the process's open-file limit leaves after a
@@ -174,4 +195,20 @@ fn open_file_limit() -> Option<u64> {
     rlimit::getrlimit(rlimit::Resource::NOFILE)
         .ok()
         .map(|(soft, _hard)| soft)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_busy_answer_is_well_formed() {
+        let text = std::str::from_utf8(BUSY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{head}"
+        );
+    }
 }

@@ -377,9 +377,12 @@ impl Hub {
         }
     }
 
-    /// The ids of every member, for tests and fuzzing that pick targets.
+    /// The ids of every member, sorted, for tests and fuzzing that pick targets (and replay
+    /// the same picks).
     pub fn member_ids(&self) -> Vec<MemberId> {
-        self.rooms.ids().cloned().collect()
+        let mut ids: Vec<MemberId> = self.rooms.ids().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// Panics unless the hub's owners agree with each other: every connection is a member's
@@ -406,7 +409,21 @@ impl Hub {
                 self.sessions.in_grace(id),
                 "a member is either connected or in grace"
             );
+            assert_eq!(
+                self.tokens.renewal_paused(id),
+                self.sessions.in_grace(id),
+                "tokens are renewed for connected members only"
+            );
+            for sender in self.sessions.held_senders(id) {
+                assert!(
+                    self.rooms
+                        .member(sender)
+                        .is_some_and(|other| other.room == member.room),
+                    "what is held comes from members of the same room"
+                );
+            }
         }
+        self.rooms.check_told();
         assert_eq!(
             self.tokens.count(),
             self.rooms.member_count(),
@@ -735,6 +752,7 @@ impl Hub {
         if hold_ms == 0 {
             return self.remove_member(now, &id, out);
         }
+        self.tokens.pause_renewal(&id);
         self.sessions.begin(id, now.plus_ms(hold_ms));
     }
 

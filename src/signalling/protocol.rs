@@ -696,11 +696,18 @@ fn bad_payload(kind: &str, error: serde_json::Error) -> ProtocolError {
     ProtocolError::BadMessage(format!("`{kind}` payload: {error}"))
 }
 
+/// The most types one direction has: the envelope keeps a payload slot for each.
+const MOST_TYPES: usize = 7;
+const _: () = assert!(
+    ClientMessage::TYPES.len() <= MOST_TYPES && ServerMessage::TYPES.len() <= MOST_TYPES,
+    "a direction has more types than the envelope has slots"
+);
+
 /// What the envelope visitor collects: at most one raw payload per known type, because the
 /// payload key may come before `type` in the object.
 struct EnvelopeFields<'a> {
     kind: Option<Cow<'a, str>>,
-    payloads: [Option<&'a RawValue>; 6],
+    payloads: [Option<&'a RawValue>; MOST_TYPES],
     peer: Option<MemberId>,
 }
 
@@ -727,7 +734,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = EnvelopeFields {
             kind: None,
-            payloads: [None; 6],
+            payloads: [None; MOST_TYPES],
             peer: None,
         };
         while let Some(key) = map.next_key::<Key<'de>>()? {
@@ -962,6 +969,7 @@ mod tests {
                 candidate: Relayed::new(&None),
             },
             ServerMessage::Pong(3.into()),
+            ServerMessage::Token(ResumeToken::new("abc.def".into())),
             ServerMessage::error(&ProtocolError::RoomFull {
                 room: "home".into(),
                 max: 12,

@@ -259,6 +259,22 @@ impl Rooms {
         self.members.keys()
     }
 
+    /// Panics unless every connected member of a room that owes no `info` has been told the
+    /// room as it is.
+    pub fn check_told(&self) {
+        for (name, room) in &self.rooms {
+            if room.owed.is_some() {
+                continue;
+            }
+            for id in &room.members {
+                let member = self.members.get(id).expect("a listed member exists");
+                if member.connection.is_some() {
+                    assert_eq!(member.told, room.version, "{id:?} in {name} is up to date");
+                }
+            }
+        }
+    }
+
     /// Panics if the three views disagree.
     pub fn check_invariants(&self) {
         for (connection, id) in &self.connections {

@@ -148,6 +148,14 @@ impl Sessions {
         self.grace.keys()
     }
 
+    /// Who sent what is held for `id`.
+    pub fn held_senders(&self, id: &MemberId) -> impl Iterator<Item = &MemberId> {
+        self.grace
+            .get(id)
+            .into_iter()
+            .flat_map(|grace| grace.held.iter().filter_map(relayed_from))
+    }
+
     /// Panics if the deadlines and the sessions disagree or a bound is broken.
     pub fn check_invariants(&self, limit: HeldLimit) {
         assert_eq!(

@@ -1101,3 +1101,21 @@ fn an_owed_info_goes_out_before_anything_from_the_room() {
     assert_eq!(out.to(a).kinds(), ["info", "description"]);
     assert!(member_ids(out.to(a).info()).contains(&&c_id));
 }
+
+#[test]
+fn a_member_away_is_not_renewed_and_resumes_with_the_token_it_holds() {
+    let mut config = config();
+    config.token_ttl_ms = 80_000;
+    let mut h = Harness::with(config);
+    let (a, _, _) = h.join("home");
+    let (b, b_id, token) = h.join("home");
+    h.advance(59_000);
+    h.lose(b);
+    // Its renewal (at 60 s) passes while it is away: only the member still there gets one.
+    let out = h.advance(2_000);
+    assert_eq!(out.receivers(), [a].into());
+    assert_eq!(out.to(a).kinds(), ["token"]);
+    assert_eq!(h.hub.counters().tokens_renewed, 1);
+    let (b2, out) = h.connect(Some("home"), Some(&token));
+    assert_eq!(out.to(b2).welcome().id, b_id);
+}

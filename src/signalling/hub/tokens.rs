@@ -22,8 +22,9 @@ struct Issued {
     /// The nonce of the token the member presented last, which stays good for one more resume
     /// until the member shows it has the newest one.
     presented: Option<u128>,
-    /// When the newest token is to be replaced, if the member is still connected then.
-    renew_at: Timestamp,
+    /// When the newest token is to be replaced; `None` while the member is away (its resume
+    /// brings a new one, and the one it holds must stay the one that resumes).
+    renew_at: Option<Timestamp>,
 }
 
 pub struct Tokens {
@@ -86,22 +87,26 @@ impl Tokens {
         presented: Option<u128>,
         now: Timestamp,
     ) -> ResumeToken {
-        let renew_at = now.plus_ms(self.ttl_ms - self.ttl_ms / 4);
+        // Never now: a renewal due at once would be due again at once.
+        let renew_at = now.plus_ms((self.ttl_ms - self.ttl_ms / 4).max(1));
         // The token presented now, unless it is the one that was already its second chance.
         let presented = presented.filter(|presented| {
             self.issued
                 .get(id)
                 .is_some_and(|issued| issued.newest == *presented)
         });
-        if let Some(old) = self.issued.insert(
+        if let Some(Issued {
+            renew_at: Some(old),
+            ..
+        }) = self.issued.insert(
             id.clone(),
             Issued {
                 newest: nonce,
                 presented,
-                renew_at,
+                renew_at: Some(renew_at),
             },
         ) {
-            self.renewals.remove(&(old.renew_at, id.clone()));
+            self.renewals.remove(&(old, id.clone()));
         }
         self.renewals.insert((renew_at, id.clone()));
         self.signer.sign(&Claims {
@@ -126,6 +131,21 @@ impl Tokens {
         self.issue(id, room, nonce, newest, now)
     }
 
+    /// The member is away: no renewal until it comes back.
+    pub fn pause_renewal(&mut self, id: &MemberId) {
+        if let Some(issued) = self.issued.get_mut(id) {
+            if let Some(at) = issued.renew_at.take() {
+                self.renewals.remove(&(at, id.clone()));
+            }
+        }
+    }
+
+    pub fn renewal_paused(&self, id: &MemberId) -> bool {
+        self.issued
+            .get(id)
+            .is_some_and(|issued| issued.renew_at.is_none())
+    }
+
     /// Members due a new token by `now`.
     pub fn due_by(&self, now: Timestamp) -> Vec<MemberId> {
         self.renewals
@@ -141,8 +161,11 @@ impl Tokens {
 
     /// The member is gone: none of its tokens resumes any more.
     pub fn forget(&mut self, id: &MemberId) {
-        if let Some(old) = self.issued.remove(id) {
-            self.renewals.remove(&(old.renew_at, id.clone()));
+        if let Some(Issued {
+            renew_at: Some(at), ..
+        }) = self.issued.remove(id)
+        {
+            self.renewals.remove(&(at, id.clone()));
         }
     }
 
@@ -178,12 +201,15 @@ impl Tokens {
     pub fn check_invariants(&self) {
         assert_eq!(
             self.renewals.len(),
-            self.issued.len(),
-            "one renewal per member"
+            self.issued
+                .values()
+                .filter(|issued| issued.renew_at.is_some())
+                .count(),
+            "one renewal per member not away"
         );
         for (at, id) in &self.renewals {
             let issued = self.issued.get(id).expect("a renewal's member has tokens");
-            assert_eq!(issued.renew_at, *at);
+            assert_eq!(issued.renew_at, Some(*at));
         }
     }
 }
