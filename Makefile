@@ -1,5 +1,5 @@
 # The two commands of the README, plus their parts.
-.PHONY: run run-tls serve test setup lint screenshot
+.PHONY: run run-tls serve test setup lint screenshot fuzz
 
 run: ## set up what is missing, then `cargo leptos watch` on http://127.0.0.1:3000
 	scripts/run.sh
@@ -18,3 +18,6 @@ setup: ## only install what is missing
 
 screenshot: ## replace the README's picture with a fresh four-tile wall (on purpose only)
 	scripts/screenshot.sh
+
+fuzz: ## fuzz the frame decoder and the hub, FUZZ_SECONDS each (default 600); nightly + cargo-fuzz
+	scripts/fuzz.sh

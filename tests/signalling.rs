@@ -461,6 +461,7 @@ async fn twice_the_budget_sustained_is_closed_within_seconds() {
     };
     let took = started.elapsed();
     flood.abort();
+    println!("closed after {took:?}: {pongs} answered, {refused} refused");
     assert_eq!(code, 1008);
     // 20 at once, then 20 a second; then 20 drops and a few seconds of refill at most.
     assert!(took < Duration::from_secs(6), "closed after {took:?}");

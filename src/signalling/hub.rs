@@ -700,20 +700,22 @@ impl Hub {
             } => (
                 target,
                 ServerMessage::Description {
-                    from: sender,
+                    from: sender.clone(),
                     description,
                 },
             ),
             ClientMessage::Candidate { target, candidate } => (
                 target,
                 ServerMessage::Candidate {
-                    from: sender,
+                    from: sender.clone(),
                     candidate,
                 },
             ),
         };
+        // Oneself is not a peer: relaying to the sender would hand it a message from a member
+        // its `info` does not list.
         let to = match self.rooms.member(&target) {
-            Some(member) if member.room == room => member.connection,
+            Some(member) if member.room == room && target != sender => member.connection,
             _ => {
                 return self.refuse(connection, &ProtocolError::TargetNotFound(target), out);
             }

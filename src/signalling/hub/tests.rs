@@ -1119,3 +1119,14 @@ fn a_member_away_is_not_renewed_and_resumes_with_the_token_it_holds() {
     let (b2, out) = h.connect(Some("home"), Some(&token));
     assert_eq!(out.to(b2).welcome().id, b_id);
 }
+
+#[test]
+fn a_member_is_not_its_own_target() {
+    // Found by the hub's fuzz target: the relay reached a member its own info does not list.
+    let mut h = Harness::new();
+    let (a, a_id, _) = h.join("home");
+    let out = h.text(a, &offer_to(&a_id));
+    assert_eq!(out.receivers(), [a].into());
+    assert_eq!(out.to(a).error().code, ErrorCode::TargetNotFound);
+    assert_eq!(h.hub.counters().relayed, 0);
+}
