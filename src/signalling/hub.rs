@@ -13,6 +13,7 @@
 //! run under any transport.
 
 mod rooms;
+mod schedule;
 mod sessions;
 mod tokens;
 

@@ -4,8 +4,9 @@
 //! their record, connections → their member), kept in step here and nowhere else. Whether a
 //! member away from its connection is coming back is the sessions' business, not this.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
+use super::schedule::Schedule;
 use crate::signalling::{
     protocol::{Info, MemberId, Peer, Role, RoomName, ServerMessage},
     ConnectionId, Timestamp,
@@ -43,7 +44,7 @@ pub struct Rooms {
     members: HashMap<MemberId, Member>,
     connections: HashMap<ConnectionId, MemberId>,
     /// Rooms that owe an `info`, by when: the earliest is a deadline of the hub.
-    owed: BTreeSet<(Timestamp, RoomName)>,
+    owed: Schedule<RoomName>,
 }
 
 impl Rooms {
@@ -109,7 +110,7 @@ impl Rooms {
             room.members.retain(|other| other != id);
             if room.members.is_empty() {
                 if let Some(owed) = room.owed {
-                    self.owed.remove(&(owed, member.room.clone()));
+                    self.owed.remove(owed, &member.room);
                 }
                 self.rooms.remove(&member.room);
             }
@@ -190,7 +191,7 @@ impl Rooms {
         if room.owed.is_none() {
             let due = room.announced.unwrap_or(now).plus_ms(window_ms).max(now);
             room.owed = Some(due);
-            self.owed.insert((due, room_name.clone()));
+            self.owed.insert(due, room_name.clone());
         }
         false
     }
@@ -205,18 +206,14 @@ impl Rooms {
         let Some(owed) = room.owed.take() else {
             return false;
         };
-        self.owed.remove(&(owed, room_name.clone()));
+        self.owed.remove(owed, room_name);
         room.announced = Some(now);
         true
     }
 
     /// Rooms whose window has ended with an `info` owed.
     pub fn owing_by(&self, now: Timestamp) -> Vec<RoomName> {
-        self.owed
-            .iter()
-            .take_while(|(due, _)| *due <= now)
-            .map(|(_, room)| room.clone())
-            .collect()
+        self.owed.due_by(now)
     }
 
     /// The room's connected members told an older version than its own, and their
@@ -236,7 +233,7 @@ impl Rooms {
     }
 
     pub fn next_owed(&self) -> Option<Timestamp> {
-        self.owed.first().map(|(due, _)| *due)
+        self.owed.next()
     }
 
     pub fn room_names(&self) -> impl Iterator<Item = &RoomName> {
@@ -308,11 +305,11 @@ impl Rooms {
             }
             listed += room.members.len();
             if let Some(owed) = room.owed {
-                assert!(self.owed.contains(&(owed, name.clone())));
+                assert!(self.owed.contains(owed, name));
             }
         }
         assert_eq!(listed, self.members.len(), "every member is listed once");
-        for (_, name) in &self.owed {
+        for (_, name) in self.owed.iter() {
             assert!(
                 self.rooms.get(name).is_some_and(|room| room.owed.is_some()),
                 "only rooms that exist owe an info"

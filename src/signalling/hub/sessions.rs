@@ -6,8 +6,9 @@
 //! it; without the byte bound, twenty large offers held for it filled the outbox and the
 //! resume was closed as too slow before its `welcome`.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
+use super::schedule::Schedule;
 use crate::signalling::{
     protocol::{MemberId, SdpType, ServerMessage},
     Timestamp,
@@ -32,7 +33,7 @@ struct Grace {
 pub struct Sessions {
     grace: HashMap<MemberId, Grace>,
     /// When each grace period ends: the earliest is a deadline of the hub.
-    ends: BTreeSet<(Timestamp, MemberId)>,
+    ends: Schedule<MemberId>,
 }
 
 /// What became of a message for a member in grace.
@@ -57,7 +58,7 @@ impl Sessions {
     /// The member's connection dropped: it keeps its seat until `until`.
     pub fn begin(&mut self, id: MemberId, until: Timestamp) {
         self.end(&id);
-        self.ends.insert((until, id.clone()));
+        self.ends.insert(until, id.clone());
         self.grace.insert(
             id,
             Grace {
@@ -73,21 +74,17 @@ impl Sessions {
         let Some(grace) = self.grace.remove(id) else {
             return VecDeque::new();
         };
-        self.ends.remove(&(grace.until, id.clone()));
+        self.ends.remove(grace.until, id);
         grace.held
     }
 
     /// Members whose grace period is over at `now`.
     pub fn ended_by(&self, now: Timestamp) -> Vec<MemberId> {
-        self.ends
-            .iter()
-            .take_while(|(until, _)| *until <= now)
-            .map(|(_, id)| id.clone())
-            .collect()
+        self.ends.due_by(now)
     }
 
     pub fn next_end(&self) -> Option<Timestamp> {
-        self.ends.first().map(|(until, _)| *until)
+        self.ends.next()
     }
 
     /// Holds a relayed message for a member in grace. The oldest go first when it is over its
@@ -163,7 +160,7 @@ impl Sessions {
             self.grace.len(),
             "one deadline per session"
         );
-        for (until, id) in &self.ends {
+        for (until, id) in self.ends.iter() {
             let grace = self.grace.get(id).expect("a deadline's session exists");
             assert_eq!(grace.until, *until);
         }

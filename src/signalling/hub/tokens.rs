@@ -8,8 +8,9 @@
 //! - a member that resumed and never got the `welcome` with its new token (the connection broke
 //!   again at once) may present the token it presented then, once more.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
+use super::schedule::Schedule;
 use crate::signalling::{
     protocol::{MemberId, ResumeToken, RoomName},
     token::{Claims, TokenSigner},
@@ -31,7 +32,7 @@ pub struct Tokens {
     signer: TokenSigner,
     ttl_ms: u64,
     issued: HashMap<MemberId, Issued>,
-    renewals: BTreeSet<(Timestamp, MemberId)>,
+    renewals: Schedule<MemberId>,
     /// Ids restored from an earlier process's tokens: each is restored once, so an old token
     /// cannot bring an id back a second time after its session ended here.
     restored: HashSet<MemberId>,
@@ -54,7 +55,7 @@ impl Tokens {
             signer: TokenSigner::new(secret),
             ttl_ms,
             issued: HashMap::new(),
-            renewals: BTreeSet::new(),
+            renewals: Schedule::default(),
             restored: HashSet::new(),
         }
     }
@@ -106,9 +107,9 @@ impl Tokens {
                 renew_at: Some(renew_at),
             },
         ) {
-            self.renewals.remove(&(old, id.clone()));
+            self.renewals.remove(old, id);
         }
-        self.renewals.insert((renew_at, id.clone()));
+        self.renewals.insert(renew_at, id.clone());
         self.signer.sign(&Claims {
             id: id.clone(),
             room: room.clone(),
@@ -135,7 +136,7 @@ impl Tokens {
     pub fn pause_renewal(&mut self, id: &MemberId) {
         if let Some(issued) = self.issued.get_mut(id) {
             if let Some(at) = issued.renew_at.take() {
-                self.renewals.remove(&(at, id.clone()));
+                self.renewals.remove(at, id);
             }
         }
     }
@@ -148,15 +149,11 @@ impl Tokens {
 
     /// Members due a new token by `now`.
     pub fn due_by(&self, now: Timestamp) -> Vec<MemberId> {
-        self.renewals
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .map(|(_, id)| id.clone())
-            .collect()
+        self.renewals.due_by(now)
     }
 
     pub fn next_renewal(&self) -> Option<Timestamp> {
-        self.renewals.first().map(|(at, _)| *at)
+        self.renewals.next()
     }
 
     /// The member is gone: none of its tokens resumes any more.
@@ -165,7 +162,7 @@ impl Tokens {
             renew_at: Some(at), ..
         }) = self.issued.remove(id)
         {
-            self.renewals.remove(&(at, id.clone()));
+            self.renewals.remove(at, id);
         }
     }
 
@@ -207,7 +204,7 @@ impl Tokens {
                 .count(),
             "one renewal per member not away"
         );
-        for (at, id) in &self.renewals {
+        for (at, id) in self.renewals.iter() {
             let issued = self.issued.get(id).expect("a renewal's member has tokens");
             assert_eq!(issued.renew_at, Some(*at));
         }
