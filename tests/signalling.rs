@@ -572,9 +572,17 @@ async fn fresh_token(client: &mut Client) -> String {
 
 #[tokio::test]
 async fn a_long_running_member_is_sent_fresh_tokens_that_resume_it() {
-    let server = TestServer::start(&["--token-ttl", "2s", "--grace-period", "500ms"]).await;
+    let flags = [
+        "--token-ttl",
+        "3s",
+        "--grace-period",
+        "400ms",
+        "--ping-interval",
+        "100ms",
+    ];
+    let server = TestServer::start(&flags).await;
     let (mut a, a_welcome, _) = Client::join(&server, "home").await;
-    // At three quarters of each token's life: 1.5 s, then 3 s, by when the first has expired.
+    // At three quarters of each token's life: 2.25 s, then 4.5 s, by when the first has expired.
     let _first_renewal = fresh_token(&mut a).await;
     let second_renewal = fresh_token(&mut a).await;
     a.vanish();

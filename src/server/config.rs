@@ -91,8 +91,9 @@ pub struct Config {
     /// How long a resume token is valid. A member still connected when three quarters of it
     /// has passed is sent a fresh one, so a wall that runs for weeks never holds an expired
     /// token; a restarted server (same --secret) gives ids back to tokens younger than this.
-    /// At least four grace periods, so that a token renewed just before its member dropped
-    /// still resumes it at the end of its grace period.
+    /// At least four times the longest a dropped member keeps its seat (the grace period, plus
+    /// the two ping intervals it may take to notice a silent client), so that a member whose
+    /// token was renewed just as its network died still resumes with the one it holds.
     #[arg(long, env = "PORTALS_TOKEN_TTL", default_value = "24h",
           value_parser = parse_at_least_a_second)]
     pub token_ttl: Duration,
@@ -252,11 +253,18 @@ impl Config {
 /// What the flags cannot say one at a time.
 impl Config {
     pub fn check(&self) -> Result<(), String> {
-        if self.token_ttl < self.grace_period * 4 {
+        let seat_kept = self
+            .ping_interval
+            .checked_mul(2)
+            .and_then(|noticed| noticed.checked_add(self.grace_period))
+            .and_then(|kept| kept.checked_mul(4));
+        if seat_kept.is_none_or(|needed| self.token_ttl < needed) {
             return Err(format!(
-                "--token-ttl ({}) must be at least four times --grace-period ({})",
+                "--token-ttl ({}) must be at least four times --grace-period ({}) plus two \
+                 --ping-interval ({})",
                 humantime::format_duration(self.token_ttl),
-                humantime::format_duration(self.grace_period)
+                humantime::format_duration(self.grace_period),
+                humantime::format_duration(self.ping_interval),
             ));
         }
         Ok(())
@@ -386,12 +394,14 @@ mod tests {
         assert!(parse(&["--max-connections", "0"]).is_err());
         assert!(parse(&["--token-ttl", "999ms"]).is_err());
         assert!(parse(&[]).unwrap().check().is_ok());
-        let short = parse(&["--token-ttl", "1m", "--grace-period", "20s"]).unwrap();
+        let short = parse(&["--token-ttl", "2m", "--grace-period", "20s"]).unwrap();
         assert!(
             short.check().is_err(),
-            "a token must outlive a grace period"
+            "a token must outlive a seat kept: 4 × (20 s + 2 × 15 s) is 200 s"
         );
-        let enough = parse(&["--token-ttl", "2s", "--grace-period", "500ms"]).unwrap();
+        let enough = parse(&["--token-ttl", "200s", "--grace-period", "20s"]).unwrap();
         assert!(enough.check().is_ok());
+        let huge = parse(&["--grace-period", "500000000years"]).unwrap();
+        assert!(huge.check().is_err(), "no overflow");
     }
 }
