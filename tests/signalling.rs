@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Client, Ending, TestServer};
+use portals::signalling::protocol::Welcome;
 use serde_json::json;
 
 fn offer(target: &str) -> serde_json::Value {
@@ -167,14 +168,21 @@ async fn a_client_chosen_id_is_ignored() {
     assert_ne!(c_welcome.id.as_str(), "chosen");
 }
 
-#[tokio::test]
-async fn a_resume_within_grace_keeps_the_id_and_the_room_sees_no_change() {
-    let server = TestServer::start(&[]).await;
-    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
-    let (b, b_welcome, _) = Client::join(&server, "home").await;
+/// Two members of `home`: `a`, connected and told of `b`, and `b`, whose connection dropped
+/// and which the server holds in its grace period. Returns `a`, its welcome and `b`'s.
+async fn one_here_one_away(server: &TestServer) -> (Client, Welcome, Welcome) {
+    let (mut a, a_welcome, _) = Client::join(server, "home").await;
+    let (b, b_welcome, _) = Client::join(server, "home").await;
     a.info().await;
     b.vanish();
     server.wait_for_metric("portals_sessions_in_grace 1").await;
+    (a, a_welcome, b_welcome)
+}
+
+#[tokio::test]
+async fn a_resume_within_grace_keeps_the_id_and_the_room_sees_no_change() {
+    let server = TestServer::start(&[]).await;
+    let (mut a, a_welcome, b_welcome) = one_here_one_away(&server).await;
     a.expect_nothing_queued().await;
 
     // Sent while b is away: held for it.
@@ -510,11 +518,7 @@ async fn shutdown_tells_every_socket_1001_and_waits_for_them() {
 #[tokio::test]
 async fn a_resume_gets_its_welcome_whatever_was_held_for_it() {
     let server = TestServer::start(&[]).await;
-    let (mut a, a_welcome, _) = Client::join(&server, "home").await;
-    let (b, b_welcome, _) = Client::join(&server, "home").await;
-    a.info().await;
-    b.vanish();
-    server.wait_for_metric("portals_sessions_in_grace 1").await;
+    let (mut a, a_welcome, b_welcome) = one_here_one_away(&server).await;
     // Twenty messages of 60 KB for b while it is away: more than its outbox takes at once.
     let padding = "x".repeat(60 * 1024);
     for n in 0..20 {
@@ -548,11 +552,7 @@ async fn a_resume_gets_its_welcome_whatever_was_held_for_it() {
 #[tokio::test]
 async fn a_resume_after_the_grace_period_gets_a_new_id() {
     let server = TestServer::start(&["--grace-period", "1s"]).await;
-    let (mut a, _, _) = Client::join(&server, "home").await;
-    let (b, b_welcome, _) = Client::join(&server, "home").await;
-    a.info().await;
-    b.vanish();
-    server.wait_for_metric("portals_sessions_in_grace 1").await;
+    let (mut a, _, b_welcome) = one_here_one_away(&server).await;
     // The server wakes for the deadline itself: the room hears of it with no one speaking.
     let gone = a.info().await;
     assert!(gone.members.is_empty(), "{gone:?}");

@@ -272,11 +272,7 @@ impl Config {
 }
 
 fn parse_at_least_a_second(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(duration) if duration >= Duration::from_secs(1) => Ok(duration),
-        Ok(_) => Err("must be at least 1s".into()),
-        Err(error) => Err(error.to_string()),
-    }
+    parse_duration_from(text, Duration::from_secs(1), "must be at least 1s")
 }
 
 fn parse_room(name: &str) -> Result<RoomName, String> {
@@ -284,9 +280,14 @@ fn parse_room(name: &str) -> Result<RoomName, String> {
 }
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_from(text, Duration::from_nanos(1), "must be longer than zero")
+}
+
+/// A duration of at least `least`, or `why` not.
+fn parse_duration_from(text: &str, least: Duration, why: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        Ok(_) => Err("must be longer than zero".into()),
+        Ok(duration) if duration >= least => Ok(duration),
+        Ok(_) => Err(why.into()),
         Err(error) => Err(error.to_string()),
     }
 }

@@ -10,7 +10,7 @@
 //! hands over whole batches).
 
 use std::{
-    collections::{vec_deque, VecDeque},
+    collections::vec_deque,
     future::Future,
     pin::Pin,
     sync::Arc,
@@ -55,10 +55,9 @@ enum Phase {
     Open,
     /// Writing a batch, then flushing it.
     Writing(vec_deque::IntoIter<Frame>),
-    /// Sending what is left of our last frames (an error, a close frame), and flushing; then
-    /// `departure`.
+    /// Sending our close frame, if there is one left to send, and flushing; then `departure`.
     Closing {
-        frames: VecDeque<Message>,
+        frame: Option<Message>,
         departure: Departure,
     },
     Ended(Departure),
@@ -68,7 +67,7 @@ impl Phase {
     /// We close the connection, telling the client why; its member may come back.
     fn closing(code: CloseCode) -> Self {
         Phase::Closing {
-            frames: VecDeque::from([close_frame(code)]),
+            frame: Some(close_frame(code)),
             departure: Departure::Lost,
         }
     }
@@ -109,9 +108,9 @@ impl Connection {
                     Poll::Ready(Err(_)) => Phase::Ended(Departure::Lost),
                     Poll::Pending => ready!(self.poll_stuck(context)),
                 },
-                Phase::Closing { frames, departure } => {
+                Phase::Closing { frame, departure } => {
                     let departure = *departure;
-                    match poll_close(&mut self.socket, frames, context) {
+                    match poll_close(&mut self.socket, frame, context) {
                         Poll::Ready(()) => Phase::Ended(departure),
                         Poll::Pending => ready!(self.poll_stuck(context)),
                     }
@@ -142,7 +141,7 @@ impl Connection {
                 // tungstenite has queued its reply; flushing it is all that is left to do.
                 Some(Ok(Message::Close(frame))) => {
                     return Poll::Ready(Phase::Closing {
-                        frames: VecDeque::new(),
+                        frame: None,
                         departure: departure_of(frame.as_ref()),
                     })
                 }
@@ -164,30 +163,24 @@ impl Connection {
                 }
                 Verdict::Dropped => ProtocolError::RateLimited,
                 Verdict::Abusive => {
-                    self.service
-                        .switchboard
-                        .refused(&ProtocolError::RateLimited);
                     self.abusive = true;
-                    let error = ServerMessage::error(&ProtocolError::RateLimited);
-                    // After the refusals already queued, so that each dropped message has its
-                    // answer; an outbox too full for them closes at once all the same.
-                    if self.outbox.push(Frame::Text(error)).is_err()
-                        || self.outbox.push(Frame::Close(CloseCode::POLICY)).is_err()
-                    {
-                        return Poll::Ready(Phase::Closing {
-                            frames: VecDeque::from([close_frame(CloseCode::POLICY)]),
-                            departure: Departure::Left,
-                        });
-                    }
-                    break;
+                    ProtocolError::RateLimited
                 }
             };
             self.service.switchboard.refused(&refusal);
             // A full outbox means a client that does not read: the switchboard gives up on it
             // at its next message, so one refusal less changes nothing.
-            let _ = self
+            let queued = self
                 .outbox
                 .push(Frame::Text(ServerMessage::error(&refusal)));
+            if self.abusive {
+                // The close goes after the refusals already queued, so that each dropped
+                // message has its answer; an outbox too full for them closes at once all the
+                // same. Either way the member leaves (see `poll`).
+                if queued.is_err() || self.outbox.push(Frame::Close(CloseCode::POLICY)).is_err() {
+                    return Poll::Ready(Phase::closing(CloseCode::POLICY));
+                }
+            }
         }
         Poll::Ready(match ready!(self.outbox.poll_batch(context)) {
             Ok(batch) => Phase::Writing(batch.into_iter()),
@@ -265,18 +258,18 @@ fn poll_write(
     socket.poll_flush_unpin(context).map_ok(|()| None)
 }
 
-/// Sends the `frames` not sent yet, and flushes. Errors end the connection just the same, so
-/// there are none to report.
+/// Sends `frame` if it has not been sent yet, and flushes. Errors end the connection just the
+/// same, so there are none to report.
 fn poll_close(
     socket: &mut WebSocket,
-    frames: &mut VecDeque<Message>,
+    frame: &mut Option<Message>,
     context: &mut Context<'_>,
 ) -> Poll<()> {
-    while !frames.is_empty() {
+    if frame.is_some() {
         if ready!(socket.poll_ready_unpin(context)).is_err() {
             return Poll::Ready(());
         }
-        if let Some(frame) = frames.pop_front() {
+        if let Some(frame) = frame.take() {
             if socket.start_send_unpin(frame).is_err() {
                 return Poll::Ready(());
             }

@@ -108,7 +108,7 @@ impl Switchboard {
 
     /// Counts an error a connection's task sent itself.
     pub fn refused(&self, error: &ProtocolError) {
-        if let Some(index) = ErrorCode::ALL.iter().position(|code| *code == error.code()) {
+        if let Some(index) = error.code().index() {
             self.edge_refusals[index].fetch_add(1, Ordering::Relaxed);
         }
     }

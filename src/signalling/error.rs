@@ -37,6 +37,12 @@ impl ErrorCode {
         ErrorCode::SessionReplaced,
     ];
 
+    /// Where this code stands in [`ErrorCode::ALL`], which counters indexed by code use;
+    /// `None` for [`ErrorCode::Other`].
+    pub fn index(self) -> Option<usize> {
+        Self::ALL.iter().position(|known| *known == self)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::RoomNotSet => "room_not_set",

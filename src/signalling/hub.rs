@@ -216,16 +216,13 @@ impl Refusals {
     }
 
     pub fn add(&mut self, code: ErrorCode, n: u64) {
-        if let Some(index) = ErrorCode::ALL.iter().position(|known| *known == code) {
+        if let Some(index) = code.index() {
             self.0[index] += n;
         }
     }
 
     pub fn get(&self, code: ErrorCode) -> u64 {
-        ErrorCode::ALL
-            .iter()
-            .position(|known| *known == code)
-            .map_or(0, |index| self.0[index])
+        code.index().map_or(0, |index| self.0[index])
     }
 }
 
@@ -529,16 +526,7 @@ impl Hub {
             .rooms
             .describe(&claims.id, query.role, query.newcomer_offers);
         if let Some(replaced) = self.rooms.attach(&claims.id, connection) {
-            let error = ProtocolError::SessionReplaced;
-            self.counters.refused.count(error.code());
-            out.push(Outbound {
-                to: replaced,
-                action: Action::Send(ServerMessage::error(&error)),
-            });
-            out.push(Outbound {
-                to: replaced,
-                action: Action::Close(CloseCode::SESSION_REPLACED),
-            });
+            self.refuse_and_close(replaced, &ProtocolError::SessionReplaced, out);
         }
         let held = self.sessions.end(&claims.id);
         self.counters.resumes += 1;
