@@ -33,7 +33,7 @@ use super::{
 };
 use rooms::{Member, Rooms};
 pub use sessions::HeldLimit;
-use sessions::{Held, Sessions};
+use sessions::Sessions;
 use tokens::{Presented, Tokens};
 
 /// The transport's handle for one connection. The hub never sees sockets, only these.
@@ -715,13 +715,10 @@ impl Hub {
                 to,
                 action: Action::Send(relayed),
             }),
-            None => match self.sessions.hold(&target, relayed, self.config.held) {
-                Some(Held::KeptDropping(dropped)) => {
-                    self.counters.held_overflow += dropped as u64;
-                }
-                Some(Held::TooLarge) => self.counters.held_overflow += 1,
-                Some(Held::Kept) | None => {}
-            },
+            None => {
+                let dropped = self.sessions.hold(&target, relayed, self.config.held);
+                self.counters.held_overflow += dropped.unwrap_or(0) as u64;
+            }
         }
     }
 

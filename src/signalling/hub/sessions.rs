@@ -29,21 +29,19 @@ struct Grace {
     held_bytes: usize,
 }
 
+impl Grace {
+    /// Keeps only the held messages `keep` accepts, and their count of bytes in step.
+    fn keep(&mut self, keep: impl FnMut(&ServerMessage) -> bool) {
+        self.held.retain(keep);
+        self.held_bytes = self.held.iter().map(ServerMessage::payload_len).sum();
+    }
+}
+
 #[derive(Default)]
 pub struct Sessions {
     grace: HashMap<MemberId, Grace>,
     /// When each grace period ends: the earliest is a deadline of the hub.
     ends: Schedule<MemberId>,
-}
-
-/// What became of a message for a member in grace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Held {
-    Kept,
-    /// Kept, and this many older ones made way for it.
-    KeptDropping(usize),
-    /// Larger than all a member may have held: dropped.
-    TooLarge,
 }
 
 impl Sessions {
@@ -87,31 +85,27 @@ impl Sessions {
         self.ends.next()
     }
 
-    /// Holds a relayed message for a member in grace. The oldest go first when it is over its
-    /// limit: perfect negotiation re-offers, so the newest descriptions and candidates are the
-    /// ones worth keeping. `None` when the member is not in grace.
+    /// Holds a relayed message for a member in grace, and returns how many messages that
+    /// dropped (this one, if it is larger than all a member may have held). The oldest go
+    /// first when it is over its limit: perfect negotiation re-offers, so the newest
+    /// descriptions and candidates are the ones worth keeping. `None` when the member is not
+    /// in grace.
     pub fn hold(
         &mut self,
         to: &MemberId,
         message: ServerMessage,
         limit: HeldLimit,
-    ) -> Option<Held> {
+    ) -> Option<usize> {
         let grace = self.grace.get_mut(to)?;
         let bytes = message.payload_len();
         if limit.messages == 0 || bytes > limit.bytes {
-            return Some(Held::TooLarge);
+            return Some(1);
         }
         // A newer offer from the same sender replaces one still waiting: the sender rolled the
         // old one back (its watchdog re-offers when no answer comes), and a member returning to
         // a pile of them would answer offers no one holds any more.
         if let Some(sender) = offer_sender(&message) {
-            let before = grace.held.len();
-            grace
-                .held
-                .retain(|earlier| offer_sender(earlier) != Some(sender));
-            if grace.held.len() != before {
-                grace.held_bytes = grace.held.iter().map(ServerMessage::payload_len).sum();
-            }
+            grace.keep(|earlier| offer_sender(earlier) != Some(sender));
         }
         let mut dropped = 0;
         while grace.held.len() >= limit.messages || grace.held_bytes + bytes > limit.bytes {
@@ -123,21 +117,14 @@ impl Sessions {
         }
         grace.held_bytes += bytes;
         grace.held.push_back(message);
-        Some(if dropped == 0 {
-            Held::Kept
-        } else {
-            Held::KeptDropping(dropped)
-        })
+        Some(dropped)
     }
 
     /// Forgets what `sender` sent to `to` while `to` was away: `sender` has left, and a member
     /// coming back must not hear from someone its `info` no longer lists.
     pub fn forget_from(&mut self, to: &MemberId, sender: &MemberId) {
         if let Some(grace) = self.grace.get_mut(to) {
-            grace
-                .held
-                .retain(|message| relayed_from(message) != Some(sender));
-            grace.held_bytes = grace.held.iter().map(ServerMessage::payload_len).sum();
+            grace.keep(|message| relayed_from(message) != Some(sender));
         }
     }
 
