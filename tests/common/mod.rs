@@ -155,15 +155,39 @@ impl TestServer {
     /// Waits until `/metrics` has exactly this line: how a test knows the server noticed
     /// something that happens out of a client's sight, such as a dropped TCP connection.
     pub async fn wait_for_metric(&self, line: &str) {
+        self.wait_for_metrics(&format!("{line:?}"), |metrics| {
+            metrics.lines().any(|metric| metric == line)
+        })
+        .await;
+    }
+
+    /// Waits until the `/metrics` line starting `name ` shows more than `above`.
+    pub async fn wait_for_metric_above(&self, name: &str, above: u64) {
+        self.wait_for_metrics(&format!("{name} above {above}"), |metrics| {
+            metrics
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix(name)?
+                        .strip_prefix(' ')?
+                        .parse::<u64>()
+                        .ok()
+                })
+                .is_some_and(|value| value > above)
+        })
+        .await;
+    }
+
+    /// Scrapes `/metrics` until `done` accepts it, failing with `what` after [`PATIENCE`].
+    async fn wait_for_metrics(&self, what: &str, done: impl Fn(&str) -> bool) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let metrics = self.get("/metrics").await;
-            if metrics.body().lines().any(|metric| metric == line) {
+            if done(metrics.body()) {
                 return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "no {line:?} in\n{}",
+                "no {what} in\n{}",
                 metrics.body()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -197,28 +221,6 @@ impl TestServer {
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\nConnection: close\r\n\r\n"
         ))
         .await
-    }
-
-    /// Waits until the `/metrics` line starting `name ` shows more than `above`.
-    pub async fn wait_for_metric_above(&self, name: &str, above: u64) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let metrics = self.get("/metrics").await;
-            let value = metrics.body().lines().find_map(|line| {
-                line.strip_prefix(name)?
-                    .strip_prefix(' ')?
-                    .parse::<u64>()
-                    .ok()
-            });
-            if value.is_some_and(|value| value > above) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name} stayed at {value:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 
     pub fn portal(&self, query: &str) -> String {
