@@ -85,6 +85,36 @@ impl SizeWatch {
     }
 }
 
+/// Watches the size of the element behind `node` for as long as the calling component lives,
+/// the element it holds after a re-render included, reporting as [`SizeWatch::new`] does.
+pub fn watch_size<E>(
+    node: leptos::prelude::NodeRef<E>,
+    unit: Pixels,
+    report: impl Fn(u32, u32) + Clone + 'static,
+) where
+    E: leptos::tachys::html::element::ElementType + 'static,
+    E::Output: JsCast + Clone + 'static,
+{
+    use leptos::prelude::{Effect, Get, SetValue, StoredValue};
+    let watch = StoredValue::new_local(None::<SizeWatch>);
+    Effect::new(move |_| {
+        if let Some(element) = node.get() {
+            watch.set_value(SizeWatch::new(
+                element.unchecked_ref(),
+                unit,
+                report.clone(),
+            ));
+        }
+    });
+}
+
+/// A serde value as the browser's own object, through JSON: the shapes are the same.
+pub fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
+    let json =
+        serde_json::to_string(value).map_err(|error| JsValue::from_str(&error.to_string()))?;
+    js_sys::JSON::parse(&json)
+}
+
 impl Drop for SizeWatch {
     fn drop(&mut self) {
         self.observer.disconnect();

@@ -37,31 +37,24 @@ pub fn VideoTile(
     // size on every frame of its transition, and each one would have the sender re-encode.
     #[cfg(feature = "hydrate")]
     {
-        use crate::browser::{Pixels, SizeWatch};
         let view = tile.view.clone();
-        let watch = StoredValue::new_local(None::<SizeWatch>);
         let settling = StoredValue::new_local(None::<gloo_timers::callback::Timeout>);
-        Effect::new(move |_| {
-            if let Some(element) = video.get() {
+        crate::browser::watch_size(
+            video,
+            crate::browser::Pixels::Device,
+            move |width, height| {
                 let view = view.clone();
-                watch.set_value(SizeWatch::new(
-                    &element,
-                    Pixels::Device,
-                    move |width, height| {
-                        let view = view.clone();
-                        // A new size cancels the wait for the one before.
-                        settling.set_value(Some(gloo_timers::callback::Timeout::new(
-                            VIEW_SETTLE_MS,
-                            move || {
-                                if view.get_untracked() != (width, height) {
-                                    view.set((width, height));
-                                }
-                            },
-                        )));
+                // A new size cancels the wait for the one before.
+                settling.set_value(Some(gloo_timers::callback::Timeout::new(
+                    VIEW_SETTLE_MS,
+                    move || {
+                        if view.get_untracked() != (width, height) {
+                            view.set((width, height));
+                        }
                     },
-                ));
-            }
-        });
+                )));
+            },
+        );
     }
 
     let state = tile.state.clone();

@@ -34,24 +34,12 @@ pub fn VideoWall(
     // Measured whenever the stage changes size: the window resized, a banner come or gone,
     // the bar wrapping onto a second line when a button appears.
     #[cfg(feature = "hydrate")]
-    {
-        use crate::browser::{Pixels, SizeWatch};
-        let watch = StoredValue::new_local(None::<SizeWatch>);
-        Effect::new(move |_| {
-            if let Some(element) = stage.get() {
-                watch.set_value(SizeWatch::new(
-                    &element,
-                    Pixels::Css,
-                    move |width, height| {
-                        let measured = (f64::from(width), f64::from(height));
-                        if width > 0 && size.get_untracked() != measured {
-                            size.set(measured);
-                        }
-                    },
-                ));
-            }
-        });
-    }
+    crate::browser::watch_size(stage, crate::browser::Pixels::Css, move |width, height| {
+        let measured = (f64::from(width), f64::from(height));
+        if width > 0 && size.get_untracked() != measured {
+            size.set(measured);
+        }
+    });
     // Escape gives the grid back; `f` toggles fullscreen, unless a name is being typed.
     let keys = window_event_listener(leptos::ev::keydown, move |event| {
         let typing = event
@@ -109,7 +97,6 @@ pub fn VideoWall(
             .with(|tiles| tiles.iter().filter(|tile| tile.shows_video).count())
     };
     let receives = model.role.receives();
-    let count = move || shown_count() + usize::from(shows_self());
     // Where each tile goes, by tile key (0: this tab's own), in the order the tiles appeared.
     let placements = Memo::new(move |_| {
         let mut keys = Vec::new();
@@ -183,7 +170,7 @@ pub fn VideoWall(
             <div
                 class="grid"
                 class:focusing=focusing
-                data-count=count
+                data-count=move || placements.with(|layout| layout.placed.len())
                 on:dblclick=move |_| {
                     #[cfg(feature = "hydrate")]
                     crate::browser::toggle_fullscreen();

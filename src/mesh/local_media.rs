@@ -9,6 +9,7 @@ use super::{
     camera_pick::CameraPick,
     video_budget::{CaptureSettings, ViewSize},
 };
+use crate::browser::to_js;
 
 #[wasm_bindgen]
 extern "C" {
@@ -135,13 +136,12 @@ impl Capture {
     /// replaced whole, and a frame rate left out would go back to the device's default.
     pub fn resize(&self, size: ViewSize) -> Option<Result<js_sys::Promise, JsValue>> {
         let frame_rate = self.settings()?.frame_rate;
-        let constraints = format!(
-            r#"{{"width":{{"ideal":{}}},"height":{{"ideal":{}}},"frameRate":{{"ideal":{}}}}}"#,
-            size.width,
-            size.height,
-            if frame_rate > 0.0 { frame_rate } else { 30.0 }
-        );
-        let constraints = js_sys::JSON::parse(&constraints).ok()?;
+        let constraints = to_js(&serde_json::json!({
+            "width": {"ideal": size.width},
+            "height": {"ideal": size.height},
+            "frameRate": {"ideal": if frame_rate > 0.0 { frame_rate } else { 30.0 }},
+        }))
+        .ok()?;
         Some(
             self.adjustable_video_track()?
                 .apply_constraints(&constraints),
@@ -211,7 +211,7 @@ fn video_constraints(pick: Option<&CameraPick>, exact: bool) -> JsValue {
         Some(CameraPick::Device(id)) => constraints["deviceId"] = strongly(id),
         None => {}
     }
-    js_sys::JSON::parse(&constraints.to_string()).unwrap_or(JsValue::TRUE)
+    to_js(&constraints).unwrap_or(JsValue::TRUE)
 }
 
 /// The ids of the device's cameras, in the browser's order; empty where they cannot be listed.

@@ -48,6 +48,7 @@ use super::{
     trace::trace,
     video_budget::{Encoding, ViewSize},
 };
+use crate::browser::to_js;
 use crate::{
     components::model::Tile,
     signalling::{
@@ -1232,13 +1233,6 @@ fn stats_entries(report: &JsValue) -> Vec<StatsEntry> {
         .filter_map(|stats| js_sys::JSON::stringify(&stats).ok()?.as_string())
         .filter_map(|json| serde_json::from_str(&json).ok())
         .collect()
-}
-
-/// A serde value as the browser's own object, through JSON: the shapes are the same.
-fn to_js(value: &impl serde::Serialize) -> Result<JsValue, JsValue> {
-    let json =
-        serde_json::to_string(value).map_err(|error| JsValue::from_str(&error.to_string()))?;
-    js_sys::JSON::parse(&json)
 }
 
 fn warn(what: &str, error: &JsValue) {
