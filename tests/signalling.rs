@@ -96,6 +96,47 @@ async fn room_errors_close_with_1008() {
 }
 
 #[tokio::test]
+async fn a_joiner_with_a_verifier_lands_apart_from_the_public_room_of_that_name() {
+    const VERIFIER: &str = "verifier=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let server = TestServer::start(&[]).await;
+    let (mut public, public_welcome, _) = Client::join(&server, "home").await;
+    let (mut b, b_welcome, b_info) =
+        Client::join_with(&server, &format!("room=home&{VERIFIER}")).await;
+    assert!(b_info.members.is_empty(), "{b_info:?}");
+    assert_eq!(b_welcome.room.as_str(), "home");
+    let (mut c, c_welcome, c_info) =
+        Client::join_with(&server, &format!("room=home&{VERIFIER}")).await;
+    assert_eq!(c_info.members.len(), 1);
+    assert_eq!(c_info.members[0].id, b_welcome.id);
+    b.info().await;
+
+    // A sealed description goes through as written, sealed.
+    let sealed = json!({"type": "offer", "sealed": "bm90IHJlYWxseSBzZWFsZWQgYnV0IGxvbmcgZW5vdWdo"});
+    b.send(json!({"type": "description", "description": sealed, "target": c_welcome.id.as_str()}))
+        .await;
+    assert_eq!(
+        c.recv_json().await,
+        json!({"type": "description", "description": sealed, "from": b_welcome.id.as_str()})
+    );
+    // Nothing crosses between the two rooms of one name.
+    public
+        .send(json!({"type": "candidate", "candidate": null, "target": b_welcome.id.as_str()}))
+        .await;
+    assert_eq!(public.error_code().await, "target_not_found");
+    c.send(json!({"type": "candidate", "candidate": null, "target": public_welcome.id.as_str()}))
+        .await;
+    assert_eq!(c.error_code().await, "target_not_found");
+    public.expect_nothing_queued().await;
+
+    let rooms: serde_json::Value = server.get_json("/api/rooms").await;
+    assert_eq!(rooms, json!([{"name": "home", "members": 1}]));
+
+    let mut bad = Client::connect(&server, "room=home&verifier=short").await;
+    assert_eq!(bad.error_code().await, "room_invalid");
+    assert_eq!(bad.ending().await, Ending::Closed(1008));
+}
+
+#[tokio::test]
 async fn message_errors_keep_the_connection_usable() {
     let server = TestServer::start(&[]).await;
     let (mut a, _, _) = Client::join(&server, "home").await;

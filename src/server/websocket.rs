@@ -11,6 +11,7 @@ use axum::{
 
 use super::{connection::Connection, SignallingService};
 use crate::signalling::{
+    private_room::VERIFIER,
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
     JoinQuery,
 };
@@ -99,6 +100,7 @@ fn join_query(query: Option<&str>) -> JoinQuery {
         match key.as_ref() {
             "room" if join.room.is_none() => join.room = Some(value.into_owned()),
             "token" if join.token.is_none() => join.token = Some(value.into_owned()),
+            VERIFIER if join.verifier.is_none() => join.verifier = Some(value.into_owned()),
             NEWCOMER_OFFERS if !seen_newcomer_offers => {
                 seen_newcomer_offers = true;
                 join.newcomer_offers = value == "1";
@@ -143,7 +145,7 @@ mod tests {
             room: room.map(Into::into),
             token: token.map(Into::into),
             newcomer_offers,
-            role: Role::Both,
+            ..JoinQuery::default()
         };
         assert_eq!(
             join_query(Some("room=home&id=mine&token=a.b")),
@@ -162,6 +164,12 @@ mod tests {
             query(None, None, false)
         );
         assert_eq!(join_query(None), JoinQuery::default());
+        assert_eq!(
+            join_query(Some("room=home&verifier=abc&verifier=def"))
+                .verifier
+                .as_deref(),
+            Some("abc")
+        );
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub enum ProtocolError {
     RoomNotFound(String),
     #[error("a room name is 1 to 64 characters of a-z A-Z 0-9 - _ .")]
     RoomInvalid,
+    /// Told with `room_invalid`: to a client it is the same mistake, a room it cannot join.
+    #[error("a private room's verifier is 43 characters of base64url (32 bytes)")]
+    VerifierInvalid,
     #[error("room {room:?} is full: it already has {max} {seats}")]
     RoomFull {
         room: String,
@@ -132,7 +135,7 @@ impl ProtocolError {
         match self {
             ProtocolError::RoomNotSet => ErrorCode::RoomNotSet,
             ProtocolError::RoomNotFound(_) => ErrorCode::RoomNotFound,
-            ProtocolError::RoomInvalid => ErrorCode::RoomInvalid,
+            ProtocolError::RoomInvalid | ProtocolError::VerifierInvalid => ErrorCode::RoomInvalid,
             ProtocolError::RoomFull { .. } => ErrorCode::RoomFull,
             ProtocolError::BadMessage(_) => ErrorCode::BadMessage,
             ProtocolError::UnknownType(_) => ErrorCode::UnknownType,

@@ -25,6 +25,7 @@ use serde::Serialize;
 
 use super::{
     error::{CloseCode, ErrorCode, ProtocolError},
+    private_room::{RoomId, RoomVerifier},
     protocol::{
         ClientMessage, Limits, MemberId, Role, RoomName, RtcConfiguration, ServerMessage, Welcome,
     },
@@ -155,6 +156,8 @@ pub enum Departure {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JoinQuery {
     pub room: Option<String>,
+    /// A private room's verifier, as given: members with another (or none) are elsewhere.
+    pub verifier: Option<String>,
     pub token: Option<String>,
     /// The client waits for a newcomer's offer
     /// ([`NEWCOMER_OFFERS`](super::protocol::NEWCOMER_OFFERS)); the others are told so.
@@ -340,14 +343,17 @@ impl Hub {
     }
 
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        let count = |name: &RoomName| self.rooms.members_of(name).len();
+        // Only public rooms: a private room is listed nowhere, and its members are counted in
+        // no public room of the same name.
+        let count = |name: &RoomName| self.rooms.members_of(&RoomId::public(name.clone())).len();
         let mut rooms: Vec<RoomSummary> = match &self.config.rooms {
             RoomPolicy::Any => self
                 .rooms
                 .room_names()
-                .map(|name| RoomSummary {
-                    name: name.clone(),
-                    members: count(name),
+                .filter(|room| !room.is_private())
+                .map(|room| RoomSummary {
+                    name: room.name.clone(),
+                    members: count(&room.name),
                 })
                 .collect(),
             RoomPolicy::Fixed(names) => names
@@ -458,7 +464,7 @@ impl Hub {
         query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) {
-        let room = match self.admit_room(query.room.as_deref()) {
+        let room = match self.admit_room(query.room.as_deref(), query.verifier.as_deref()) {
             Ok(room) => room,
             Err(error) => return self.refuse_and_close(connection, &error, out),
         };
@@ -485,14 +491,24 @@ impl Hub {
         self.join(now, connection, room, None, query, out);
     }
 
-    fn admit_room(&self, room: Option<&str>) -> Result<RoomName, ProtocolError> {
+    /// A fixed room list names rooms, public or private: with `--rooms home`, a private
+    /// `home` may be held too, and no other name.
+    fn admit_room(
+        &self,
+        room: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<RoomId, ProtocolError> {
         let name = room.ok_or(ProtocolError::RoomNotSet)?;
         let room = RoomName::parse(name)?;
+        let verifier = verifier.map(RoomVerifier::parse).transpose()?;
         match &self.config.rooms {
             RoomPolicy::Fixed(names) if !names.contains(&room) => {
                 Err(ProtocolError::RoomNotFound(name.to_string()))
             }
-            _ => Ok(room),
+            _ => Ok(RoomId {
+                name: room,
+                verifier,
+            }),
         }
     }
 
@@ -556,7 +572,7 @@ impl Hub {
         &mut self,
         now: Timestamp,
         connection: ConnectionId,
-        room: RoomName,
+        room: RoomId,
         id: Option<MemberId>,
         query: &JoinQuery,
         out: &mut Vec<Outbound>,
@@ -595,7 +611,7 @@ impl Hub {
     /// holds already are its own.
     fn seat_refusal(
         &self,
-        room: &RoomName,
+        room: &RoomId,
         role: Role,
         resuming: Option<(&MemberId, Role)>,
     ) -> Option<ProtocolError> {
@@ -622,7 +638,7 @@ impl Hub {
         &self,
         connection: ConnectionId,
         id: &MemberId,
-        room: &RoomName,
+        room: &RoomId,
         token: super::protocol::ResumeToken,
     ) -> Outbound {
         Outbound {
@@ -631,7 +647,7 @@ impl Hub {
                 id: id.clone(),
                 token,
                 rtc: Arc::clone(&self.rtc),
-                room: room.clone(),
+                room: room.name.clone(),
                 limits: Arc::clone(&self.limits),
             }))),
         }
@@ -765,7 +781,7 @@ impl Hub {
 
     /// Tells every connected member of a room that has not heard of its latest change who is
     /// in it. A member in grace gets a fresh `info` when it resumes; nothing to hold.
-    fn announce(&mut self, room: &RoomName, out: &mut Vec<Outbound>) {
+    fn announce(&mut self, room: &RoomId, out: &mut Vec<Outbound>) {
         for (id, connection) in self.rooms.behind(room) {
             self.send_info(connection, &id, out);
         }

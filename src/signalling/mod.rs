@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod hub;
+pub mod private_room;
 pub mod protocol;
 pub mod token;
 
@@ -12,6 +13,7 @@ pub use hub::{
     Action, ConnectionId, Departure, HeldLimit, Hub, HubConfig, Input, JoinQuery, Outbound,
     RateLimit, RoomPolicy, RoomSummary,
 };
+pub use private_room::{RoomId, RoomKey, RoomVerifier};
 pub use protocol::{ClientMessage, MemberId, RoomName, ServerMessage};
 
 /// Milliseconds on a clock that never runs backwards, counted from the Unix epoch: the server

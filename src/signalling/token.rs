@@ -8,7 +8,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{
-    protocol::{MemberId, ResumeToken, RoomName},
+    private_room::RoomId,
+    protocol::{MemberId, ResumeToken},
     Timestamp,
 };
 
@@ -20,7 +21,9 @@ const FIXED_LEN: usize = 1 + 16 + 8 + 8 + 1;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claims {
     pub id: MemberId,
-    pub room: RoomName,
+    /// The room, with its verifier if private: a token of a public room resumes nothing in a
+    /// private room of the same name, nor the other way round.
+    pub room: RoomId,
     /// 128 random bits, so that tokens cannot be guessed and the newest one can be told apart.
     pub nonce: u128,
     pub issued: Timestamp,
@@ -43,7 +46,8 @@ impl TokenSigner {
 
     pub fn sign(&self, claims: &Claims) -> ResumeToken {
         let id = claims.id.as_str().as_bytes();
-        let room = claims.room.as_str().as_bytes();
+        let room = claims.room.encode();
+        let room = room.as_bytes();
         // Ids longer than 255 bytes never come from this server; truncating keeps the layout
         // well-formed, and the truncated token then simply fails to resume.
         let id = &id[..id.len().min(u8::MAX as usize)];
@@ -90,7 +94,7 @@ impl TokenSigner {
         let room = std::str::from_utf8(body.get(FIXED_LEN + id_len..)?).ok()?;
         Some(Claims {
             id: MemberId::new(id),
-            room: RoomName::parse(room).ok()?,
+            room: RoomId::decode(room)?,
             nonce,
             issued,
             expires,
@@ -101,11 +105,12 @@ impl TokenSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signalling::{RoomName, RoomVerifier};
 
     fn claims() -> Claims {
         Claims {
             id: MemberId::new("0123456789abcdef0123456789abcdef"),
-            room: RoomName::parse("home").unwrap(),
+            room: RoomId::public(RoomName::parse("home").unwrap()),
             nonce: 0xfeed_beef,
             issued: Timestamp(1_000),
             expires: Timestamp(2_000),
@@ -128,6 +133,17 @@ mod tests {
         let flipped = if tampered.starts_with('A') { "B" } else { "A" };
         tampered.replace_range(0..1, flipped);
         assert_eq!(TokenSigner::new(b"secret").verify(&tampered), None);
+    }
+
+    #[test]
+    fn a_private_rooms_token_names_its_verifier() {
+        let signer = TokenSigner::new(b"secret");
+        let mut private = claims();
+        private.room.verifier =
+            Some(RoomVerifier::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap());
+        let token = signer.sign(&private);
+        assert_eq!(signer.verify(token.as_str()), Some(private));
+        assert_ne!(signer.verify(token.as_str()), Some(claims()));
     }
 
     #[test]

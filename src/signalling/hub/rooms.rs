@@ -8,13 +8,14 @@ use std::collections::HashMap;
 
 use super::schedule::Schedule;
 use crate::signalling::{
-    protocol::{Info, MemberId, Peer, Role, RoomName, ServerMessage},
+    private_room::RoomId,
+    protocol::{Info, MemberId, Peer, Role, ServerMessage},
     ConnectionId, Timestamp,
 };
 
 #[derive(Clone, Debug)]
 pub struct Member {
-    pub room: RoomName,
+    pub room: RoomId,
     /// Told to the others in `info`: whether this member waits for a newcomer's offer, as
     /// its newest connection said.
     pub newcomer_offers: bool,
@@ -40,11 +41,11 @@ struct Room {
 
 #[derive(Default)]
 pub struct Rooms {
-    rooms: HashMap<RoomName, Room>,
+    rooms: HashMap<RoomId, Room>,
     members: HashMap<MemberId, Member>,
     connections: HashMap<ConnectionId, MemberId>,
     /// Rooms that owe an `info`, by when: the earliest is a deadline of the hub.
-    owed: Schedule<RoomName>,
+    owed: Schedule<RoomId>,
 }
 
 impl Rooms {
@@ -61,7 +62,7 @@ impl Rooms {
         self.connections.get(&connection)
     }
 
-    pub fn members_of(&self, room: &RoomName) -> &[MemberId] {
+    pub fn members_of(&self, room: &RoomId) -> &[MemberId] {
         self.rooms
             .get(room)
             .map_or(&[], |room| room.members.as_slice())
@@ -131,7 +132,7 @@ impl Rooms {
 
     /// How many of the room's members, other than `except`, hold a seat of each kind:
     /// (watching, sending).
-    pub fn seats_taken(&self, room: &RoomName, except: Option<&MemberId>) -> (usize, usize) {
+    pub fn seats_taken(&self, room: &RoomId, except: Option<&MemberId>) -> (usize, usize) {
         self.members_of(room)
             .iter()
             .filter(|id| except != Some(*id))
@@ -176,7 +177,7 @@ impl Rooms {
     /// now: the first change after a quiet `window` is told at once, later ones within the
     /// window are owed and told together when it ends, so that a burst of joins and leaves
     /// costs each member one `info` per window rather than one per change.
-    pub fn changed(&mut self, room_name: &RoomName, now: Timestamp, window_ms: u64) -> bool {
+    pub fn changed(&mut self, room_name: &RoomId, now: Timestamp, window_ms: u64) -> bool {
         let Some(room) = self.rooms.get_mut(room_name) else {
             return false;
         };
@@ -199,7 +200,7 @@ impl Rooms {
     /// Settles the `info` a room owes, if it owes one: returns whether its members are to be
     /// told now. Called when the window ends, and before anything else reaches the room's
     /// members, so that no one hears from a member before hearing that it is there.
-    pub fn settle(&mut self, room_name: &RoomName, now: Timestamp) -> bool {
+    pub fn settle(&mut self, room_name: &RoomId, now: Timestamp) -> bool {
         let Some(room) = self.rooms.get_mut(room_name) else {
             return false;
         };
@@ -212,13 +213,13 @@ impl Rooms {
     }
 
     /// Rooms whose window has ended with an `info` owed.
-    pub fn owing_by(&self, now: Timestamp) -> Vec<RoomName> {
+    pub fn owing_by(&self, now: Timestamp) -> Vec<RoomId> {
         self.owed.due_by(now)
     }
 
     /// The room's connected members told an older version than its own, and their
     /// connections: those an `info` is for.
-    pub fn behind(&self, room_name: &RoomName) -> Vec<(MemberId, ConnectionId)> {
+    pub fn behind(&self, room_name: &RoomId) -> Vec<(MemberId, ConnectionId)> {
         let Some(room) = self.rooms.get(room_name) else {
             return Vec::new();
         };
@@ -236,7 +237,7 @@ impl Rooms {
         self.owed.next()
     }
 
-    pub fn room_names(&self) -> impl Iterator<Item = &RoomName> {
+    pub fn room_names(&self) -> impl Iterator<Item = &RoomId> {
         self.rooms.keys()
     }
 

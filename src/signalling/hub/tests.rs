@@ -128,7 +128,7 @@ impl Harness {
             room: room.map(Into::into),
             token: token.map(Into::into),
             newcomer_offers: false,
-            role: Role::Both,
+            ..JoinQuery::default()
         })
     }
 
@@ -222,7 +222,7 @@ fn info_tells_which_members_wait_for_a_newcomers_offer() {
         room: Some("home".into()),
         token,
         newcomer_offers: true,
-        role: Role::Both,
+        ..JoinQuery::default()
     };
     let (first, out) = h.connect_with(&ours(None));
     let first_id = out.to(first).welcome().id.clone();
@@ -553,6 +553,100 @@ fn a_token_for_another_room_or_a_forged_one_joins_fresh() {
     );
 }
 
+const VERIFIER_1: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const VERIFIER_2: &str = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA";
+
+fn connect_private(
+    h: &mut Harness,
+    room: &str,
+    verifier: &str,
+    token: Option<&str>,
+) -> (ConnectionId, Outputs) {
+    h.connect_with(&JoinQuery {
+        room: Some(room.into()),
+        verifier: Some(verifier.into()),
+        token: token.map(Into::into),
+        ..JoinQuery::default()
+    })
+}
+
+#[test]
+fn a_private_room_is_apart_from_rooms_of_the_same_name_with_another_verifier_or_none() {
+    let mut h = Harness::new();
+    let (public, public_id, _) = h.join("home");
+    let (b, out) = connect_private(&mut h, "home", VERIFIER_1, None);
+    let (b_id, b_token) = (
+        out.to(b).welcome().id.clone(),
+        out.to(b).welcome().token.as_str().to_string(),
+    );
+    assert_eq!(out.to(b).welcome().room.as_str(), "home");
+    assert!(
+        out.to(b).info().members.is_empty(),
+        "alone in the private room"
+    );
+    assert_eq!(out.receivers(), [b].into(), "the public room hears nothing");
+
+    let (c, out) = connect_private(&mut h, "home", VERIFIER_1, None);
+    assert_eq!(member_ids(out.to(c).info()), [&b_id]);
+    assert_eq!(out.receivers(), [b, c].into());
+    let (d, out) = connect_private(&mut h, "home", VERIFIER_2, None);
+    assert!(
+        out.to(d).info().members.is_empty(),
+        "another key, another room"
+    );
+    assert_eq!(out.receivers(), [d].into());
+
+    // No relay across: neither way, nor from another key's room.
+    for (from, to) in [(public, &b_id), (b, &public_id), (d, &b_id)] {
+        let out = h.text(from, &offer_to(to));
+        assert_eq!(out.to(from).error().code, ErrorCode::TargetNotFound);
+        assert_eq!(out.receivers(), [from].into());
+    }
+
+    // Only the public room is listed, with its own member only.
+    assert_eq!(
+        h.hub.rooms(),
+        [RoomSummary {
+            name: RoomName::parse("home").unwrap(),
+            members: 1
+        }]
+    );
+
+    // A private room's token resumes only with its verifier.
+    h.lose(b);
+    let (e, out) = h.connect(Some("home"), Some(&b_token));
+    assert_ne!(out.to(e).welcome().id, b_id, "not in the public room");
+    let (f, out) = connect_private(&mut h, "home", VERIFIER_2, Some(&b_token));
+    assert_ne!(out.to(f).welcome().id, b_id, "not with another key");
+    let (g, out) = connect_private(&mut h, "home", VERIFIER_1, Some(&b_token));
+    assert_eq!(out.to(g).welcome().id, b_id, "with its own");
+    h.hub.check_invariants();
+}
+
+#[test]
+fn a_verifier_that_is_not_32_bytes_of_base64url_is_refused() {
+    let mut h = Harness::new();
+    // Too short, too long, padded, the wrong alphabet, and bits past the 32 bytes.
+    for verifier in [
+        "",
+        "AAAA",
+        &"A".repeat(44),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB",
+    ] {
+        let (connection, out) = connect_private(&mut h, "home", verifier, None);
+        let received = out.to(connection);
+        assert_eq!(
+            received.error().code,
+            ErrorCode::RoomInvalid,
+            "{verifier:?}"
+        );
+        assert_eq!(received.close(), Some(CloseCode::POLICY), "{verifier:?}");
+    }
+    assert_eq!(h.hub.gauges().members, 0);
+}
+
 #[test]
 fn resuming_a_live_session_replaces_the_old_connection() {
     let mut h = Harness::new();
@@ -857,7 +951,13 @@ fn random_inputs_never_leak_or_panic() {
                 } else {
                     Some(tokens[pick(&mut rng, tokens.len())].clone())
                 };
-                let (connection, out) = h.connect(Some(room), token.as_deref());
+                let verifier = [None, Some(VERIFIER_1)][pick(&mut rng, 2)];
+                let (connection, out) = h.connect_with(&JoinQuery {
+                    room: Some(room.into()),
+                    token,
+                    verifier: verifier.map(Into::into),
+                    ..JoinQuery::default()
+                });
                 let received = out.to(connection);
                 if received.close().is_none() {
                     tokens.push(received.welcome().token.as_str().to_string());

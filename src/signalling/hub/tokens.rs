@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::schedule::Schedule;
 use crate::signalling::{
-    protocol::{MemberId, ResumeToken, RoomName},
+    private_room::RoomId,
+    protocol::{MemberId, ResumeToken},
     token::{Claims, TokenSigner},
     Timestamp,
 };
@@ -60,7 +61,7 @@ impl Tokens {
         }
     }
 
-    pub fn check(&self, token: &str, room: &RoomName, now: Timestamp) -> Presented {
+    pub fn check(&self, token: &str, room: &RoomId, now: Timestamp) -> Presented {
         let Some(claims) = self
             .signer
             .verify(token)
@@ -83,7 +84,7 @@ impl Tokens {
     pub fn issue(
         &mut self,
         id: &MemberId,
-        room: &RoomName,
+        room: &RoomId,
         nonce: u128,
         presented: Option<u128>,
         now: Timestamp,
@@ -124,7 +125,7 @@ impl Tokens {
     pub fn renew(
         &mut self,
         id: &MemberId,
-        room: &RoomName,
+        room: &RoomId,
         nonce: u128,
         now: Timestamp,
     ) -> ResumeToken {

@@ -1,0 +1,488 @@
+//! Private rooms (PROTOCOL.md, "Private rooms"): what a room key derives, and the exact bytes
+//! of a sealed `description` or `candidate`, shared by the server (which only ever sees a
+//! verifier) and the browser (which seals with WebCrypto).
+//!
+//! The cipher itself is not here: the browser seals with its own AES-GCM (`SubtleCrypto`), so
+//! that the sealing key is a non-extractable `CryptoKey` the page's own code cannot read back.
+//! What is here is what both ends must agree on byte for byte: the HKDF inputs, the associated
+//! data and the sealed payload's layout; the tests pin them with fixed vectors computed by an
+//! independent implementation.
+
+use std::{fmt, sync::Arc};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use super::{
+    error::ProtocolError,
+    protocol::{MemberId, RoomName, SdpType},
+};
+
+/// The `/portal` query parameter that carries a private room's verifier.
+pub const VERIFIER: &str = "verifier";
+/// The URL fragment's parameter that carries a room key: `/?room=R#k=<key>`.
+pub const KEY_PARAMETER: &str = "k";
+/// HKDF `info` of the verifier: what the server is shown.
+pub const VERIFIER_INFO: &[u8] = b"portals/v1 verifier";
+/// HKDF `info` of the sealing key: what never leaves the browser.
+pub const SEALING_INFO: &[u8] = b"portals/v1 seal";
+/// The first field of every sealed message's associated data.
+pub const SEAL_LABEL: &str = "portals/v1 seal";
+/// AES-GCM nonce length: 96 bits, random per message.
+pub const NONCE_BYTES: usize = 12;
+/// AES-GCM tag length: 128 bits, at the end of the ciphertext (as WebCrypto returns it).
+pub const TAG_BYTES: usize = 16;
+/// 256 bits, base64url without padding.
+const KEY_BYTES: usize = 32;
+const ENCODED_KEY_LEN: usize = 43;
+
+/// A private room's key: 256 random bits, only ever in the page's URL fragment (which browsers
+/// never send to a server) and in the browser.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RoomKey([u8; KEY_BYTES]);
+
+impl RoomKey {
+    pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+        Self(bytes)
+    }
+
+    /// A key as written in a fragment: exactly 43 characters of base64url, no padding.
+    pub fn parse(text: &str) -> Option<Self> {
+        decode_32(text).map(Self)
+    }
+
+    /// The key in a URL fragment `#k=…`, if the fragment has one (`None` for an unkeyed room).
+    /// `Some(None)` is a fragment that names a key that is not one: the page says so rather
+    /// than joining the public room of the same name.
+    pub fn from_fragment(fragment: &str) -> Option<Option<Self>> {
+        let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+        fragment
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(KEY_PARAMETER)?.strip_prefix('='))
+            .map(Self::parse)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; KEY_BYTES] {
+        &self.0
+    }
+
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
+impl fmt::Debug for RoomKey {
+    /// A key is the room's whole secret: keep it out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RoomKey(…)")
+    }
+}
+
+/// HKDF-SHA-256 of a room key, with the room name as salt: the verifier and the sealing key
+/// differ by their `info`, so one cannot be had from the other, and a key reused under another
+/// name derives other keys.
+pub fn hkdf_salt(room: &RoomName) -> &[u8] {
+    room.as_str().as_bytes()
+}
+
+/// What a joiner of a private room shows the server: 32 bytes derived from the room key,
+/// base64url without padding. The server keeps members with different verifiers for one name
+/// in different rooms; knowing a verifier gives no way to the sealing key.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomVerifier(Arc<str>);
+
+impl RoomVerifier {
+    pub fn parse(text: &str) -> Result<Self, ProtocolError> {
+        decode_32(text)
+            .map(|_| Self(text.into()))
+            .ok_or(ProtocolError::VerifierInvalid)
+    }
+
+    pub fn from_bytes(bytes: &[u8; KEY_BYTES]) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(bytes).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RoomVerifier {
+    /// It lets anyone join the room at the server (though not read it): keep it out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RoomVerifier(…)")
+    }
+}
+
+/// Which room a member is in, for the server: a name, and for a private room its verifier.
+/// Members with the same name and different verifiers (or none) never meet.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId {
+    pub name: RoomName,
+    pub verifier: Option<RoomVerifier>,
+}
+
+impl RoomId {
+    pub fn public(name: RoomName) -> Self {
+        Self {
+            name,
+            verifier: None,
+        }
+    }
+
+    pub fn is_private(&self) -> bool {
+        self.verifier.is_some()
+    }
+
+    /// Written into resume tokens: the name, and `:` and the verifier for a private room
+    /// (neither contains a `:`).
+    pub fn encode(&self) -> String {
+        match &self.verifier {
+            Some(verifier) => format!("{}:{}", self.name, verifier.as_str()),
+            None => self.name.to_string(),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (name, verifier) = match text.split_once(':') {
+            Some((name, verifier)) => (name, Some(RoomVerifier::parse(verifier).ok()?)),
+            None => (text, None),
+        };
+        Some(Self {
+            name: RoomName::parse(name).ok()?,
+            verifier,
+        })
+    }
+}
+
+impl fmt::Debug for RoomId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.verifier {
+            Some(_) => write!(f, "RoomId({}, private)", self.name),
+            None => write!(f, "RoomId({})", self.name),
+        }
+    }
+}
+
+impl fmt::Display for RoomId {
+    /// The name a person gave the room: what errors and logs show.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.name, f)
+    }
+}
+
+/// What a sealed message is, bound into its associated data so that the server can neither
+/// turn an offer into an answer nor a candidate into a description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealedKind {
+    Description(SdpType),
+    Candidate,
+}
+
+impl SealedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Description(SdpType::Offer) => "offer",
+            Self::Description(SdpType::Pranswer) => "pranswer",
+            Self::Description(SdpType::Answer) => "answer",
+            Self::Description(SdpType::Rollback) => "rollback",
+            Self::Candidate => "candidate",
+        }
+    }
+}
+
+/// The associated data of one sealed message: the label, its kind, the room's name, the
+/// sender's id and the receiver's id, each as a 2-byte big-endian length and its UTF-8 bytes.
+/// Length-prefixed, so that no choice of ids makes two different messages' data the same; with
+/// both ids in, a message opens only from its sender and only at its receiver.
+pub fn associated_data(
+    kind: SealedKind,
+    room: &RoomName,
+    from: &MemberId,
+    to: &MemberId,
+) -> Vec<u8> {
+    let fields = [
+        SEAL_LABEL,
+        kind.as_str(),
+        room.as_str(),
+        from.as_str(),
+        to.as_str(),
+    ];
+    let mut data = Vec::with_capacity(fields.iter().map(|field| 2 + field.len()).sum());
+    for field in fields {
+        // Room names are at most 64 bytes; a server's id longer than 65535 bytes is cut to
+        // that, and the message then does not open (the receiver's copy of the id is whole).
+        let bytes = &field.as_bytes()[..field.len().min(usize::from(u16::MAX))];
+        data.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+        data.extend_from_slice(bytes);
+    }
+    data
+}
+
+/// `sealed`: the nonce, then AES-GCM's ciphertext with its tag, as one base64url string
+/// without padding.
+pub fn encode_sealed(nonce: &[u8; NONCE_BYTES], ciphertext_and_tag: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(NONCE_BYTES + ciphertext_and_tag.len());
+    bytes.extend_from_slice(nonce);
+    bytes.extend_from_slice(ciphertext_and_tag);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The nonce and the ciphertext with its tag, or `None` for what cannot be a sealed message.
+pub fn decode_sealed(sealed: &str) -> Option<([u8; NONCE_BYTES], Vec<u8>)> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if bytes.len() < NONCE_BYTES + TAG_BYTES {
+        return None;
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_BYTES);
+    Some((nonce.try_into().ok()?, rest.to_vec()))
+}
+
+/// 43 characters of base64url that decode to exactly 32 bytes, written the one canonical way
+/// (the last character's two spare bits zero), so that one verifier has one spelling.
+fn decode_32(text: &str) -> Option<[u8; KEY_BYTES]> {
+    if text.len() != ENCODED_KEY_LEN {
+        return None;
+    }
+    let bytes: [u8; KEY_BYTES] = URL_SAFE_NO_PAD.decode(text).ok()?.try_into().ok()?;
+    (URL_SAFE_NO_PAD.encode(bytes) == text).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use aes_gcm::{
+        aead::{Aead, Payload},
+        Aes256Gcm, KeyInit, Nonce,
+    };
+    use hkdf::Hkdf;
+    use serde::Deserialize;
+    use sha2::Sha256;
+
+    use super::*;
+
+    /// `tests/vectors/private-room.json`, computed by another implementation.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Vectors {
+        key: String,
+        room: String,
+        verifier: String,
+        sealing_key_hex: String,
+        nonce_hex: String,
+        messages: Vec<Message>,
+    }
+
+    #[derive(Deserialize)]
+    struct Message {
+        kind: String,
+        from: String,
+        to: String,
+        plaintext: String,
+        sealed: String,
+    }
+
+    fn vectors() -> Vectors {
+        serde_json::from_str(include_str!("../../tests/vectors/private-room.json"))
+            .expect("the vectors file is valid")
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn derive(key: &RoomKey, room: &RoomName, info: &[u8]) -> [u8; 32] {
+        let mut out = [0; 32];
+        Hkdf::<Sha256>::new(Some(hkdf_salt(room)), key.as_bytes())
+            .expand(info, &mut out)
+            .unwrap();
+        out
+    }
+
+    fn kind(name: &str) -> SealedKind {
+        match name {
+            "offer" => SealedKind::Description(SdpType::Offer),
+            "answer" => SealedKind::Description(SdpType::Answer),
+            "candidate" => SealedKind::Candidate,
+            other => panic!("no kind {other}"),
+        }
+    }
+
+    fn seal(
+        sealing_key: &[u8; 32],
+        nonce: &[u8; NONCE_BYTES],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> String {
+        let cipher = Aes256Gcm::new(sealing_key.into());
+        let ciphertext = cipher
+            .encrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .unwrap();
+        encode_sealed(nonce, &ciphertext)
+    }
+
+    fn open(sealing_key: &[u8; 32], aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        let (nonce, ciphertext) = decode_sealed(sealed)?;
+        Aes256Gcm::new(sealing_key.into())
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad,
+                },
+            )
+            .ok()
+    }
+
+    #[test]
+    fn the_key_derives_the_verifier_and_the_sealing_key_of_the_vectors() {
+        let v = vectors();
+        let key = RoomKey::parse(&v.key).unwrap();
+        assert_eq!(key.encode(), v.key);
+        let room = RoomName::parse(&v.room).unwrap();
+        let verifier = RoomVerifier::from_bytes(&derive(&key, &room, VERIFIER_INFO));
+        assert_eq!(verifier.as_str(), v.verifier);
+        assert_eq!(
+            derive(&key, &room, SEALING_INFO).to_vec(),
+            hex(&v.sealing_key_hex)
+        );
+        // Another name, other keys: a key is never shared between two rooms.
+        let elsewhere = RoomName::parse("misc").unwrap();
+        assert_ne!(
+            derive(&key, &elsewhere, SEALING_INFO),
+            derive(&key, &room, SEALING_INFO)
+        );
+    }
+
+    #[test]
+    fn sealing_gives_the_vectors_and_each_opens_only_as_sealed() {
+        let v = vectors();
+        let key = RoomKey::parse(&v.key).unwrap();
+        let room = RoomName::parse(&v.room).unwrap();
+        let sealing_key = derive(&key, &room, SEALING_INFO);
+        let nonce: [u8; NONCE_BYTES] = hex(&v.nonce_hex).try_into().unwrap();
+        for message in &v.messages {
+            let (from, to) = (MemberId::new(&*message.from), MemberId::new(&*message.to));
+            let kind = kind(&message.kind);
+            let aad = associated_data(kind, &room, &from, &to);
+            let sealed = seal(&sealing_key, &nonce, &aad, message.plaintext.as_bytes());
+            assert_eq!(sealed, message.sealed, "{}", message.kind);
+            assert_eq!(
+                open(&sealing_key, &aad, &sealed).as_deref(),
+                Some(message.plaintext.as_bytes())
+            );
+
+            // Replayed to another member, or with the sender changed, or as another kind,
+            // or in another room, or under another key: it does not open.
+            let other = MemberId::new("c3");
+            let other_room = RoomName::parse("misc").unwrap();
+            let other_kind = if kind == SealedKind::Candidate {
+                SealedKind::Description(SdpType::Offer)
+            } else {
+                SealedKind::Candidate
+            };
+            for (why, aad) in [
+                (
+                    "another receiver",
+                    associated_data(kind, &room, &from, &other),
+                ),
+                ("another sender", associated_data(kind, &room, &other, &to)),
+                (
+                    "sender and receiver swapped",
+                    associated_data(kind, &room, &to, &from),
+                ),
+                (
+                    "another kind",
+                    associated_data(other_kind, &room, &from, &to),
+                ),
+                (
+                    "another room",
+                    associated_data(kind, &other_room, &from, &to),
+                ),
+            ] {
+                assert_eq!(open(&sealing_key, &aad, &sealed), None, "{why}");
+            }
+            let other_key = derive(&RoomKey::from_bytes([9; 32]), &room, SEALING_INFO);
+            assert_eq!(open(&other_key, &aad, &sealed), None, "another key");
+            // One bit changed anywhere, nonce included.
+            let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+            for at in [0, NONCE_BYTES, bytes.len() - 1] {
+                bytes[at] ^= 1;
+                let flipped = URL_SAFE_NO_PAD.encode(&bytes);
+                assert_eq!(open(&sealing_key, &aad, &flipped), None, "bit {at}");
+                bytes[at] ^= 1;
+            }
+        }
+    }
+
+    #[test]
+    fn associated_data_is_length_prefixed_so_ids_cannot_shift_between_fields() {
+        let room = RoomName::parse("home").unwrap();
+        let aad = |from: &str, to: &str| {
+            associated_data(
+                SealedKind::Candidate,
+                &room,
+                &MemberId::new(from),
+                &MemberId::new(to),
+            )
+        };
+        assert_ne!(aad("ab", "c"), aad("a", "bc"));
+        let mut expected = Vec::new();
+        for field in ["portals/v1 seal", "candidate", "home", "a", "b"] {
+            expected.extend_from_slice(&(field.len() as u16).to_be_bytes());
+            expected.extend_from_slice(field.as_bytes());
+        }
+        assert_eq!(aad("a", "b"), expected);
+    }
+
+    #[test]
+    fn keys_come_from_the_fragment_and_bad_ones_are_told_apart_from_none() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+        let parsed = RoomKey::from_fragment(&format!("#k={key}"));
+        assert_eq!(
+            parsed.flatten().map(|key| key.encode()).as_deref(),
+            Some(key)
+        );
+        assert!(RoomKey::from_fragment(&format!("#x=1&k={key}"))
+            .flatten()
+            .is_some());
+        assert_eq!(RoomKey::from_fragment(""), None);
+        assert_eq!(RoomKey::from_fragment("#other=1"), None);
+        assert_eq!(RoomKey::from_fragment("#k=tooshort"), Some(None));
+        assert_eq!(RoomKey::from_fragment("#k="), Some(None));
+        assert!(
+            decode_sealed("AAAA").is_none(),
+            "shorter than a nonce and a tag"
+        );
+    }
+
+    #[test]
+    fn a_room_id_survives_its_token_encoding() {
+        let verifier = RoomVerifier::parse("lhBpc--qVnbztsy7Wrg9H3F506-XDCUWZqp-wt0-pa4").unwrap();
+        for room in [
+            RoomId::public(RoomName::parse("home").unwrap()),
+            RoomId {
+                name: RoomName::parse("home").unwrap(),
+                verifier: Some(verifier),
+            },
+        ] {
+            assert_eq!(RoomId::decode(&room.encode()), Some(room));
+        }
+        assert_eq!(RoomId::decode("home:short"), None);
+        assert_eq!(
+            format!(
+                "{:?}",
+                RoomId::decode("home:lhBpc--qVnbztsy7Wrg9H3F506-XDCUWZqp-wt0-pa4")
+            ),
+            "Some(RoomId(home, private))",
+            "the verifier stays out of logs"
+        );
+    }
+}
