@@ -3,6 +3,7 @@
 //! `WebSocket` through web-sys, all owned by one task that handles the mesh's events in order.
 
 pub mod camera_pick;
+pub mod in_order;
 pub mod link_health;
 pub mod link_stats;
 pub mod negotiation;

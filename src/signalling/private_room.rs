@@ -11,10 +11,14 @@
 use std::{fmt, sync::Arc};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::{
     error::ProtocolError,
-    protocol::{MemberId, RoomName, SdpType},
+    protocol::{
+        ClientMessage, MemberId, Relayed, RoomName, SdpType, ServerMessage, SessionDescription,
+    },
 };
 
 /// The `/portal` query parameter that carries a private room's verifier.
@@ -237,6 +241,123 @@ pub fn decode_sealed(sealed: &str) -> Option<([u8; NONCE_BYTES], Vec<u8>)> {
     Some((nonce.try_into().ok()?, rest.to_vec()))
 }
 
+/// A sealed description's payload: its type in the clear, its SDP sealed.
+#[derive(Serialize, Deserialize)]
+struct SealedDescription {
+    #[serde(rename = "type")]
+    kind: SdpType,
+    sealed: String,
+}
+
+/// A sealed candidate's payload: all of it sealed, end-of-candidates too.
+#[derive(Serialize, Deserialize)]
+struct SealedCandidate {
+    sealed: String,
+}
+
+/// What of a message going out is to be sealed: its kind, its receiver and its plaintext.
+/// `None` for a message the server does not relay (a ping), which goes as it is.
+pub fn to_seal(message: &ClientMessage) -> Option<(SealedKind, MemberId, Vec<u8>)> {
+    match message {
+        ClientMessage::Ping(_) => None,
+        ClientMessage::Description {
+            target,
+            description,
+        } => {
+            // Ours to send, so it has its shape.
+            let description = description.parse().ok()?;
+            Some((
+                SealedKind::Description(description.kind),
+                target.clone(),
+                description.sdp.into_bytes(),
+            ))
+        }
+        ClientMessage::Candidate { target, candidate } => Some((
+            SealedKind::Candidate,
+            target.clone(),
+            candidate.json().as_bytes().to_vec(),
+        )),
+    }
+}
+
+/// The message to send in place of one of [`to_seal`]'s, carrying `sealed`.
+pub fn sealed_message(kind: SealedKind, target: MemberId, sealed: String) -> ClientMessage {
+    match kind {
+        SealedKind::Description(kind) => ClientMessage::Description {
+            target,
+            description: relayed(&SealedDescription { kind, sealed }),
+        },
+        SealedKind::Candidate => ClientMessage::Candidate {
+            target,
+            candidate: relayed(&SealedCandidate { sealed }),
+        },
+    }
+}
+
+/// A payload of another shape under a relayed message's type: its shape is checked by the
+/// server as the base type's, which a sealed one has (its other fields are optional there).
+fn relayed<T: DeserializeOwned, S: Serialize>(payload: &S) -> Relayed<T> {
+    let json = serde_json::value::to_raw_value(payload).expect("plain structs serialise to JSON");
+    Relayed::from_json(json).expect("a sealed payload has the shape of the payload it replaces")
+}
+
+/// A message that came in, as a private room sees it.
+#[derive(Debug, PartialEq)]
+pub enum Incoming {
+    /// Not relayed from a member (`welcome`, `info`, `pong`, …): handled as it is.
+    FromServer(ServerMessage),
+    /// To open: from this member, as this kind.
+    Sealed {
+        kind: SealedKind,
+        from: MemberId,
+        sealed: String,
+    },
+    /// A description or candidate that is not sealed: dropped.
+    NotSealed,
+}
+
+pub fn incoming(message: ServerMessage) -> Incoming {
+    match message {
+        ServerMessage::Description { from, description } => {
+            match serde_json::from_str::<SealedDescription>(description.json()) {
+                Ok(payload) => Incoming::Sealed {
+                    kind: SealedKind::Description(payload.kind),
+                    from,
+                    sealed: payload.sealed,
+                },
+                Err(_) => Incoming::NotSealed,
+            }
+        }
+        ServerMessage::Candidate { from, candidate } => {
+            match serde_json::from_str::<SealedCandidate>(candidate.json()) {
+                Ok(payload) => Incoming::Sealed {
+                    kind: SealedKind::Candidate,
+                    from,
+                    sealed: payload.sealed,
+                },
+                Err(_) => Incoming::NotSealed,
+            }
+        }
+        other => Incoming::FromServer(other),
+    }
+}
+
+/// The message that was sealed, from what opened: `None` if that is not a message of the kind
+/// (which only a sender holding the key could have made).
+pub fn opened(kind: SealedKind, from: MemberId, plaintext: Vec<u8>) -> Option<ServerMessage> {
+    let text = String::from_utf8(plaintext).ok()?;
+    Some(match kind {
+        SealedKind::Description(kind) => ServerMessage::Description {
+            from,
+            description: Relayed::new(&SessionDescription { kind, sdp: text }),
+        },
+        SealedKind::Candidate => ServerMessage::Candidate {
+            from,
+            candidate: Relayed::from_json(RawValue::from_string(text).ok()?).ok()?,
+        },
+    })
+}
+
 /// 43 characters of base64url that decode to exactly 32 bytes, written the one canonical way
 /// (the last character's two spare bits zero), so that one verifier has one spelling.
 fn decode_32(text: &str) -> Option<[u8; KEY_BYTES]> {
@@ -420,6 +541,94 @@ mod tests {
                 bytes[at] ^= 1;
             }
         }
+    }
+
+    #[test]
+    fn a_message_sealed_and_opened_is_the_message_sent() {
+        use crate::signalling::protocol::IceCandidate;
+        let sealing_key = [5; 32];
+        let room = RoomName::parse("home").unwrap();
+        let (me, peer) = (MemberId::new("a1"), MemberId::new("b2"));
+        let sent = [
+            ClientMessage::Description {
+                target: peer.clone(),
+                description: Relayed::new(&SessionDescription {
+                    kind: SdpType::Answer,
+                    sdp: "v=0\r\na=fingerprint:sha-256 AB\r\n".into(),
+                }),
+            },
+            ClientMessage::Candidate {
+                target: peer.clone(),
+                candidate: Relayed::new(&Some(IceCandidate {
+                    candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(),
+                    sdp_mid: Some("0".into()),
+                    sdp_m_line_index: Some(0),
+                    username_fragment: None,
+                })),
+            },
+            ClientMessage::Candidate {
+                target: peer.clone(),
+                candidate: Relayed::new(&None),
+            },
+        ];
+        for message in sent {
+            let (kind, target, plaintext) = to_seal(&message).unwrap();
+            let aad = associated_data(kind, &room, &me, &target);
+            let sealed = seal(&sealing_key, &[1; NONCE_BYTES], &aad, &plaintext);
+            let wire = sealed_message(kind, target, sealed).encode();
+            assert!(
+                !wire.contains("fingerprint") && !wire.contains("10.0.0.1"),
+                "{wire}"
+            );
+
+            // Through the server, which stamps `from`, to the peer.
+            let relayed = ServerMessage::decode(
+                &ClientMessage::decode(&wire)
+                    .map(|decoded| match decoded {
+                        ClientMessage::Description { description, .. } => {
+                            ServerMessage::Description {
+                                from: me.clone(),
+                                description,
+                            }
+                        }
+                        ClientMessage::Candidate { candidate, .. } => ServerMessage::Candidate {
+                            from: me.clone(),
+                            candidate,
+                        },
+                        ClientMessage::Ping(_) => unreachable!(),
+                    })
+                    .unwrap()
+                    .encode(),
+            )
+            .unwrap();
+            let Incoming::Sealed { kind, from, sealed } = incoming(relayed) else {
+                panic!("sealed");
+            };
+            let aad = associated_data(kind, &room, &from, &peer);
+            let plaintext = open(&sealing_key, &aad, &sealed).unwrap();
+            let expected = match message {
+                ClientMessage::Description { description, .. } => ServerMessage::Description {
+                    from: me.clone(),
+                    description,
+                },
+                ClientMessage::Candidate { candidate, .. } => ServerMessage::Candidate {
+                    from: me.clone(),
+                    candidate,
+                },
+                ClientMessage::Ping(_) => unreachable!(),
+            };
+            assert_eq!(opened(kind, from, plaintext), Some(expected));
+        }
+        assert_eq!(to_seal(&ClientMessage::Ping(1.into())), None);
+        // What is not sealed in a private room is told apart, to be dropped.
+        let clear = ServerMessage::Description {
+            from: peer,
+            description: Relayed::new(&SessionDescription {
+                kind: SdpType::Offer,
+                sdp: "v=0".into(),
+            }),
+        };
+        assert_eq!(incoming(clear), Incoming::NotSealed);
     }
 
     #[test]
