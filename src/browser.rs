@@ -121,6 +121,41 @@ impl Drop for SizeWatch {
     }
 }
 
+/// `N` bytes from the browser's cryptographic generator (`crypto.getRandomValues`).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], JsValue> {
+    let mut bytes = [0; N];
+    web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .crypto()?
+        .get_random_values_with_u8_array(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens a new private room: a random name (which the server sees) and a random key (in the
+/// fragment, which it does not).
+pub fn open_new_private_room() -> Result<(), JsValue> {
+    let name: String = random_bytes::<5>()?
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let key = crate::signalling::RoomKey::from_bytes(random_bytes()?);
+    let fragment = crate::signalling::private_room::KEY_PARAMETER;
+    web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .location()
+        .set_href(&format!(
+            "/?room=private-{name}#{fragment}={}",
+            key.encode()
+        ))
+}
+
+/// The page URL's fragment (`#…`, or empty), which the browser never sends to a server.
+pub fn url_fragment() -> String {
+    web_sys::window()
+        .and_then(|window| window.location().hash().ok())
+        .unwrap_or_default()
+}
+
 /// `localStorage`, which outlives the tab: what a device keeps between visits (a camera's
 /// name). `None` where storage is refused (private modes) or empty.
 pub fn stored(key: &str) -> Option<String> {

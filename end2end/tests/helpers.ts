@@ -43,7 +43,7 @@ export function printConsoleOnFailure({}, testInfo: TestInfo): void {
 export async function openWall(
   context: BrowserContext,
   room: string,
-  options: { base?: string; query?: string } = {},
+  options: { base?: string; query?: string; fragment?: string } = {},
 ): Promise<Page> {
   const page = await context.newPage();
   const errors: string[] = [];
@@ -56,7 +56,7 @@ export async function openWall(
   (page as Page & { warnings?: string[] }).warnings = warnings;
   const query = options.query ?? "";
   watchConsole(page);
-  await page.goto(`${options.base ?? ""}/?room=${room}${query}${/&debug/.test(query) ? "" : "&debug"}`);
+  await page.goto(`${options.base ?? ""}/?room=${room}${query}${/&debug/.test(query) ? "" : "&debug"}${options.fragment ?? ""}`);
   await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
   return page;
 }

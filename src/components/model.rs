@@ -9,7 +9,7 @@ use send_wrapper::SendWrapper;
 use super::layout::ASPECT;
 use crate::{
     mesh::{link_stats::TileStats, peer_message::CameraName},
-    signalling::{protocol::Role, MemberId},
+    signalling::{protocol::Role, MemberId, RoomKey},
 };
 
 /// A browser `MediaStream` inside a signal. Signals must be `Send`; the wall only ever touches
@@ -191,6 +191,12 @@ pub struct WallModel {
     pub show_stats: RwSignal<bool>,
     /// A passing problem worth telling, e.g. the microphone was refused.
     pub notice: RwSignal<Option<String>>,
+    /// The private room's key, from the URL's fragment, which only the browser sees: set
+    /// after hydration, so both sides first render the same page.
+    pub room_key: RwSignal<Option<RoomKey>>,
+    /// In a private room, messages from members that did not open (or were not sealed) and
+    /// were dropped: shown with `&debug`.
+    pub sealing_dropped: RwSignal<u32>,
 }
 
 impl WallModel {
@@ -229,6 +235,8 @@ impl WallModel {
             mirror_preview: RwSignal::new(true),
             self_aspect: RwSignal::new(ASPECT),
             notice: RwSignal::new(None),
+            room_key: RwSignal::new(None),
+            sealing_dropped: RwSignal::new(0),
         }
     }
 }

@@ -143,12 +143,15 @@ pub fn VideoWall(
     };
     let alone =
         move || receives && shown_count() == 0 && model.connection.get() == Connection::Joined;
-    let empty_text = move || {
-        if model.tiles.with(Vec::is_empty) {
-            "Nobody else is here yet. Add a camera:"
-        } else {
-            "Only screens are watching here. Add a camera:"
+    let private = move || model.room_key.with(Option::is_some);
+    let empty_text = move || match (model.tiles.with(Vec::is_empty), private()) {
+        (true, false) => "Nobody else is here yet. Add a camera:",
+        // Someone with another key, or none, is in a room of its own: all this one can say.
+        (true, true) => {
+            "Nobody else with this key is here. Add a camera with this link, whole: \
+                         the part after # is the room's key."
         }
+        (false, _) => "Only screens are watching here. Add a camera:",
     };
     let overlay_room = room.clone();
 
@@ -157,14 +160,17 @@ pub fn VideoWall(
             <Show when=move || alone() && !adding.get()>
                 <div class="empty-room" data-empty="true">
                     <p>{empty_text}</p>
-                    <InvitePanel room=room.clone()/>
+                    <Show when=move || !private()>
+                        <p class="hint">"Given a private link? Open it whole: without the part after #, it leads here, to the public room of that name."</p>
+                    </Show>
+                    <InvitePanel room=room.clone() key=model.room_key/>
                 </div>
             </Show>
             <Show when=move || adding.get()>
                 <div class="invite-overlay" data-adding="true">
                     <button class="close-invite" title="Close" on:click=move |_| adding.set(false)>"×"</button>
                     <p>"Add a camera to this room:"</p>
-                    <InvitePanel room=overlay_room.clone()/>
+                    <InvitePanel room=overlay_room.clone() key=model.room_key/>
                 </div>
             </Show>
             <div

@@ -6,7 +6,7 @@
 //! buttons' wishes that it takes back when they cannot be had: the camera that stopped, and
 //! the microphone that was refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::StreamExt;
@@ -24,7 +24,8 @@ use super::{
     negotiation::{FirstOffer, FirstOffers},
     peer_link::{About, LinkNotice, PeerLink},
     plan::{reconcile, LinkMedia, LinkView},
-    signalling_socket::{SignallingSocket, SocketEvent},
+    sealing::{PrivateRoom, SealHook},
+    signalling_socket::{SignallingSocket, SocketEvent, SocketInput},
     trace::trace,
     video_budget::{self, ViewSize, DEFAULT_UPLINK_KBPS},
 };
@@ -34,7 +35,7 @@ use crate::{
         protocol::{
             ErrorReport, Peer, Role, RtcConfiguration, SdpType, SessionDescription, Welcome,
         },
-        ErrorCode, MemberId, ServerMessage,
+        ErrorCode, MemberId, RoomKey, RoomName, ServerMessage,
     },
 };
 
@@ -63,10 +64,10 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    pub fn start(room: &str, model: WallModel, debug: bool) -> Self {
+    /// Joins `room`, or with a `key` its private room.
+    pub fn start(room: RoomName, key: Option<RoomKey>, model: WallModel, debug: bool) -> Self {
         super::trace::enable(debug);
         let (events, receiver) = Events::channel();
-        let state = MeshState::new(room, model, &events);
         // Join first, camera in parallel: a slow permission prompt must not keep the others'
         // video off this wall. Each effect also runs once at the start.
         let sender = events.clone();
@@ -91,7 +92,28 @@ impl Mesh {
             model.camera.track();
             sender.send(MeshEvent::AboutChanged);
         });
-        spawn_local(run(state, receiver));
+        let sender = events.clone();
+        spawn_local(async move {
+            // A private room's keys first: its verifier is part of the very first join.
+            let private = match key {
+                None => None,
+                Some(key) => match PrivateRoom::derive(&key, &room).await {
+                    Ok(private) => Some(private),
+                    Err(error) => {
+                        web_sys::console::error_2(&"portals: no private room:".into(), &error);
+                        model.connection.try_set(Connection::Fatal {
+                            message: "This private room cannot be opened here: this browser \
+                                      gives the page no WebCrypto, which it does only over \
+                                      https or on localhost."
+                                .into(),
+                        });
+                        return;
+                    }
+                },
+            };
+            let state = MeshState::new(room.as_str(), private, model, &sender);
+            run(state, receiver).await;
+        });
         Self { events }
     }
 }
@@ -126,6 +148,13 @@ struct MeshState {
     /// others may still be on their way back too.
     rejoined_at: Option<f64>,
     members: Vec<Peer>,
+    /// In a private room: only members whose sealed messages opened are shown, so that a
+    /// member the server invented (it knows the verifier, not the key) never gets a tile.
+    private: bool,
+    /// The members that proved, by a message that opened, that they hold the room's key.
+    proven: BTreeSet<MemberId>,
+    /// `window.__portals.privateRoom` under `&debug`.
+    _seal_hook: Option<SealHook>,
     /// An `info` has been handled under the current id: members that appear from now on are
     /// newcomers, and offer first.
     seen_info: bool,
@@ -170,7 +199,7 @@ impl Drop for MeshState {
 }
 
 impl MeshState {
-    fn new(room: &str, model: WallModel, events: &Events) -> Self {
+    fn new(room: &str, private: Option<PrivateRoom>, model: WallModel, events: &Events) -> Self {
         let sweep = {
             let events = events.clone();
             Interval::new(SWEEP_MS, move || events.send(MeshEvent::Sweep))
@@ -178,7 +207,13 @@ impl MeshState {
         Self {
             model,
             events: events.clone(),
-            socket: SignallingSocket::open(room, model.role, events),
+            private: private.is_some(),
+            proven: BTreeSet::new(),
+            _seal_hook: private
+                .as_ref()
+                .filter(|_| super::trace::enabled())
+                .and_then(SealHook::expose),
+            socket: SignallingSocket::open(room, model.role, private, events),
             links: BTreeMap::new(),
             me: None,
             rtc: RtcConfiguration::default(),
@@ -205,21 +240,16 @@ impl MeshState {
 
     fn handle(&mut self, event: MeshEvent) {
         match event {
-            MeshEvent::Socket(input) => match self.socket.handle(input) {
-                Some(SocketEvent::Message(message)) => self.on_message(message),
-                // A refusal stays on screen.
-                Some(SocketEvent::Reconnecting { seconds_left })
-                    if !matches!(
-                        self.model.connection.get_untracked(),
-                        Connection::Fatal { .. }
-                    ) =>
-                {
-                    self.model
-                        .connection
-                        .set(Connection::Reconnecting { seconds_left });
+            MeshEvent::Socket(input) => {
+                self.on_socket(input);
+                while let Some(message) = self.socket.next_message() {
+                    self.on_message(message);
                 }
-                Some(SocketEvent::Reconnecting { .. }) | None => {}
-            },
+                let dropped = self.socket.dropped();
+                if self.model.sealing_dropped.get_untracked() != dropped {
+                    self.model.sealing_dropped.set(dropped);
+                }
+            }
             MeshEvent::Link {
                 member,
                 link,
@@ -291,6 +321,23 @@ impl MeshState {
         }
     }
 
+    fn on_socket(&mut self, input: SocketInput) {
+        match self.socket.handle(input) {
+            // A refusal stays on screen.
+            Some(SocketEvent::Reconnecting { seconds_left })
+                if !matches!(
+                    self.model.connection.get_untracked(),
+                    Connection::Fatal { .. }
+                ) =>
+            {
+                self.model
+                    .connection
+                    .set(Connection::Reconnecting { seconds_left });
+            }
+            Some(SocketEvent::Reconnecting { .. }) | None => {}
+        }
+    }
+
     fn on_message(&mut self, message: ServerMessage) {
         match message {
             ServerMessage::Welcome(welcome) => self.welcomed(*welcome),
@@ -312,12 +359,14 @@ impl MeshState {
                 if let Some(link) = self.links.get_mut(&from) {
                     link.receive_description(description);
                 }
+                self.prove(&from);
             }
             ServerMessage::Candidate { from, candidate } => {
                 if let (Some(link), Ok(candidate)) = (self.links.get_mut(&from), candidate.parse())
                 {
                     link.receive_candidate(candidate);
                 }
+                self.prove(&from);
             }
             ServerMessage::Pong(_) => {}
             ServerMessage::Error(report) => self.refused(report),
@@ -327,6 +376,18 @@ impl MeshState {
                     self.socket.set_session(Some((me.as_str(), token.as_str())));
                 }
             }
+        }
+    }
+
+    /// In a private room, a message from `member` opened: it holds the key, and its tile
+    /// shows.
+    fn prove(&mut self, member: &MemberId) {
+        if !self.private || !self.proven.insert(member.clone()) {
+            return;
+        }
+        if let Some(link) = self.links.get(member) {
+            let tile = link.tile().clone();
+            self.model.tiles.update(|tiles| tiles.push(tile));
         }
     }
 
@@ -366,6 +427,7 @@ impl MeshState {
         if self.me.is_some() {
             web_sys::console::info_1(&"portals: rejoined under a new id".into());
             self.links.clear();
+            self.proven.clear();
             self.members.clear();
             self.seen_info = false;
             self.model.tiles.set(Vec::new());
@@ -522,7 +584,9 @@ impl MeshState {
             Ok(mut link) => {
                 link.set_about(&self.about());
                 self.links.insert(peer.id.clone(), link);
-                self.model.tiles.update(|tiles| tiles.push(tile));
+                if !self.private || self.proven.contains(&peer.id) {
+                    self.model.tiles.update(|tiles| tiles.push(tile));
+                }
                 self.model.connections_created.update(|count| *count += 1);
             }
             Err(error) => {
@@ -533,6 +597,8 @@ impl MeshState {
 
     fn close_link(&mut self, member: &MemberId) {
         self.links.remove(member);
+        // A member that comes back proves itself again.
+        self.proven.remove(member);
         self.model
             .tiles
             .update(|tiles| tiles.retain(|tile| &tile.member != member));

@@ -10,14 +10,18 @@ use std::collections::VecDeque;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{
     events::Events,
+    in_order::{InOrder, Slot},
     plan::reconnect_delay,
+    sealing::{PrivateRoom, RoomSeal},
     session_store::{Claim, Session, SessionStore},
 };
 use crate::signalling::{
+    private_room::{self, Incoming, VERIFIER},
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
     ClientMessage, MemberId, ServerMessage,
 };
@@ -34,13 +38,11 @@ const CLOSE_RECONNECTING: u16 = 4001;
 /// hold, and the next page resumes with the token it finds in `sessionStorage`.
 const CLOSE_UNLOADING: u16 = 4002;
 
-/// What the socket tells the mesh.
+/// What the socket tells the mesh, besides the messages it hands over in order
+/// ([`SignallingSocket::next_message`]).
 pub enum SocketEvent {
-    Message(ServerMessage),
     /// The connection dropped; the next attempt is scheduled.
-    Reconnecting {
-        seconds_left: u32,
-    },
+    Reconnecting { seconds_left: u32 },
 }
 
 /// What the socket's listeners and timers send to the mesh's queue, for the socket. Events of
@@ -60,6 +62,22 @@ pub enum SocketInput {
     PageRestored,
     SessionChannel(String),
     ProbeOver,
+    /// A message of a private room sealed (or not, if WebCrypto failed: it is dropped).
+    Sealed(Slot, Option<ClientMessage>),
+    /// A message of a private room opened, or `None`: it did not open, and is dropped.
+    Unsealed(Slot, Option<ServerMessage>),
+}
+
+/// A private room's side of the socket: every `description` and `candidate` is sealed on its
+/// way out and opened on its way in, each in its turn.
+struct Sealing {
+    seal: RoomSeal,
+    /// Who we are, as the last `welcome` (or a base server's `info`) said: the sender of what
+    /// we seal and the receiver of what we open.
+    me: Option<MemberId>,
+    outgoing: InOrder<ClientMessage>,
+    /// Messages from members that did not open, or were not sealed.
+    dropped: u32,
 }
 
 pub struct SignallingSocket {
@@ -78,6 +96,10 @@ pub struct SignallingSocket {
     attempt: u32,
     retry: Option<Retry>,
     queue: VecDeque<String>,
+    /// What came in, for the mesh, in the order it came.
+    incoming: InOrder<ServerMessage>,
+    /// In a private room.
+    sealing: Option<Sealing>,
     /// Set by `stop` or a fatal error: never reconnect.
     stopped: bool,
     pings: u64,
@@ -125,8 +147,9 @@ impl Retry {
 }
 
 impl SignallingSocket {
-    /// Connects to `room` on the page's own server, once the tab's stored session is claimed.
-    pub fn open(room: &str, role: Role, events: &Events) -> Self {
+    /// Connects to `room` on the page's own server, once the tab's stored session is claimed;
+    /// to its private room if `private`.
+    pub fn open(room: &str, role: Role, private: Option<PrivateRoom>, events: &Events) -> Self {
         let window = web_sys::window().expect("the wall runs in a window");
         let document = window.document().expect("a window has a document");
         let send = |input: fn() -> SocketInput| {
@@ -160,7 +183,7 @@ impl SignallingSocket {
             EventListener::new(&window, "pageshow", back),
         ];
         let mut socket = Self {
-            endpoint: endpoint(room, role),
+            endpoint: endpoint(room, role, private.as_ref()),
             events: events.clone(),
             session: SessionStore::open(room, events),
             live: None,
@@ -170,6 +193,13 @@ impl SignallingSocket {
             attempt: 0,
             retry: None,
             queue: VecDeque::new(),
+            incoming: InOrder::default(),
+            sealing: private.map(|private| Sealing {
+                seal: private.seal,
+                me: None,
+                outgoing: InOrder::default(),
+                dropped: 0,
+            }),
             stopped: false,
             pings: 0,
             _window_listeners: window_listeners,
@@ -193,11 +223,23 @@ impl SignallingSocket {
                     live.last_heard = js_sys::Date::now();
                 }
                 match ServerMessage::decode(&text) {
-                    Ok(message) => return Some(SocketEvent::Message(message)),
+                    Ok(message) => self.received(message),
                     Err(error) => web_sys::console::warn_1(
                         &format!("portals: ignoring a server message: {error}").into(),
                     ),
                 }
+            }
+            SocketInput::Sealed(slot, message) => {
+                if let Some(sealing) = self.sealing.as_mut() {
+                    sealing.outgoing.fill(slot, message);
+                }
+                self.send_sealed();
+            }
+            SocketInput::Unsealed(slot, message) => {
+                if message.is_none() {
+                    self.count_dropped();
+                }
+                self.incoming.fill(slot, message);
             }
             SocketInput::Closed(number, code) if current(number) => return self.closed(code),
             SocketInput::Heartbeat(number) if current(number) => return self.heartbeat(),
@@ -257,6 +299,60 @@ impl SignallingSocket {
     /// Drops whatever was queued while down: it was addressed under an identity we lost.
     pub fn discard_queue(&mut self) {
         self.queue.clear();
+        if let Some(sealing) = self.sealing.as_mut() {
+            sealing.outgoing.clear();
+        }
+    }
+
+    /// The next message from the server, once it and all before it are ready (in a private
+    /// room, opened).
+    pub fn next_message(&mut self) -> Option<ServerMessage> {
+        self.incoming.pop()
+    }
+
+    /// How many messages from members were dropped because they did not open (or were not
+    /// sealed) in this private room.
+    pub fn dropped(&self) -> u32 {
+        self.sealing.as_ref().map_or(0, |sealing| sealing.dropped)
+    }
+
+    fn count_dropped(&mut self) {
+        if let Some(sealing) = self.sealing.as_mut() {
+            sealing.dropped = sealing.dropped.saturating_add(1);
+        }
+    }
+
+    /// A message from the server: in a private room, what is relayed from a member is opened
+    /// first; everything keeps its place in line.
+    fn received(&mut self, message: ServerMessage) {
+        let Some(sealing) = self.sealing.as_mut() else {
+            self.incoming.push(message);
+            return;
+        };
+        match &message {
+            ServerMessage::Welcome(welcome) => sealing.me = Some(welcome.id.clone()),
+            ServerMessage::Info(info) => sealing.me = Some(info.id.clone()),
+            _ => {}
+        }
+        match private_room::incoming(message) {
+            Incoming::FromServer(message) => self.incoming.push(message),
+            Incoming::NotSealed => self.count_dropped(),
+            Incoming::Sealed { kind, from, sealed } => {
+                let Some(me) = sealing.me.clone() else {
+                    self.count_dropped();
+                    return;
+                };
+                let slot = self.incoming.reserve();
+                let (seal, events) = (sealing.seal.clone(), self.events.clone());
+                spawn_local(async move {
+                    let opened = seal
+                        .open(kind, from.clone(), me, sealed)
+                        .await
+                        .and_then(|plaintext| private_room::opened(kind, from, plaintext));
+                    events.socket(SocketInput::Unsealed(slot, opened));
+                });
+            }
+        }
     }
 
     /// The server has said who we are on this connection: send what was queued, and from now
@@ -277,8 +373,46 @@ impl SignallingSocket {
         self.live.as_ref().is_some_and(|live| live.joined)
     }
 
-    /// Sends now if joined, queues otherwise.
+    /// Sends now if joined, queues otherwise; in a private room, once sealed, in turn.
     pub fn send(&mut self, message: &ClientMessage) {
+        let Some(sealing) = self.sealing.as_mut() else {
+            self.send_now(message);
+            return;
+        };
+        match (private_room::to_seal(message), sealing.me.clone()) {
+            (None, _) => sealing.outgoing.push(message.clone()),
+            (Some((kind, target, plaintext)), Some(me)) => {
+                let slot = sealing.outgoing.reserve();
+                let (seal, events) = (sealing.seal.clone(), self.events.clone());
+                spawn_local(async move {
+                    let sealed = match seal.seal(kind, me, target.clone(), plaintext).await {
+                        Ok(sealed) => Some(private_room::sealed_message(kind, target, sealed)),
+                        Err(error) => {
+                            web_sys::console::error_2(&"portals: could not seal:".into(), &error);
+                            None
+                        }
+                    };
+                    events.socket(SocketInput::Sealed(slot, sealed));
+                });
+            }
+            // Nobody to send to before the server has said who we are.
+            (Some(_), None) => {}
+        }
+        self.send_sealed();
+    }
+
+    /// Sends what is sealed, up to the first message still being sealed.
+    fn send_sealed(&mut self) {
+        while let Some(message) = self
+            .sealing
+            .as_mut()
+            .and_then(|sealing| sealing.outgoing.pop())
+        {
+            self.send_now(&message);
+        }
+    }
+
+    fn send_now(&mut self, message: &ClientMessage) {
         let text = message.encode();
         if let Some(live) = self.live.as_ref().filter(|live| live.joined) {
             if live.socket.send_with_str(&text).is_ok() {
@@ -441,7 +575,7 @@ impl Drop for SignallingSocket {
 }
 
 /// The signalling URL on the page's own origin: `wss:` under `https:`, `ws:` otherwise.
-fn endpoint(room: &str, role: Role) -> String {
+fn endpoint(room: &str, role: Role, private: Option<&PrivateRoom>) -> String {
     let location = web_sys::window()
         .expect("the wall runs in a window")
         .location();
@@ -459,6 +593,10 @@ fn endpoint(room: &str, role: Role) -> String {
     );
     if role != Role::Both {
         url.push_str(&format!("&{ROLE}={}", role.as_str()));
+    }
+    // base64url needs no escaping in a query.
+    if let Some(private) = private {
+        url.push_str(&format!("&{VERIFIER}={}", private.verifier.as_str()));
     }
     url
 }

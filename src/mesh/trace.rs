@@ -40,6 +40,14 @@ pub fn forget_link(member: &str, connection: &wasm_bindgen::JsValue) {
 }
 
 fn exposed_links() -> Option<js_sys::Object> {
+    let portals = exposed()?;
+    js_sys::Reflect::get(&portals, &"links".into())
+        .ok()
+        .and_then(|links| wasm_bindgen::JsCast::dyn_into(links).ok())
+}
+
+/// `window.__portals`, made on first use, with its `links`.
+pub fn exposed() -> Option<js_sys::Object> {
     let window: wasm_bindgen::JsValue = web_sys::window()?.into();
     let key = wasm_bindgen::JsValue::from_str("__portals");
     let portals = match js_sys::Reflect::get(&window, &key) {
@@ -51,9 +59,7 @@ fn exposed_links() -> Option<js_sys::Object> {
             portals.into()
         }
     };
-    js_sys::Reflect::get(&portals, &"links".into())
-        .ok()
-        .and_then(|links| wasm_bindgen::JsCast::dyn_into(links).ok())
+    wasm_bindgen::JsCast::dyn_into(portals).ok()
 }
 
 macro_rules! trace {

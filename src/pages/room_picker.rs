@@ -48,6 +48,23 @@ pub fn RoomPicker() -> impl IntoView {
                 />
                 <button type="submit">"Join"</button>
             </form>
+            <div class="private-start">
+                <button
+                    class="new-private-room"
+                    type="button"
+                    on:click=move |_| {
+                        #[cfg(feature = "hydrate")]
+                        if let Err(error) = crate::browser::open_new_private_room() {
+                            web_sys::console::error_2(&"portals: no private room:".into(), &error);
+                        }
+                    }
+                >"New private room"</button>
+                <p class="muted">
+                    "A random name and a key of its own, in the link only: whoever you give the "
+                    "link to can join, nobody else can, and the server never sees the key or "
+                    "what the cameras and walls say to each other."
+                </p>
+            </div>
             // A Transition, not a Suspense: a refresh keeps the list on screen until the new
             // one is there, instead of flashing "Loading…" every few seconds.
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -69,17 +69,29 @@ pub fn WallPage(
             message: format!("“{room}” is not a room name: {error}."),
         }),
         Ok(_name) => {
-            // Only the browser has a mesh to debug.
-            let _ = debug;
+            // Only the browser sees the fragment, and has a mesh.
             #[cfg(feature = "hydrate")]
-            {
-                let mesh = send_wrapper::SendWrapper::new(crate::mesh::Mesh::start(
-                    _name.as_str(),
-                    model,
-                    debug,
-                ));
-                // Leaving the page leaves the room: the mesh closes everything it opened.
-                on_cleanup(move || drop(mesh));
+            match crate::signalling::RoomKey::from_fragment(&crate::browser::url_fragment()) {
+                // Not the public room of the same name: the person meant a private one.
+                Some(None) => {
+                    Effect::new(move |_| {
+                        model.connection.set(Connection::Fatal {
+                            message: "This private link's key is damaged: ask for the link \
+                                      again, whole (the part after # is the room's key)."
+                                .into(),
+                        })
+                    });
+                }
+                key => {
+                    let key = key.flatten();
+                    let shown = key.clone();
+                    Effect::new(move |_| model.room_key.set(shown.clone()));
+                    let mesh = send_wrapper::SendWrapper::new(crate::mesh::Mesh::start(
+                        _name, key, model, debug,
+                    ));
+                    // Leaving the page leaves the room: the mesh closes everything it opened.
+                    on_cleanup(move || drop(mesh));
+                }
             }
         }
     }
@@ -141,12 +153,30 @@ pub fn WallPage(
             data-hydrated=move || hydrated.get().then_some("true")
             data-wake-lock=move || wake.get()
             data-cameras=move || model.cameras.get()
+            data-private=move || model.room_key.with(Option::is_some).then_some("true")
+            data-sealing-dropped=move || debug.then(|| model.sealing_dropped.get())
             class:kiosk=kiosk
         >
             <Show when=move || !kiosk>
             <header class="wall-bar">
                 <a class="brand" href="/">"portals"</a>
                 <span class="room-name">{bar_room.clone()}</span>
+                <Show when=move || model.room_key.with(Option::is_some)>
+                    <span
+                        class="private-room"
+                        title="A private room: only those with the whole link (its key) are in it, and the server can neither read nor alter what its cameras and walls say to each other"
+                    >
+                        <svg class="lock" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+                            <path fill="currentColor" d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7zm2 0h4V5a2 2 0 0 0-4 0z"/>
+                        </svg>
+                        " private"
+                    </span>
+                    <Show when=move || debug>
+                        <span class="sealing-dropped" title="Messages from members that did not open with this room's key, dropped">
+                            {move || format!("{} dropped", model.sealing_dropped.get())}
+                        </span>
+                    </Show>
+                </Show>
                 <Show when=move || role.sends()>
                     <input
                         class="camera-name"

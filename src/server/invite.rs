@@ -18,7 +18,10 @@ use axum::{
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::{components::invite::Invite, signalling::RoomName};
+use crate::{
+    components::invite::{qr_svg, Invite},
+    signalling::RoomName,
+};
 
 /// How another device reaches this server.
 #[derive(Clone, Debug)]
@@ -123,19 +126,6 @@ fn is_loopback_host(host: &str) -> bool {
     name == "localhost"
         || name.ends_with(".localhost")
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The QR code of `text` as an SVG element, one unit per module, sized by the page's CSS.
-pub fn qr_svg(text: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
-    let svg = code
-        .render::<qrcode::render::svg::Color>()
-        .quiet_zone(true)
-        .module_dimensions(1, 1)
-        .build();
-    // The XML prolog has no place inside an HTML page.
-    let start = svg.find("<svg")?;
-    Some(svg[start..].replacen("<svg ", "<svg class=\"qr-code\" ", 1))
 }
 
 #[derive(Deserialize)]
