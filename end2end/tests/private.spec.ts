@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { randomBytes } from "node:crypto";
+import { hkdfSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { decodedMembers, expectDecoding, freshRoom, memberId, openWall, pageErrors, printConsoleOnFailure, tiles } from "./helpers";
@@ -66,6 +66,57 @@ test("a private room: the same key decodes, another key sees nobody, the server 
 
   expect(pageErrors(a).concat(pageErrors(b), pageErrors(c))).toEqual([]);
   await other.close();
+  await context.close();
+});
+
+/** The room verifier of PROTOCOL.md, derived here with Node's own HKDF. */
+function verifierOf(key: string, room: string): string {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(key, "base64url"), room, "portals/v1 verifier", 32)).toString("base64url");
+}
+
+test("a member with the verifier but not the key (what a hostile server can make) gets no tile, and what it sends is dropped", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("impostor");
+  const key = newKey();
+  // The impostor joins first, with the verifier the server would know.
+  const impostor = await context.newPage();
+  await impostor.goto("/healthz");
+  await impostor.evaluate(
+    ({ room, verifier }) =>
+      new Promise<void>((resolve) => {
+        const url = new URL("/portal", location.href);
+        url.protocol = url.protocol.replace(/^http/, "ws");
+        url.search = new URLSearchParams({ room, verifier }).toString();
+        const socket = new WebSocket(url);
+        const heard: any[] = [];
+        (window as any).impostor = { socket, heard };
+        socket.onmessage = (event) => {
+          const message = JSON.parse(event.data);
+          heard.push(message);
+          if (message.type === "welcome") resolve();
+        };
+      }),
+    { room, verifier: verifierOf(key, room) },
+  );
+  const wall = await openWall(context, room, { fragment: `#k=${key}` });
+  // The wall, a newcomer, offers to the member it was told of: sealed, which the impostor
+  // cannot read.
+  await impostor.waitForFunction(() => (window as any).impostor.heard.some((m: any) => m.type === "description"));
+  const offer = await impostor.evaluate(() => (window as any).impostor.heard.find((m: any) => m.type === "description"));
+  expect(offer.description.type).toBe("offer");
+  expect(offer.description.sdp).toBeUndefined();
+  expect(typeof offer.description.sealed).toBe("string");
+  // It answers in the clear, then with something shaped like a sealed message, and a candidate.
+  await impostor.evaluate((target) => {
+    const { socket } = (window as any).impostor;
+    const send = (type: string, payload: unknown) => socket.send(JSON.stringify({ type, [type]: payload, target }));
+    send("description", { type: "answer", sdp: "v=0\r\n" });
+    send("description", { type: "answer", sealed: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    send("candidate", { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0 });
+  }, await memberId(wall));
+  await expect(wall.locator("main.wall")).toHaveAttribute("data-sealing-dropped", "3");
+  expect(await tiles(wall)).toEqual([]);
+  await expect(wall.locator(".empty-room")).toContainText("Nobody else with this key is here");
   await context.close();
 });
 
