@@ -113,6 +113,11 @@ pub struct Tile {
     pub has_video: ArcRwSignal<bool>,
     /// False while the member is missing from `info` but its call is kept (after a rejoin).
     pub present: ArcRwSignal<bool>,
+    /// In a private room, false until a message from the member opened with the room's key:
+    /// until then its tile is made (so that showing it costs nothing when the first picture is
+    /// on its way) but hidden, and counts for nothing, so that a member the server invented is
+    /// never seen.
+    pub proven: ArcRwSignal<bool>,
     /// How large the tile shows the video, in device pixels (width, height): the sender sizes
     /// what it sends on this link to it. (0, 0) until laid out.
     pub view: ArcRwSignal<(u32, u32)>,
@@ -128,6 +133,11 @@ pub struct Tile {
 }
 
 impl Tile {
+    /// On the wall: a member that sends us video and, in a private room, holds the key.
+    pub fn is_shown(&self) -> bool {
+        self.shows_video && self.proven.get()
+    }
+
     pub fn new(member: MemberId, shows_video: bool, watches: bool) -> Self {
         static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
         Self {
@@ -139,6 +149,7 @@ impl Tile {
             stream: ArcRwSignal::new(None),
             has_video: ArcRwSignal::new(false),
             present: ArcRwSignal::new(true),
+            proven: ArcRwSignal::new(true),
             view: ArcRwSignal::new((0, 0)),
             name: ArcRwSignal::new(None),
             camera_off: ArcRwSignal::new(false),

@@ -155,6 +155,10 @@ pub fn VideoTile(
             data-state=move || state.get().as_str()
             data-video=move || has_video.get().to_string()
             data-present=move || present.get().to_string()
+            hidden={
+                let proven = tile.proven.clone();
+                move || !proven.get()
+            }
         >
             <video
                 node_ref=video

@@ -94,7 +94,7 @@ pub fn VideoWall(
     let shown_count = move || {
         model
             .tiles
-            .with(|tiles| tiles.iter().filter(|tile| tile.shows_video).count())
+            .with(|tiles| tiles.iter().filter(|tile| tile.is_shown()).count())
     };
     let receives = model.role.receives();
     // Where each tile goes, by tile key (0: this tab's own), in the order the tiles appeared.
@@ -108,7 +108,7 @@ pub fn VideoWall(
         }
         model.focused.with(|member| {
             model.tiles.with(|tiles| {
-                for tile in tiles.iter().filter(|tile| tile.shows_video) {
+                for tile in tiles.iter().filter(|tile| tile.is_shown()) {
                     if member.as_ref() == Some(&tile.member) {
                         focused = Some(keys.len());
                     }
@@ -144,7 +144,12 @@ pub fn VideoWall(
     let alone =
         move || receives && shown_count() == 0 && model.connection.get() == Connection::Joined;
     let private = move || model.room_key.with(Option::is_some);
-    let empty_text = move || match (model.tiles.with(Vec::is_empty), private()) {
+    let nobody = move || {
+        model
+            .tiles
+            .with(|tiles| !tiles.iter().any(|tile| tile.proven.get()))
+    };
+    let empty_text = move || match (nobody(), private()) {
         (true, false) => "Nobody else is here yet. Add a camera:",
         // Someone with another key, or none, is in a room of its own: all this one can say.
         (true, true) => {

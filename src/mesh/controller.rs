@@ -6,7 +6,7 @@
 //! buttons' wishes that it takes back when they cannot be had: the camera that stopped, and
 //! the microphone that was refused.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::StreamExt;
@@ -95,9 +95,15 @@ impl Mesh {
         let sender = events.clone();
         spawn_local(async move {
             // A private room's keys first: its verifier is part of the very first join.
+            let started = js_sys::Date::now();
             let private = match key {
                 None => None,
-                Some(key) => match PrivateRoom::derive(&key, &room).await {
+                Some(key) => match PrivateRoom::derive(&key, &room).await.inspect(|_| {
+                    trace!(
+                        "private room keys derived in {} ms",
+                        js_sys::Date::now() - started
+                    )
+                }) {
                     Ok(private) => Some(private),
                     Err(error) => {
                         web_sys::console::error_2(&"portals: no private room:".into(), &error);
@@ -149,10 +155,8 @@ struct MeshState {
     rejoined_at: Option<f64>,
     members: Vec<Peer>,
     /// In a private room: only members whose sealed messages opened are shown, so that a
-    /// member the server invented (it knows the verifier, not the key) never gets a tile.
+    /// member the server invented (it knows the verifier, not the key) is never seen.
     private: bool,
-    /// The members that proved, by a message that opened, that they hold the room's key.
-    proven: BTreeSet<MemberId>,
     /// `window.__portals.privateRoom` under `&debug`.
     _seal_hook: Option<SealHook>,
     /// An `info` has been handled under the current id: members that appear from now on are
@@ -208,7 +212,6 @@ impl MeshState {
             model,
             events: events.clone(),
             private: private.is_some(),
-            proven: BTreeSet::new(),
             _seal_hook: private
                 .as_ref()
                 .filter(|_| super::trace::enabled())
@@ -382,12 +385,10 @@ impl MeshState {
     /// In a private room, a message from `member` opened: it holds the key, and its tile
     /// shows.
     fn prove(&mut self, member: &MemberId) {
-        if !self.private || !self.proven.insert(member.clone()) {
-            return;
-        }
         if let Some(link) = self.links.get(member) {
-            let tile = link.tile().clone();
-            self.model.tiles.update(|tiles| tiles.push(tile));
+            if !link.tile().proven.get_untracked() {
+                link.tile().proven.set(true);
+            }
         }
     }
 
@@ -427,7 +428,6 @@ impl MeshState {
         if self.me.is_some() {
             web_sys::console::info_1(&"portals: rejoined under a new id".into());
             self.links.clear();
-            self.proven.clear();
             self.members.clear();
             self.seen_info = false;
             self.model.tiles.set(Vec::new());
@@ -571,6 +571,7 @@ impl MeshState {
         );
         let media = LinkMedia::between(self.model.role, peer.role);
         let tile = Tile::new(peer.id.clone(), media.receives, peer.role.receives());
+        tile.proven.set(!self.private);
         let local = self.local_tracks();
         match PeerLink::open(
             peer,
@@ -584,9 +585,7 @@ impl MeshState {
             Ok(mut link) => {
                 link.set_about(&self.about());
                 self.links.insert(peer.id.clone(), link);
-                if !self.private || self.proven.contains(&peer.id) {
-                    self.model.tiles.update(|tiles| tiles.push(tile));
-                }
+                self.model.tiles.update(|tiles| tiles.push(tile));
                 self.model.connections_created.update(|count| *count += 1);
             }
             Err(error) => {
@@ -597,8 +596,6 @@ impl MeshState {
 
     fn close_link(&mut self, member: &MemberId) {
         self.links.remove(member);
-        // A member that comes back proves itself again.
-        self.proven.remove(member);
         self.model
             .tiles
             .update(|tiles| tiles.retain(|tile| &tile.member != member));

@@ -75,25 +75,24 @@ impl PrivateRoom {
         )?)
         .await?
         .dyn_into()?;
+        // Both at once: the browser derives them side by side.
         let bits = JsFuture::from(subtle.derive_bits_with_object(
             &hkdf(room, VERIFIER_INFO),
             &base,
             256,
-        )?)
-        .await?;
-        let bits: [u8; 32] = Uint8Array::new(&bits)
-            .to_vec()
-            .try_into()
-            .map_err(|_| JsValue::from_str("HKDF gave other than 256 bits"))?;
-        let key: CryptoKey = JsFuture::from(subtle.derive_key_with_object_and_object(
+        )?);
+        let key = JsFuture::from(subtle.derive_key_with_object_and_object(
             &hkdf(room, SEALING_INFO),
             &base,
             &AesDerivedKeyParams::new("AES-GCM", 256),
             false,
             &usages(&["encrypt", "decrypt"]),
-        )?)
-        .await?
-        .dyn_into()?;
+        )?);
+        let bits: [u8; 32] = Uint8Array::new(&bits.await?)
+            .to_vec()
+            .try_into()
+            .map_err(|_| JsValue::from_str("HKDF gave other than 256 bits"))?;
+        let key: CryptoKey = key.await?.dyn_into()?;
         Ok(Self {
             verifier: RoomVerifier::from_bytes(&bits),
             seal: RoomSeal {

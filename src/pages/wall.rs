@@ -96,13 +96,17 @@ pub fn WallPage(
         }
     }
 
-    let others = move || model.tiles.with(Vec::len);
+    let others = move || {
+        model
+            .tiles
+            .with(|tiles| tiles.iter().filter(|tile| tile.proven.get()).count())
+    };
     // A camera's links all go to members that watch it; connected ones are watching now.
     let watchers = move || {
         model.tiles.with(|tiles| {
             tiles
                 .iter()
-                .filter(|tile| tile.state.get() == LinkState::Connected)
+                .filter(|tile| tile.proven.get() && tile.state.get() == LinkState::Connected)
                 .count()
         })
     };
