@@ -68,6 +68,8 @@ impl Mesh {
     pub fn start(room: RoomName, key: Option<RoomKey>, model: WallModel, debug: bool) -> Self {
         super::trace::enable(debug);
         let (events, receiver) = Events::channel();
+        let private = key.map(|key| PrivateRoom::new(&key, &room));
+        let state = MeshState::new(room.as_str(), private, model, &events);
         // Join first, camera in parallel: a slow permission prompt must not keep the others'
         // video off this wall. Each effect also runs once at the start.
         let sender = events.clone();
@@ -92,34 +94,7 @@ impl Mesh {
             model.camera.track();
             sender.send(MeshEvent::AboutChanged);
         });
-        let sender = events.clone();
-        spawn_local(async move {
-            // A private room's keys first: its verifier is part of the very first join.
-            let started = js_sys::Date::now();
-            let private = match key {
-                None => None,
-                Some(key) => match PrivateRoom::derive(&key, &room).await.inspect(|_| {
-                    trace!(
-                        "private room keys derived in {} ms",
-                        js_sys::Date::now() - started
-                    )
-                }) {
-                    Ok(private) => Some(private),
-                    Err(error) => {
-                        web_sys::console::error_2(&"portals: no private room:".into(), &error);
-                        model.connection.try_set(Connection::Fatal {
-                            message: "This private room cannot be opened here: this browser \
-                                      gives the page no WebCrypto, which it does only over \
-                                      https or on localhost."
-                                .into(),
-                        });
-                        return;
-                    }
-                },
-            };
-            let state = MeshState::new(room.as_str(), private, model, &sender);
-            run(state, receiver).await;
-        });
+        spawn_local(run(state, receiver));
         Self { events }
     }
 }
@@ -245,9 +220,6 @@ impl MeshState {
         match event {
             MeshEvent::Socket(input) => {
                 self.on_socket(input);
-                while let Some(message) = self.socket.next_message() {
-                    self.on_message(message);
-                }
                 let dropped = self.socket.dropped();
                 if self.model.sealing_dropped.get_untracked() != dropped {
                     self.model.sealing_dropped.set(dropped);
@@ -326,6 +298,7 @@ impl MeshState {
 
     fn on_socket(&mut self, input: SocketInput) {
         match self.socket.handle(input) {
+            Some(SocketEvent::Message(message)) => self.on_message(message),
             // A refusal stays on screen.
             Some(SocketEvent::Reconnecting { seconds_left })
                 if !matches!(

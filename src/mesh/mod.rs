@@ -1,9 +1,8 @@
 //! The browser side of the protocol. [`plan`], [`negotiation`], [`link_health`], [`tile_view`],
-//! [`video_budget`], [`peer_message`], [`link_stats`], [`camera_pick`] and [`in_order`] decide and are pure, tested natively; the rest drives `RTCPeerConnection`, `getUserMedia` and the
+//! [`video_budget`], [`peer_message`], [`link_stats`] and [`camera_pick`] decide and are pure, tested natively; the rest drives `RTCPeerConnection`, `getUserMedia` and the
 //! `WebSocket` through web-sys, all owned by one task that handles the mesh's events in order.
 
 pub mod camera_pick;
-pub mod in_order;
 pub mod link_health;
 pub mod link_stats;
 pub mod negotiation;

@@ -10,18 +10,16 @@ use std::collections::VecDeque;
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::spawn_local;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::{
     events::Events,
-    in_order::{InOrder, Slot},
     plan::reconnect_delay,
-    sealing::{PrivateRoom, RoomSeal},
+    sealing::{self, PrivateRoom},
     session_store::{Claim, Session, SessionStore},
 };
 use crate::signalling::{
-    private_room::{self, Incoming, VERIFIER},
+    private_room::{RoomSeal, VERIFIER},
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
     ClientMessage, MemberId, ServerMessage,
 };
@@ -38,11 +36,13 @@ const CLOSE_RECONNECTING: u16 = 4001;
 /// hold, and the next page resumes with the token it finds in `sessionStorage`.
 const CLOSE_UNLOADING: u16 = 4002;
 
-/// What the socket tells the mesh, besides the messages it hands over in order
-/// ([`SignallingSocket::next_message`]).
+/// What the socket tells the mesh.
 pub enum SocketEvent {
+    Message(ServerMessage),
     /// The connection dropped; the next attempt is scheduled.
-    Reconnecting { seconds_left: u32 },
+    Reconnecting {
+        seconds_left: u32,
+    },
 }
 
 /// What the socket's listeners and timers send to the mesh's queue, for the socket. Events of
@@ -62,20 +62,15 @@ pub enum SocketInput {
     PageRestored,
     SessionChannel(String),
     ProbeOver,
-    /// A message of a private room sealed (or not, if WebCrypto failed: it is dropped).
-    Sealed(Slot, Option<ClientMessage>),
-    /// A message of a private room opened, or `None`: it did not open, and is dropped.
-    Unsealed(Slot, Option<ServerMessage>),
 }
 
 /// A private room's side of the socket: every `description` and `candidate` is sealed on its
-/// way out and opened on its way in, each in its turn.
+/// way out and opened on its way in.
 struct Sealing {
     seal: RoomSeal,
     /// Who we are, as the last `welcome` (or a base server's `info`) said: the sender of what
     /// we seal and the receiver of what we open.
     me: Option<MemberId>,
-    outgoing: InOrder<ClientMessage>,
     /// Messages from members that did not open, or were not sealed.
     dropped: u32,
 }
@@ -96,8 +91,6 @@ pub struct SignallingSocket {
     attempt: u32,
     retry: Option<Retry>,
     queue: VecDeque<String>,
-    /// What came in, for the mesh, in the order it came.
-    incoming: InOrder<ServerMessage>,
     /// In a private room.
     sealing: Option<Sealing>,
     /// Set by `stop` or a fatal error: never reconnect.
@@ -193,11 +186,9 @@ impl SignallingSocket {
             attempt: 0,
             retry: None,
             queue: VecDeque::new(),
-            incoming: InOrder::default(),
             sealing: private.map(|private| Sealing {
                 seal: private.seal,
                 me: None,
-                outgoing: InOrder::default(),
                 dropped: 0,
             }),
             stopped: false,
@@ -223,23 +214,11 @@ impl SignallingSocket {
                     live.last_heard = js_sys::Date::now();
                 }
                 match ServerMessage::decode(&text) {
-                    Ok(message) => self.received(message),
+                    Ok(message) => return self.received(message).map(SocketEvent::Message),
                     Err(error) => web_sys::console::warn_1(
                         &format!("portals: ignoring a server message: {error}").into(),
                     ),
                 }
-            }
-            SocketInput::Sealed(slot, message) => {
-                if let Some(sealing) = self.sealing.as_mut() {
-                    sealing.outgoing.fill(slot, message);
-                }
-                self.send_sealed();
-            }
-            SocketInput::Unsealed(slot, message) => {
-                if message.is_none() {
-                    self.count_dropped();
-                }
-                self.incoming.fill(slot, message);
             }
             SocketInput::Closed(number, code) if current(number) => return self.closed(code),
             SocketInput::Heartbeat(number) if current(number) => return self.heartbeat(),
@@ -299,15 +278,6 @@ impl SignallingSocket {
     /// Drops whatever was queued while down: it was addressed under an identity we lost.
     pub fn discard_queue(&mut self) {
         self.queue.clear();
-        if let Some(sealing) = self.sealing.as_mut() {
-            sealing.outgoing.clear();
-        }
-    }
-
-    /// The next message from the server, once it and all before it are ready (in a private
-    /// room, opened).
-    pub fn next_message(&mut self) -> Option<ServerMessage> {
-        self.incoming.pop()
     }
 
     /// How many messages from members were dropped because they did not open (or were not
@@ -316,43 +286,29 @@ impl SignallingSocket {
         self.sealing.as_ref().map_or(0, |sealing| sealing.dropped)
     }
 
-    fn count_dropped(&mut self) {
-        if let Some(sealing) = self.sealing.as_mut() {
-            sealing.dropped = sealing.dropped.saturating_add(1);
-        }
-    }
-
-    /// A message from the server: in a private room, what is relayed from a member is opened
-    /// first; everything keeps its place in line.
-    fn received(&mut self, message: ServerMessage) {
+    /// A message from the server, for the mesh: in a private room, what a member sent opened,
+    /// or `None` (dropped, and counted) if it does not.
+    fn received(&mut self, message: ServerMessage) -> Option<ServerMessage> {
         let Some(sealing) = self.sealing.as_mut() else {
-            self.incoming.push(message);
-            return;
+            return Some(message);
         };
         match &message {
             ServerMessage::Welcome(welcome) => sealing.me = Some(welcome.id.clone()),
             ServerMessage::Info(info) => sealing.me = Some(info.id.clone()),
             _ => {}
         }
-        match private_room::incoming(message) {
-            Incoming::FromServer(message) => self.incoming.push(message),
-            Incoming::NotSealed => self.count_dropped(),
-            Incoming::Sealed { kind, from, sealed } => {
-                let Some(me) = sealing.me.clone() else {
-                    self.count_dropped();
-                    return;
-                };
-                let slot = self.incoming.reserve();
-                let (seal, events) = (sealing.seal.clone(), self.events.clone());
-                spawn_local(async move {
-                    let opened = seal
-                        .open(kind, from.clone(), me, sealed)
-                        .await
-                        .and_then(|plaintext| private_room::opened(kind, from, plaintext));
-                    events.socket(SocketInput::Unsealed(slot, opened));
-                });
-            }
+        let opened = match &sealing.me {
+            Some(me) => sealing.seal.open_message(me, message),
+            // Before the server said who we are, nothing a member sent can be for us.
+            None => match message {
+                ServerMessage::Description { .. } | ServerMessage::Candidate { .. } => None,
+                message => Some(message),
+            },
+        };
+        if opened.is_none() {
+            sealing.dropped = sealing.dropped.saturating_add(1);
         }
+        opened
     }
 
     /// The server has said who we are on this connection: send what was queued, and from now
@@ -373,47 +329,25 @@ impl SignallingSocket {
         self.live.as_ref().is_some_and(|live| live.joined)
     }
 
-    /// Sends now if joined, queues otherwise; in a private room, once sealed, in turn.
+    /// Sends now if joined, queues otherwise; in a private room, sealed.
     pub fn send(&mut self, message: &ClientMessage) {
-        let Some(sealing) = self.sealing.as_mut() else {
-            self.send_now(message);
-            return;
-        };
-        match (private_room::to_seal(message), sealing.me.clone()) {
-            (None, _) => sealing.outgoing.push(message.clone()),
-            (Some((kind, target, plaintext)), Some(me)) => {
-                let slot = sealing.outgoing.reserve();
-                let (seal, events) = (sealing.seal.clone(), self.events.clone());
-                spawn_local(async move {
-                    let sealed = match seal.seal(kind, me, target.clone(), plaintext).await {
-                        Ok(sealed) => Some(private_room::sealed_message(kind, target, sealed)),
-                        Err(error) => {
-                            web_sys::console::error_2(&"portals: could not seal:".into(), &error);
-                            None
-                        }
-                    };
-                    events.socket(SocketInput::Sealed(slot, sealed));
-                });
+        let text = match &self.sealing {
+            None => message.encode(),
+            Some(sealing) => {
+                // Links exist only once the server has said who we are.
+                let Some(me) = &sealing.me else { return };
+                match sealing::nonce() {
+                    Ok(nonce) => sealing.seal.seal_message(me, message, nonce).encode(),
+                    Err(error) => {
+                        web_sys::console::error_2(
+                            &"portals: no nonce to seal with:".into(),
+                            &error,
+                        );
+                        return;
+                    }
+                }
             }
-            // Nobody to send to before the server has said who we are.
-            (Some(_), None) => {}
-        }
-        self.send_sealed();
-    }
-
-    /// Sends what is sealed, up to the first message still being sealed.
-    fn send_sealed(&mut self) {
-        while let Some(message) = self
-            .sealing
-            .as_mut()
-            .and_then(|sealing| sealing.outgoing.pop())
-        {
-            self.send_now(&message);
-        }
-    }
-
-    fn send_now(&mut self, message: &ClientMessage) {
-        let text = message.encode();
+        };
         if let Some(live) = self.live.as_ref().filter(|live| live.joined) {
             if live.socket.send_with_str(&text).is_ok() {
                 return;

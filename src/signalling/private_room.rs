@@ -1,16 +1,24 @@
-//! Private rooms (PROTOCOL.md, "Private rooms"): what a room key derives, and the exact bytes
-//! of a sealed `description` or `candidate`, shared by the server (which only ever sees a
-//! verifier) and the browser (which seals with WebCrypto).
+//! Private rooms (PROTOCOL.md, "Private rooms"): what a room key derives, and how a
+//! `description` or `candidate` is sealed and opened, shared by the server (which only ever
+//! sees a verifier) and the browser (which derives and seals with this very code).
 //!
-//! The cipher itself is not here: the browser seals with its own AES-GCM (`SubtleCrypto`), so
-//! that the sealing key is a non-extractable `CryptoKey` the page's own code cannot read back.
-//! What is here is what both ends must agree on byte for byte: the HKDF inputs, the associated
-//! data and the sealed payload's layout; the tests pin them with fixed vectors computed by an
-//! independent implementation.
+//! RustCrypto's `hkdf` and `aes-gcm`, not WebCrypto: they are synchronous, so the verifier is
+//! there when the page opens its socket and each message is sealed or opened in its turn as the
+//! mesh handles it. WebCrypto's promises settle in no set order and each waited behind a
+//! starting page's other tasks: its derivation held the join back 15–22 ms and each sealed hop
+//! 10–25 ms, and the first picture paid for all of it (measured with `timing.spec.ts`). A
+//! non-extractable `CryptoKey` would have guarded nothing either: the room key it comes from is
+//! in the page's URL. The tests pin the derivations and the sealed bytes with fixed vectors
+//! computed by an independent implementation, and the browser is checked against them too.
 
 use std::{fmt, sync::Arc};
 
+use aes_gcm::{
+    aead::{Aead, Payload},
+    Aes256Gcm, KeyInit, Nonce,
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hkdf::Hkdf;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -71,6 +79,22 @@ impl RoomKey {
 
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// The verifier to join `room` with, and the seal of its messages.
+    pub fn derive(&self, room: &RoomName) -> (RoomVerifier, RoomSeal) {
+        let hkdf = Hkdf::<sha2::Sha256>::new(Some(hkdf_salt(room)), &self.0);
+        let expand = |info: &[u8]| {
+            let mut out = [0; KEY_BYTES];
+            // HKDF-SHA-256 gives up to 8160 bytes: 32 always can be had.
+            hkdf.expand(info, &mut out)
+                .expect("32 bytes are within HKDF-SHA-256's output");
+            out
+        };
+        (
+            RoomVerifier::from_bytes(&expand(VERIFIER_INFO)),
+            RoomSeal::new(&expand(SEALING_INFO), room.clone()),
+        )
     }
 }
 
@@ -255,9 +279,101 @@ struct SealedCandidate {
     sealed: String,
 }
 
+/// A private room's sealing key, for its room: seals what a member sends and opens what it
+/// receives.
+#[derive(Clone)]
+pub struct RoomSeal {
+    cipher: Aes256Gcm,
+    room: RoomName,
+}
+
+impl RoomSeal {
+    pub fn new(sealing_key: &[u8; KEY_BYTES], room: RoomName) -> Self {
+        Self {
+            cipher: Aes256Gcm::new(sealing_key.into()),
+            room,
+        }
+    }
+
+    /// `plaintext`, sealed from `from` to `to` as `kind`: the `sealed` string.
+    pub fn seal(
+        &self,
+        kind: SealedKind,
+        from: &MemberId,
+        to: &MemberId,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_BYTES],
+    ) -> String {
+        let aad = associated_data(kind, &self.room, from, to);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            // AES-GCM fails only past 64 GiB of plaintext; a frame is at most 64 KiB.
+            .expect("a message far below AES-GCM's limit seals");
+        encode_sealed(&nonce, &ciphertext)
+    }
+
+    /// The plaintext, if `sealed` opens as `kind` from `from` to `to` in this room.
+    pub fn open(
+        &self,
+        kind: SealedKind,
+        from: &MemberId,
+        to: &MemberId,
+        sealed: &str,
+    ) -> Option<Vec<u8>> {
+        let (nonce, ciphertext) = decode_sealed(sealed)?;
+        let aad = associated_data(kind, &self.room, from, to);
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad: &aad,
+                },
+            )
+            .ok()
+    }
+
+    /// What `me` sends: a `description` or `candidate` sealed for its target, anything else as
+    /// it is.
+    pub fn seal_message(
+        &self,
+        me: &MemberId,
+        message: &ClientMessage,
+        nonce: [u8; NONCE_BYTES],
+    ) -> ClientMessage {
+        match to_seal(message) {
+            Some((kind, target, plaintext)) => {
+                let sealed = self.seal(kind, me, &target, &plaintext, nonce);
+                sealed_message(kind, target, sealed)
+            }
+            None => message.clone(),
+        }
+    }
+
+    /// What `me` received: from the server as it is; from a member, the message that opened,
+    /// or `None` (to drop) if it was not sealed or did not open.
+    pub fn open_message(&self, me: &MemberId, message: ServerMessage) -> Option<ServerMessage> {
+        match incoming(message) {
+            Incoming::FromServer(message) => Some(message),
+            Incoming::NotSealed => None,
+            Incoming::Sealed { kind, from, sealed } => {
+                let plaintext = self.open(kind, &from, me, &sealed)?;
+                opened(kind, from, plaintext)
+            }
+        }
+    }
+}
+
 /// What of a message going out is to be sealed: its kind, its receiver and its plaintext.
 /// `None` for a message the server does not relay (a ping), which goes as it is.
-pub fn to_seal(message: &ClientMessage) -> Option<(SealedKind, MemberId, Vec<u8>)> {
+fn to_seal(message: &ClientMessage) -> Option<(SealedKind, MemberId, Vec<u8>)> {
     match message {
         ClientMessage::Ping(_) => None,
         ClientMessage::Description {
@@ -281,7 +397,7 @@ pub fn to_seal(message: &ClientMessage) -> Option<(SealedKind, MemberId, Vec<u8>
 }
 
 /// The message to send in place of one of [`to_seal`]'s, carrying `sealed`.
-pub fn sealed_message(kind: SealedKind, target: MemberId, sealed: String) -> ClientMessage {
+fn sealed_message(kind: SealedKind, target: MemberId, sealed: String) -> ClientMessage {
     match kind {
         SealedKind::Description(kind) => ClientMessage::Description {
             target,
@@ -303,7 +419,7 @@ fn relayed<T: DeserializeOwned, S: Serialize>(payload: &S) -> Relayed<T> {
 
 /// A message that came in, as a private room sees it.
 #[derive(Debug, PartialEq)]
-pub enum Incoming {
+enum Incoming {
     /// Not relayed from a member (`welcome`, `info`, `pong`, …): handled as it is.
     FromServer(ServerMessage),
     /// To open: from this member, as this kind.
@@ -316,7 +432,7 @@ pub enum Incoming {
     NotSealed,
 }
 
-pub fn incoming(message: ServerMessage) -> Incoming {
+fn incoming(message: ServerMessage) -> Incoming {
     match message {
         ServerMessage::Description { from, description } => {
             match serde_json::from_str::<SealedDescription>(description.json()) {
@@ -344,7 +460,7 @@ pub fn incoming(message: ServerMessage) -> Incoming {
 
 /// The message that was sealed, from what opened: `None` if that is not a message of the kind
 /// (which only a sender holding the key could have made).
-pub fn opened(kind: SealedKind, from: MemberId, plaintext: Vec<u8>) -> Option<ServerMessage> {
+fn opened(kind: SealedKind, from: MemberId, plaintext: Vec<u8>) -> Option<ServerMessage> {
     let text = String::from_utf8(plaintext).ok()?;
     Some(match kind {
         SealedKind::Description(kind) => ServerMessage::Description {
@@ -370,10 +486,6 @@ fn decode_32(text: &str) -> Option<[u8; KEY_BYTES]> {
 
 #[cfg(test)]
 mod tests {
-    use aes_gcm::{
-        aead::{Aead, Payload},
-        Aes256Gcm, KeyInit, Nonce,
-    };
     use hkdf::Hkdf;
     use serde::Deserialize;
     use sha2::Sha256;
@@ -430,45 +542,13 @@ mod tests {
         }
     }
 
-    fn seal(
-        sealing_key: &[u8; 32],
-        nonce: &[u8; NONCE_BYTES],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> String {
-        let cipher = Aes256Gcm::new(sealing_key.into());
-        let ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .unwrap();
-        encode_sealed(nonce, &ciphertext)
-    }
-
-    fn open(sealing_key: &[u8; 32], aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
-        let (nonce, ciphertext) = decode_sealed(sealed)?;
-        Aes256Gcm::new(sealing_key.into())
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ciphertext,
-                    aad,
-                },
-            )
-            .ok()
-    }
-
     #[test]
     fn the_key_derives_the_verifier_and_the_sealing_key_of_the_vectors() {
         let v = vectors();
         let key = RoomKey::parse(&v.key).unwrap();
         assert_eq!(key.encode(), v.key);
         let room = RoomName::parse(&v.room).unwrap();
-        let verifier = RoomVerifier::from_bytes(&derive(&key, &room, VERIFIER_INFO));
+        let (verifier, _) = key.derive(&room);
         assert_eq!(verifier.as_str(), v.verifier);
         assert_eq!(
             derive(&key, &room, SEALING_INFO).to_vec(),
@@ -487,67 +567,78 @@ mod tests {
         let v = vectors();
         let key = RoomKey::parse(&v.key).unwrap();
         let room = RoomName::parse(&v.room).unwrap();
-        let sealing_key = derive(&key, &room, SEALING_INFO);
+        let (_, seal) = key.derive(&room);
         let nonce: [u8; NONCE_BYTES] = hex(&v.nonce_hex).try_into().unwrap();
         for message in &v.messages {
             let (from, to) = (MemberId::new(&*message.from), MemberId::new(&*message.to));
             let kind = kind(&message.kind);
-            let aad = associated_data(kind, &room, &from, &to);
-            let sealed = seal(&sealing_key, &nonce, &aad, message.plaintext.as_bytes());
+            let sealed = seal.seal(kind, &from, &to, message.plaintext.as_bytes(), nonce);
             assert_eq!(sealed, message.sealed, "{}", message.kind);
             assert_eq!(
-                open(&sealing_key, &aad, &sealed).as_deref(),
+                seal.open(kind, &from, &to, &sealed).as_deref(),
                 Some(message.plaintext.as_bytes())
             );
 
-            // Replayed to another member, or with the sender changed, or as another kind,
-            // or in another room, or under another key: it does not open.
+            // Replayed to another member, or with the sender changed, or as another kind:
+            // it does not open; nor in another room, nor under another key.
             let other = MemberId::new("c3");
-            let other_room = RoomName::parse("misc").unwrap();
             let other_kind = if kind == SealedKind::Candidate {
                 SealedKind::Description(SdpType::Offer)
             } else {
                 SealedKind::Candidate
             };
-            for (why, aad) in [
-                (
-                    "another receiver",
-                    associated_data(kind, &room, &from, &other),
-                ),
-                ("another sender", associated_data(kind, &room, &other, &to)),
-                (
-                    "sender and receiver swapped",
-                    associated_data(kind, &room, &to, &from),
-                ),
-                (
-                    "another kind",
-                    associated_data(other_kind, &room, &from, &to),
-                ),
-                (
-                    "another room",
-                    associated_data(kind, &other_room, &from, &to),
-                ),
+            for (why, kind, from, to) in [
+                ("another receiver", kind, &from, &other),
+                ("another sender", kind, &other, &to),
+                ("sender and receiver swapped", kind, &to, &from),
+                ("another kind", other_kind, &from, &to),
             ] {
-                assert_eq!(open(&sealing_key, &aad, &sealed), None, "{why}");
+                assert_eq!(seal.open(kind, from, to, &sealed), None, "{why}");
             }
-            let other_key = derive(&RoomKey::from_bytes([9; 32]), &room, SEALING_INFO);
-            assert_eq!(open(&other_key, &aad, &sealed), None, "another key");
+            let other_room = RoomName::parse("misc").unwrap();
+            let (_, elsewhere) = key.derive(&other_room);
+            assert_eq!(
+                elsewhere.open(kind, &from, &to, &sealed),
+                None,
+                "another room"
+            );
+            let other_key = RoomKey::from_bytes([9; 32]);
+            let (_, other_seal) = other_key.derive(&room);
+            assert_eq!(
+                other_seal.open(kind, &from, &to, &sealed),
+                None,
+                "another key"
+            );
             // One bit changed anywhere, nonce included.
             let mut bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
             for at in [0, NONCE_BYTES, bytes.len() - 1] {
                 bytes[at] ^= 1;
                 let flipped = URL_SAFE_NO_PAD.encode(&bytes);
-                assert_eq!(open(&sealing_key, &aad, &flipped), None, "bit {at}");
+                assert_eq!(seal.open(kind, &from, &to, &flipped), None, "bit {at}");
                 bytes[at] ^= 1;
             }
+        }
+    }
+
+    /// What the server relays of a client's message, with its `from`.
+    fn stamped(from: &MemberId, message: ClientMessage) -> ServerMessage {
+        match message {
+            ClientMessage::Description { description, .. } => ServerMessage::Description {
+                from: from.clone(),
+                description,
+            },
+            ClientMessage::Candidate { candidate, .. } => ServerMessage::Candidate {
+                from: from.clone(),
+                candidate,
+            },
+            ClientMessage::Ping(_) => unreachable!("not relayed"),
         }
     }
 
     #[test]
     fn a_message_sealed_and_opened_is_the_message_sent() {
         use crate::signalling::protocol::IceCandidate;
-        let sealing_key = [5; 32];
-        let room = RoomName::parse("home").unwrap();
+        let seal = RoomSeal::new(&[5; 32], RoomName::parse("home").unwrap());
         let (me, peer) = (MemberId::new("a1"), MemberId::new("b2"));
         let sent = [
             ClientMessage::Description {
@@ -572,10 +663,7 @@ mod tests {
             },
         ];
         for message in sent {
-            let (kind, target, plaintext) = to_seal(&message).unwrap();
-            let aad = associated_data(kind, &room, &me, &target);
-            let sealed = seal(&sealing_key, &[1; NONCE_BYTES], &aad, &plaintext);
-            let wire = sealed_message(kind, target, sealed).encode();
+            let wire = seal.seal_message(&me, &message, [1; NONCE_BYTES]).encode();
             assert!(
                 !wire.contains("fingerprint") && !wire.contains("10.0.0.1"),
                 "{wire}"
@@ -583,43 +671,28 @@ mod tests {
 
             // Through the server, which stamps `from`, to the peer.
             let relayed = ServerMessage::decode(
-                &ClientMessage::decode(&wire)
-                    .map(|decoded| match decoded {
-                        ClientMessage::Description { description, .. } => {
-                            ServerMessage::Description {
-                                from: me.clone(),
-                                description,
-                            }
-                        }
-                        ClientMessage::Candidate { candidate, .. } => ServerMessage::Candidate {
-                            from: me.clone(),
-                            candidate,
-                        },
-                        ClientMessage::Ping(_) => unreachable!(),
-                    })
-                    .unwrap()
-                    .encode(),
+                &stamped(&me, ClientMessage::decode(&wire).unwrap()).encode(),
             )
             .unwrap();
-            let Incoming::Sealed { kind, from, sealed } = incoming(relayed) else {
-                panic!("sealed");
-            };
-            let aad = associated_data(kind, &room, &from, &peer);
-            let plaintext = open(&sealing_key, &aad, &sealed).unwrap();
-            let expected = match message {
-                ClientMessage::Description { description, .. } => ServerMessage::Description {
-                    from: me.clone(),
-                    description,
-                },
-                ClientMessage::Candidate { candidate, .. } => ServerMessage::Candidate {
-                    from: me.clone(),
-                    candidate,
-                },
-                ClientMessage::Ping(_) => unreachable!(),
-            };
-            assert_eq!(opened(kind, from, plaintext), Some(expected));
+            assert_eq!(
+                seal.open_message(&peer, relayed.clone()),
+                Some(stamped(&me, message))
+            );
+            // Not at anyone else, nor from anyone else.
+            assert_eq!(
+                seal.open_message(&MemberId::new("c3"), relayed.clone()),
+                None
+            );
+            assert_eq!(
+                seal.open_message(&me, relayed),
+                None,
+                "the sender is not the receiver"
+            );
         }
-        assert_eq!(to_seal(&ClientMessage::Ping(1.into())), None);
+        let ping = ClientMessage::Ping(1.into());
+        assert_eq!(seal.seal_message(&me, &ping, [1; NONCE_BYTES]), ping);
+        let pong = ServerMessage::Pong(1.into());
+        assert_eq!(seal.open_message(&me, pong.clone()), Some(pong));
         // What is not sealed in a private room is told apart, to be dropped.
         let clear = ServerMessage::Description {
             from: peer,
@@ -628,7 +701,7 @@ mod tests {
                 sdp: "v=0".into(),
             }),
         };
-        assert_eq!(incoming(clear), Incoming::NotSealed);
+        assert_eq!(seal.open_message(&me, clear), None);
     }
 
     #[test]
