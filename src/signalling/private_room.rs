@@ -2,7 +2,7 @@
 //! `description` or `candidate` is sealed and opened, shared by the server (which only ever
 //! sees a verifier) and the browser (which derives and seals with this very code).
 //!
-//! RustCrypto's `hkdf` and `aes-gcm`, not WebCrypto: they are synchronous, so the verifier is
+//! RustCrypto's `hkdf` and `aes-gcm` (through `crates/sealing`), not WebCrypto: they are synchronous, so the verifier is
 //! there when the page opens its socket and each message is sealed or opened in its turn as the
 //! mesh handles it. WebCrypto's promises settle in no set order and each waited behind a
 //! starting page's other tasks: its derivation held the join back 15–22 ms and each sealed hop
@@ -13,13 +13,9 @@
 
 use std::{fmt, sync::Arc};
 
-use aes_gcm::{
-    aead::{Aead, Payload},
-    Aes256Gcm, KeyInit, Nonce,
-};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use hkdf::Hkdf;
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use portals_sealing::{hkdf_sha256, Aes256GcmKey};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::{
@@ -83,14 +79,7 @@ impl RoomKey {
 
     /// The verifier to join `room` with, and the seal of its messages.
     pub fn derive(&self, room: &RoomName) -> (RoomVerifier, RoomSeal) {
-        let hkdf = Hkdf::<sha2::Sha256>::new(Some(hkdf_salt(room)), &self.0);
-        let expand = |info: &[u8]| {
-            let mut out = [0; KEY_BYTES];
-            // HKDF-SHA-256 gives up to 8160 bytes: 32 always can be had.
-            hkdf.expand(info, &mut out)
-                .expect("32 bytes are within HKDF-SHA-256's output");
-            out
-        };
+        let expand = |info: &[u8]| hkdf_sha256(&self.0, hkdf_salt(room), info);
         (
             RoomVerifier::from_bytes(&expand(VERIFIER_INFO)),
             RoomSeal::new(&expand(SEALING_INFO), room.clone()),
@@ -283,14 +272,14 @@ struct SealedCandidate {
 /// receives.
 #[derive(Clone)]
 pub struct RoomSeal {
-    cipher: Aes256Gcm,
+    cipher: Aes256GcmKey,
     room: RoomName,
 }
 
 impl RoomSeal {
     pub fn new(sealing_key: &[u8; KEY_BYTES], room: RoomName) -> Self {
         Self {
-            cipher: Aes256Gcm::new(sealing_key.into()),
+            cipher: Aes256GcmKey::new(sealing_key),
             room,
         }
     }
@@ -305,18 +294,7 @@ impl RoomSeal {
         nonce: [u8; NONCE_BYTES],
     ) -> String {
         let aad = associated_data(kind, &self.room, from, to);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            // AES-GCM fails only past 64 GiB of plaintext; a frame is at most 64 KiB.
-            .expect("a message far below AES-GCM's limit seals");
-        encode_sealed(&nonce, &ciphertext)
+        encode_sealed(&nonce, &self.cipher.seal(&nonce, &aad, plaintext))
     }
 
     /// The plaintext, if `sealed` opens as `kind` from `from` to `to` in this room.
@@ -329,15 +307,7 @@ impl RoomSeal {
     ) -> Option<Vec<u8>> {
         let (nonce, ciphertext) = decode_sealed(sealed)?;
         let aad = associated_data(kind, &self.room, from, to);
-        self.cipher
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ciphertext,
-                    aad: &aad,
-                },
-            )
-            .ok()
+        self.cipher.open(&nonce, &aad, &ciphertext)
     }
 
     /// What `me` sends: a `description` or `candidate` sealed for its target, anything else as
@@ -401,20 +371,13 @@ fn sealed_message(kind: SealedKind, target: MemberId, sealed: String) -> ClientM
     match kind {
         SealedKind::Description(kind) => ClientMessage::Description {
             target,
-            description: relayed(&SealedDescription { kind, sealed }),
+            description: Relayed::built(&SealedDescription { kind, sealed }),
         },
         SealedKind::Candidate => ClientMessage::Candidate {
             target,
-            candidate: relayed(&SealedCandidate { sealed }),
+            candidate: Relayed::built(&SealedCandidate { sealed }),
         },
     }
-}
-
-/// A payload of another shape under a relayed message's type: its shape is checked by the
-/// server as the base type's, which a sealed one has (its other fields are optional there).
-fn relayed<T: DeserializeOwned, S: Serialize>(payload: &S) -> Relayed<T> {
-    let json = serde_json::value::to_raw_value(payload).expect("plain structs serialise to JSON");
-    Relayed::from_json(json).expect("a sealed payload has the shape of the payload it replaces")
 }
 
 /// A message that came in, as a private room sees it.
@@ -486,9 +449,7 @@ fn decode_32(text: &str) -> Option<[u8; KEY_BYTES]> {
 
 #[cfg(test)]
 mod tests {
-    use hkdf::Hkdf;
     use serde::Deserialize;
-    use sha2::Sha256;
 
     use super::*;
 
@@ -526,11 +487,7 @@ mod tests {
     }
 
     fn derive(key: &RoomKey, room: &RoomName, info: &[u8]) -> [u8; 32] {
-        let mut out = [0; 32];
-        Hkdf::<Sha256>::new(Some(hkdf_salt(room)), key.as_bytes())
-            .expand(info, &mut out)
-            .unwrap();
-        out
+        hkdf_sha256(key.as_bytes(), hkdf_salt(room), info)
     }
 
     fn kind(name: &str) -> SealedKind {
