@@ -78,7 +78,7 @@ export async function memberId(page: Page): Promise<string> {
 
 export async function tiles(page: Page): Promise<TileInfo[]> {
   return page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>(".tile[data-member]:not(.self):not([hidden])")].map((tile) => {
+    [...document.querySelectorAll<HTMLElement>(".tile[data-member]:not(.self):not(.unproven)")].map((tile) => {
       const video = tile.querySelector("video")!;
       return {
         member: tile.dataset.member!,

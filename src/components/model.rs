@@ -114,10 +114,15 @@ pub struct Tile {
     /// False while the member is missing from `info` but its call is kept (after a rejoin).
     pub present: ArcRwSignal<bool>,
     /// In a private room, false until a message from the member opened with the room's key:
-    /// until then its tile is made (so that showing it costs nothing when the first picture is
-    /// on its way) but hidden, and counts for nothing, so that a member the server invented is
-    /// never seen.
+    /// until then its tile is made and rendered (so that showing it costs little while the
+    /// first picture is on its way) but transparent, outside the grid, and counts for nothing,
+    /// so that a member the server invented is never seen.
     pub proven: ArcRwSignal<bool>,
+    /// Not proven yet, but just appeared: for a few seconds the wall does not call itself
+    /// empty, so that the member's proof does not come with the empty room's notice going
+    /// away on the first picture's critical path (and a member that never proves is not
+    /// waited for long).
+    pub awaiting_proof: ArcRwSignal<bool>,
     /// How large the tile shows the video, in device pixels (width, height): the sender sizes
     /// what it sends on this link to it. (0, 0) until laid out.
     pub view: ArcRwSignal<(u32, u32)>,
@@ -150,6 +155,7 @@ impl Tile {
             has_video: ArcRwSignal::new(false),
             present: ArcRwSignal::new(true),
             proven: ArcRwSignal::new(true),
+            awaiting_proof: ArcRwSignal::new(false),
             view: ArcRwSignal::new((0, 0)),
             name: ArcRwSignal::new(None),
             camera_off: ArcRwSignal::new(false),

@@ -138,7 +138,10 @@ pub fn VideoTile(
                 let is_focused = is_focused.clone();
                 move || is_focused()
             }
-            tabindex="0"
+            tabindex={
+                let proven = tile.proven.clone();
+                move || if proven.get() { "0" } else { "-1" }
+            }
             title="Click to enlarge; again, or Escape, to see all"
             role="button"
             aria-pressed=move || is_focused().to_string()
@@ -155,9 +158,17 @@ pub fn VideoTile(
             data-state=move || state.get().as_str()
             data-video=move || has_video.get().to_string()
             data-present=move || present.get().to_string()
-            hidden={
+            class:unproven={
                 let proven = tile.proven.clone();
                 move || !proven.get()
+            }
+            aria-hidden={
+                let proven = tile.proven.clone();
+                move || (!proven.get()).then_some("true")
+            }
+            data-proven={
+                let proven = tile.proven.clone();
+                move || proven.get().to_string()
             }
         >
             <video

@@ -141,8 +141,17 @@ pub fn VideoWall(
             })
         })
     };
-    let alone =
-        move || receives && shown_count() == 0 && model.connection.get() == Connection::Joined;
+    let awaiting = move || {
+        model
+            .tiles
+            .with(|tiles| tiles.iter().any(|tile| tile.awaiting_proof.get()))
+    };
+    let alone = move || {
+        receives
+            && shown_count() == 0
+            && !awaiting()
+            && model.connection.get() == Connection::Joined
+    };
     let private = move || model.room_key.with(Option::is_some);
     let nobody = move || {
         model

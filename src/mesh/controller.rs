@@ -25,7 +25,7 @@ use super::{
     peer_link::{About, LinkNotice, PeerLink},
     plan::{reconcile, LinkMedia, LinkView},
     sealing::{PrivateRoom, SealHook},
-    signalling_socket::{SignallingSocket, SocketEvent, SocketInput},
+    signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
     video_budget::{self, ViewSize, DEFAULT_UPLINK_KBPS},
 };
@@ -44,6 +44,9 @@ const SWEEP_MS: u32 = 1_000;
 /// Sweeps between two stats reads of each link, while the wall shows stats: 2 s, a pace a
 /// person reads at, at one `getStats` per link.
 const STATS_SWEEPS: u32 = 2;
+/// How long a private room's new member may take to prove it holds the key before the wall
+/// calls itself empty again.
+const PROOF_WAIT_MS: f64 = 3_000.0;
 /// The grace period to assume when the server does not announce one (a base server).
 const DEFAULT_GRACE_MS: u64 = 20_000;
 
@@ -132,6 +135,8 @@ struct MeshState {
     /// In a private room: only members whose sealed messages opened are shown, so that a
     /// member the server invented (it knows the verifier, not the key) is never seen.
     private: bool,
+    /// When each link to a member not proven yet was opened.
+    awaiting_proof: BTreeMap<MemberId, f64>,
     /// `window.__portals.privateRoom` under `&debug`.
     _seal_hook: Option<SealHook>,
     /// An `info` has been handled under the current id: members that appear from now on are
@@ -187,6 +192,7 @@ impl MeshState {
             model,
             events: events.clone(),
             private: private.is_some(),
+            awaiting_proof: BTreeMap::new(),
             _seal_hook: private
                 .as_ref()
                 .filter(|_| super::trace::enabled())
@@ -219,7 +225,21 @@ impl MeshState {
     fn handle(&mut self, event: MeshEvent) {
         match event {
             MeshEvent::Socket(input) => {
-                self.on_socket(input);
+                match self.socket.handle(input) {
+                    Some(SocketEvent::Message(message)) => self.on_message(message),
+                    // A refusal stays on screen.
+                    Some(SocketEvent::Reconnecting { seconds_left })
+                        if !matches!(
+                            self.model.connection.get_untracked(),
+                            Connection::Fatal { .. }
+                        ) =>
+                    {
+                        self.model
+                            .connection
+                            .set(Connection::Reconnecting { seconds_left });
+                    }
+                    Some(SocketEvent::Reconnecting { .. }) | None => {}
+                }
                 let dropped = self.socket.dropped();
                 if self.model.sealing_dropped.get_untracked() != dropped {
                     self.model.sealing_dropped.set(dropped);
@@ -280,6 +300,7 @@ impl MeshState {
             }
             MeshEvent::Sweep => {
                 self.reconcile();
+                self.stop_awaiting_proof(js_sys::Date::now() - PROOF_WAIT_MS);
                 self.sweeps = self.sweeps.wrapping_add(1);
                 if self.model.show_stats.get_untracked() && self.sweeps.is_multiple_of(STATS_SWEEPS)
                 {
@@ -293,24 +314,6 @@ impl MeshState {
             }
             // `run` stops at it.
             MeshEvent::Leave => {}
-        }
-    }
-
-    fn on_socket(&mut self, input: SocketInput) {
-        match self.socket.handle(input) {
-            Some(SocketEvent::Message(message)) => self.on_message(message),
-            // A refusal stays on screen.
-            Some(SocketEvent::Reconnecting { seconds_left })
-                if !matches!(
-                    self.model.connection.get_untracked(),
-                    Connection::Fatal { .. }
-                ) =>
-            {
-                self.model
-                    .connection
-                    .set(Connection::Reconnecting { seconds_left });
-            }
-            Some(SocketEvent::Reconnecting { .. }) | None => {}
         }
     }
 
@@ -361,8 +364,22 @@ impl MeshState {
         if let Some(link) = self.links.get(member) {
             if !link.tile().proven.get_untracked() {
                 link.tile().proven.set(true);
+                link.tile().awaiting_proof.set(false);
             }
         }
+        self.awaiting_proof.remove(member);
+    }
+
+    /// Members awaited since before `opened_before` are waited for no longer.
+    fn stop_awaiting_proof(&mut self, opened_before: f64) {
+        let links = &self.links;
+        self.awaiting_proof.retain(|member, opened| {
+            let waiting = *opened >= opened_before;
+            if let (false, Some(link)) = (waiting, links.get(member)) {
+                link.tile().awaiting_proof.set(false);
+            }
+            waiting
+        });
     }
 
     fn welcomed(&mut self, welcome: Welcome) {
@@ -545,6 +562,11 @@ impl MeshState {
         let media = LinkMedia::between(self.model.role, peer.role);
         let tile = Tile::new(peer.id.clone(), media.receives, peer.role.receives());
         tile.proven.set(!self.private);
+        tile.awaiting_proof.set(self.private);
+        if self.private {
+            self.awaiting_proof
+                .insert(peer.id.clone(), js_sys::Date::now());
+        }
         let local = self.local_tracks();
         match PeerLink::open(
             peer,
@@ -569,6 +591,7 @@ impl MeshState {
 
     fn close_link(&mut self, member: &MemberId) {
         self.links.remove(member);
+        self.awaiting_proof.remove(member);
         self.model
             .tiles
             .update(|tiles| tiles.retain(|tile| &tile.member != member));
