@@ -116,6 +116,16 @@ test("a member with the verifier but not the key (what a hostile server can make
   }, await memberId(wall));
   await expect(wall.locator("main.wall")).toHaveAttribute("data-sealing-dropped", "3");
   expect(await tiles(wall)).toEqual([]);
+  // Its tile is made, and nobody can see, click or hear of it.
+  const unseen = await wall.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>(".tile:not(.self)")].map((tile) => ({
+      opacity: getComputedStyle(tile).opacity,
+      clicks: getComputedStyle(tile).pointerEvents,
+      hidden: tile.getAttribute("aria-hidden"),
+      tab: tile.tabIndex,
+    })),
+  );
+  expect(unseen).toEqual([{ opacity: "0", clicks: "none", hidden: "true", tab: -1 }]);
   // Once it has had a few seconds to prove it holds the key, the wall says it is alone.
   await expect(wall.locator(".empty-room")).toContainText("Nobody else with this key is here", { timeout: 10_000 });
   expect(await tiles(wall)).toEqual([]);
@@ -145,9 +155,25 @@ test("this browser derives the verifier and seals exactly as the fixed vectors s
 test("a damaged key says so, and joins nothing", async ({ browser }) => {
   const context = await browser.newContext();
   const page = await context.newPage();
+  const sockets: string[] = [];
+  page.on("websocket", (socket) => sockets.push(socket.url()));
   await page.goto(`/?room=${freshRoom("damaged")}&debug#k=not-a-key`);
   await expect(page.locator("main.wall")).toHaveAttribute("data-status", "fatal");
   await expect(page.locator("body")).toContainText("This private link's key is damaged");
+  // Not the public room of that name either: no signalling socket at all (the page decides
+  // before it would open one).
+  expect(sockets.filter((url) => url.includes("/portal"))).toEqual([]);
+  await context.close();
+});
+
+test("a key pasted into the address bar takes the page to the private room", async ({ browser }) => {
+  const context = await browser.newContext();
+  const room = freshRoom("pasted");
+  const page = await openWall(context, room);
+  await expect(page.locator("main.wall")).not.toHaveAttribute("data-private", "true");
+  await page.evaluate((key) => (location.hash = `#k=${key}`), newKey());
+  await expect(page.locator("main.wall")).toHaveAttribute("data-private", "true");
+  await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
   await context.close();
 });
 
@@ -155,8 +181,11 @@ test("New private room opens a room of its own, whose invite carries the key", a
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto("/");
-  await page.locator("main[data-hydrated], body").first().waitFor();
-  await page.locator(".new-private-room").click();
+  // Clicked until the hydrated page answers: before hydration the button does nothing.
+  await expect(async () => {
+    await page.locator(".new-private-room").click({ timeout: 1_000 });
+    await expect(page).toHaveURL(/room=private-/, { timeout: 1_000 });
+  }).toPass();
   await expect(page.locator("main.wall")).toHaveAttribute("data-status", "joined");
   const url = new URL(page.url());
   expect(url.searchParams.get("room")).toMatch(/^private-[0-9a-f]{10}$/);

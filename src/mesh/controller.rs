@@ -6,7 +6,7 @@
 //! buttons' wishes that it takes back when they cannot be had: the camera that stopped, and
 //! the microphone that was refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::StreamExt;
@@ -135,6 +135,9 @@ struct MeshState {
     /// In a private room: only members whose sealed messages opened are shown, so that a
     /// member the server invented (it knows the verifier, not the key) is never seen.
     private: bool,
+    /// The members whose messages opened: a link rebuilt to one of them (an ICE restart, a
+    /// rejoin) shows at once, without waiting for it to prove the key again.
+    proven: BTreeSet<MemberId>,
     /// When each link to a member not proven yet was opened.
     awaiting_proof: BTreeMap<MemberId, f64>,
     /// `window.__portals.privateRoom` under `&debug`.
@@ -192,6 +195,7 @@ impl MeshState {
             model,
             events: events.clone(),
             private: private.is_some(),
+            proven: BTreeSet::new(),
             awaiting_proof: BTreeMap::new(),
             _seal_hook: private
                 .as_ref()
@@ -361,6 +365,9 @@ impl MeshState {
     /// In a private room, a message from `member` opened: it holds the key, and its tile
     /// shows.
     fn prove(&mut self, member: &MemberId) {
+        if self.private {
+            self.proven.insert(member.clone());
+        }
         if let Some(link) = self.links.get(member) {
             if !link.tile().proven.get_untracked() {
                 link.tile().proven.set(true);
@@ -418,6 +425,7 @@ impl MeshState {
         if self.me.is_some() {
             web_sys::console::info_1(&"portals: rejoined under a new id".into());
             self.links.clear();
+            self.proven.clear();
             self.members.clear();
             self.seen_info = false;
             self.model.tiles.set(Vec::new());
@@ -484,6 +492,8 @@ impl MeshState {
         let plan = reconcile(self.model.role, &views, &self.members, after_rejoin);
         for member in &plan.close {
             self.close_link(member);
+            // Gone from the room: should it come back, it proves itself again.
+            self.proven.remove(member);
             // A member that left is no longer the one enlarged: should it come back, the grid
             // is as the person left it.
             if self
@@ -561,9 +571,10 @@ impl MeshState {
         );
         let media = LinkMedia::between(self.model.role, peer.role);
         let tile = Tile::new(peer.id.clone(), media.receives, peer.role.receives());
-        tile.proven.set(!self.private);
-        tile.awaiting_proof.set(self.private);
-        if self.private {
+        let proven = !self.private || self.proven.contains(&peer.id);
+        tile.proven.set(proven);
+        tile.awaiting_proof.set(!proven);
+        if !proven {
             self.awaiting_proof
                 .insert(peer.id.clone(), js_sys::Date::now());
         }

@@ -178,7 +178,15 @@ impl SignallingSocket {
         let mut socket = Self {
             endpoint: endpoint(room, role, private.as_ref()),
             events: events.clone(),
-            session: SessionStore::open(room, events),
+            // A private room's session is not the public room's of the same name, nor another
+            // key's.
+            session: SessionStore::open(
+                &match &private {
+                    Some(private) => format!("{room}:{}", private.verifier.as_str()),
+                    None => room.to_string(),
+                },
+                events,
+            ),
             live: None,
             sockets_opened: 0,
             token: None,
@@ -336,8 +344,8 @@ impl SignallingSocket {
             Some(sealing) => {
                 // Links exist only once the server has said who we are.
                 let Some(me) = &sealing.me else { return };
-                match sealing::nonce() {
-                    Ok(nonce) => sealing.seal.seal_message(me, message, nonce).encode(),
+                let nonce = match sealing::nonce() {
+                    Ok(nonce) => nonce,
                     Err(error) => {
                         web_sys::console::error_2(
                             &"portals: no nonce to seal with:".into(),
@@ -345,6 +353,10 @@ impl SignallingSocket {
                         );
                         return;
                     }
+                };
+                match sealing.seal.seal_message(me, message, nonce) {
+                    Some(sealed) => sealed.encode(),
+                    None => return,
                 }
             }
         };

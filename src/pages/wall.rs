@@ -69,6 +69,17 @@ pub fn WallPage(
             message: format!("“{room}” is not a room name: {error}."),
         }),
         Ok(_name) => {
+            // The fragment is read once: a key pasted into the address bar, or taken out of it,
+            // changes only the fragment, and takes the page to its room by a reload.
+            #[cfg(feature = "hydrate")]
+            {
+                let edited = window_event_listener(leptos::ev::hashchange, |_| {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().reload();
+                    }
+                });
+                on_cleanup(move || edited.remove());
+            }
             // Only the browser sees the fragment, and has a mesh.
             #[cfg(feature = "hydrate")]
             match crate::signalling::RoomKey::from_fragment(&crate::browser::url_fragment()) {

@@ -311,19 +311,21 @@ impl RoomSeal {
     }
 
     /// What `me` sends: a `description` or `candidate` sealed for its target, anything else as
-    /// it is.
+    /// it is; `None` (not sent) for a description that cannot be read to seal, which must never
+    /// go out in the clear.
     pub fn seal_message(
         &self,
         me: &MemberId,
         message: &ClientMessage,
         nonce: [u8; NONCE_BYTES],
-    ) -> ClientMessage {
+    ) -> Option<ClientMessage> {
         match to_seal(message) {
-            Some((kind, target, plaintext)) => {
+            ToSeal::Relayed(kind, target, plaintext) => {
                 let sealed = self.seal(kind, me, &target, &plaintext, nonce);
-                sealed_message(kind, target, sealed)
+                Some(sealed_message(kind, target, sealed))
             }
-            None => message.clone(),
+            ToSeal::NotRelayed => Some(message.clone()),
+            ToSeal::Unreadable => None,
         }
     }
 
@@ -341,28 +343,35 @@ impl RoomSeal {
     }
 }
 
-/// What of a message going out is to be sealed: its kind, its receiver and its plaintext.
-/// `None` for a message the server does not relay (a ping), which goes as it is.
-fn to_seal(message: &ClientMessage) -> Option<(SealedKind, MemberId, Vec<u8>)> {
+/// What of a message going out is to be sealed.
+enum ToSeal {
+    /// Its kind, its receiver and its plaintext.
+    Relayed(SealedKind, MemberId, Vec<u8>),
+    /// Not relayed to a member (a ping): it goes as it is.
+    NotRelayed,
+    /// A description whose payload cannot be read (never one this client built).
+    Unreadable,
+}
+
+fn to_seal(message: &ClientMessage) -> ToSeal {
     match message {
-        ClientMessage::Ping(_) => None,
+        ClientMessage::Ping(_) => ToSeal::NotRelayed,
         ClientMessage::Description {
             target,
             description,
-        } => {
-            // Ours to send, so it has its shape.
-            let description = description.parse().ok()?;
-            Some((
+        } => match description.parse() {
+            Ok(description) => ToSeal::Relayed(
                 SealedKind::Description(description.kind),
                 target.clone(),
                 description.sdp.into_bytes(),
-            ))
-        }
-        ClientMessage::Candidate { target, candidate } => Some((
+            ),
+            Err(_) => ToSeal::Unreadable,
+        },
+        ClientMessage::Candidate { target, candidate } => ToSeal::Relayed(
             SealedKind::Candidate,
             target.clone(),
             candidate.json().as_bytes().to_vec(),
-        )),
+        ),
     }
 }
 
@@ -620,7 +629,10 @@ mod tests {
             },
         ];
         for message in sent {
-            let wire = seal.seal_message(&me, &message, [1; NONCE_BYTES]).encode();
+            let wire = seal
+                .seal_message(&me, &message, [1; NONCE_BYTES])
+                .unwrap()
+                .encode();
             assert!(
                 !wire.contains("fingerprint") && !wire.contains("10.0.0.1"),
                 "{wire}"
@@ -647,7 +659,13 @@ mod tests {
             );
         }
         let ping = ClientMessage::Ping(1.into());
-        assert_eq!(seal.seal_message(&me, &ping, [1; NONCE_BYTES]), ping);
+        assert_eq!(seal.seal_message(&me, &ping, [1; NONCE_BYTES]), Some(ping));
+        // A description that cannot be read is not sent at all, rather than in the clear.
+        let unreadable = ClientMessage::Description {
+            target: MemberId::new("b2"),
+            description: Relayed::built(&serde_json::json!({"sdp": 5})),
+        };
+        assert_eq!(seal.seal_message(&me, &unreadable, [1; NONCE_BYTES]), None);
         let pong = ServerMessage::Pong(1.into());
         assert_eq!(seal.open_message(&me, pong.clone()), Some(pong));
         // What is not sealed in a private room is told apart, to be dropped.
