@@ -24,7 +24,7 @@ use super::{
     negotiation::{FirstOffer, FirstOffers},
     peer_link::{About, LinkNotice, PeerLink},
     plan::{reconcile, LinkMedia, LinkView},
-    sealing::{PrivateRoom, SealHook},
+    sealing::SealHook,
     signalling_socket::{SignallingSocket, SocketEvent},
     trace::trace,
     video_budget::{self, ViewSize, DEFAULT_UPLINK_KBPS},
@@ -32,6 +32,7 @@ use super::{
 use crate::{
     components::model::{CameraState, Connection, Tile, WallModel},
     signalling::{
+        private_room::PrivateRoom,
         protocol::{
             ErrorReport, Peer, Role, RtcConfiguration, SdpType, SessionDescription, Welcome,
         },
@@ -71,7 +72,7 @@ impl Mesh {
     pub fn start(room: RoomName, key: Option<RoomKey>, model: WallModel, debug: bool) -> Self {
         super::trace::enable(debug);
         let (events, receiver) = Events::channel();
-        let private = key.map(|key| PrivateRoom::new(&key, &room));
+        let private = key.map(|key| key.derive(&room));
         let state = MeshState::new(room.as_str(), private, model, &events);
         // Join first, camera in parallel: a slow permission prompt must not keep the others'
         // video off this wall. Each effect also runs once at the start.

@@ -15,11 +15,10 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use super::{
     events::Events,
     plan::reconnect_delay,
-    sealing::{self, PrivateRoom},
     session_store::{Claim, Session, SessionStore},
 };
 use crate::signalling::{
-    private_room::{RoomSeal, VERIFIER},
+    private_room::{PrivateRoom, RoomSeal, VERIFIER},
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
     ClientMessage, MemberId, ServerMessage,
 };
@@ -344,7 +343,8 @@ impl SignallingSocket {
             Some(sealing) => {
                 // Links exist only once the server has said who we are.
                 let Some(me) = &sealing.me else { return };
-                let nonce = match sealing::nonce() {
+                // A fresh random nonce for each message.
+                let nonce = match crate::browser::random_bytes() {
                     Ok(nonce) => nonce,
                     Err(error) => {
                         web_sys::console::error_2(

@@ -2,9 +2,9 @@
 //! `description` or `candidate` is sealed and opened, shared by the server (which only ever
 //! sees a verifier) and the browser (which derives and seals with this very code).
 //!
-//! RustCrypto's `hkdf` and `aes-gcm` (through `crates/sealing`), not WebCrypto: they are synchronous, so the verifier is
-//! there when the page opens its socket and each message is sealed or opened in its turn as the
-//! mesh handles it. WebCrypto's promises settle in no set order and each waited behind a
+//! RustCrypto's `hkdf` and `aes-gcm` (through `crates/sealing`), not WebCrypto: they are
+//! synchronous, so the verifier is there when the page opens its socket and each message is
+//! sealed or opened in its turn as the mesh handles it. WebCrypto's promises settle in no set order and each waited behind a
 //! starting page's other tasks: its derivation held the join back 15–22 ms and each sealed hop
 //! 10–25 ms, and the first picture paid for all of it (measured with `timing.spec.ts`). A
 //! non-extractable `CryptoKey` would have guarded nothing either: the room key it comes from is
@@ -30,15 +30,15 @@ pub const VERIFIER: &str = "verifier";
 /// The URL fragment's parameter that carries a room key: `/?room=R#k=<key>`.
 pub const KEY_PARAMETER: &str = "k";
 /// HKDF `info` of the verifier: what the server is shown.
-pub const VERIFIER_INFO: &[u8] = b"portals/v1 verifier";
+const VERIFIER_INFO: &[u8] = b"portals/v1 verifier";
 /// HKDF `info` of the sealing key: what never leaves the browser.
-pub const SEALING_INFO: &[u8] = b"portals/v1 seal";
+const SEALING_INFO: &[u8] = b"portals/v1 seal";
 /// The first field of every sealed message's associated data.
-pub const SEAL_LABEL: &str = "portals/v1 seal";
+const SEAL_LABEL: &str = "portals/v1 seal";
 /// AES-GCM nonce length: 96 bits, random per message.
 pub const NONCE_BYTES: usize = 12;
-/// AES-GCM tag length: 128 bits, at the end of the ciphertext (as WebCrypto returns it).
-pub const TAG_BYTES: usize = 16;
+/// AES-GCM tag length: 128 bits, at the end of the ciphertext.
+const TAG_BYTES: usize = 16;
 /// 256 bits, base64url without padding.
 const KEY_BYTES: usize = 32;
 const ENCODED_KEY_LEN: usize = 43;
@@ -78,13 +78,19 @@ impl RoomKey {
     }
 
     /// The verifier to join `room` with, and the seal of its messages.
-    pub fn derive(&self, room: &RoomName) -> (RoomVerifier, RoomSeal) {
+    pub fn derive(&self, room: &RoomName) -> PrivateRoom {
         let expand = |info: &[u8]| hkdf_sha256(&self.0, hkdf_salt(room), info);
-        (
-            RoomVerifier::from_bytes(&expand(VERIFIER_INFO)),
-            RoomSeal::new(&expand(SEALING_INFO), room.clone()),
-        )
+        PrivateRoom {
+            verifier: RoomVerifier::from_bytes(&expand(VERIFIER_INFO)),
+            seal: RoomSeal::new(&expand(SEALING_INFO), room.clone()),
+        }
     }
+}
+
+/// What a member of a private room needs: the verifier to join with, and the seal.
+pub struct PrivateRoom {
+    pub verifier: RoomVerifier,
+    pub seal: RoomSeal,
 }
 
 impl fmt::Debug for RoomKey {
@@ -97,7 +103,7 @@ impl fmt::Debug for RoomKey {
 /// HKDF-SHA-256 of a room key, with the room name as salt: the verifier and the sealing key
 /// differ by their `info`, so one cannot be had from the other, and a key reused under another
 /// name derives other keys.
-pub fn hkdf_salt(room: &RoomName) -> &[u8] {
+fn hkdf_salt(room: &RoomName) -> &[u8] {
     room.as_str().as_bytes()
 }
 
@@ -196,6 +202,18 @@ pub enum SealedKind {
 }
 
 impl SealedKind {
+    /// The kind named by [`Self::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "offer" => Self::Description(SdpType::Offer),
+            "pranswer" => Self::Description(SdpType::Pranswer),
+            "answer" => Self::Description(SdpType::Answer),
+            "rollback" => Self::Description(SdpType::Rollback),
+            "candidate" => Self::Candidate,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Description(SdpType::Offer) => "offer",
@@ -211,12 +229,7 @@ impl SealedKind {
 /// sender's id and the receiver's id, each as a 2-byte big-endian length and its UTF-8 bytes.
 /// Length-prefixed, so that no choice of ids makes two different messages' data the same; with
 /// both ids in, a message opens only from its sender and only at its receiver.
-pub fn associated_data(
-    kind: SealedKind,
-    room: &RoomName,
-    from: &MemberId,
-    to: &MemberId,
-) -> Vec<u8> {
+fn associated_data(kind: SealedKind, room: &RoomName, from: &MemberId, to: &MemberId) -> Vec<u8> {
     let fields = [
         SEAL_LABEL,
         kind.as_str(),
@@ -237,7 +250,7 @@ pub fn associated_data(
 
 /// `sealed`: the nonce, then AES-GCM's ciphertext with its tag, as one base64url string
 /// without padding.
-pub fn encode_sealed(nonce: &[u8; NONCE_BYTES], ciphertext_and_tag: &[u8]) -> String {
+fn encode_sealed(nonce: &[u8; NONCE_BYTES], ciphertext_and_tag: &[u8]) -> String {
     let mut bytes = Vec::with_capacity(NONCE_BYTES + ciphertext_and_tag.len());
     bytes.extend_from_slice(nonce);
     bytes.extend_from_slice(ciphertext_and_tag);
@@ -245,7 +258,7 @@ pub fn encode_sealed(nonce: &[u8; NONCE_BYTES], ciphertext_and_tag: &[u8]) -> St
 }
 
 /// The nonce and the ciphertext with its tag, or `None` for what cannot be a sealed message.
-pub fn decode_sealed(sealed: &str) -> Option<([u8; NONCE_BYTES], Vec<u8>)> {
+fn decode_sealed(sealed: &str) -> Option<([u8; NONCE_BYTES], Vec<u8>)> {
     let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
     if bytes.len() < NONCE_BYTES + TAG_BYTES {
         return None;
@@ -311,139 +324,79 @@ impl RoomSeal {
     }
 
     /// What `me` sends: a `description` or `candidate` sealed for its target, anything else as
-    /// it is; `None` (not sent) for a description that cannot be read to seal, which must never
-    /// go out in the clear.
+    /// it is; `None` (not sent) for a description that cannot be read to seal (never one this
+    /// client built), which must never go out in the clear.
     pub fn seal_message(
         &self,
         me: &MemberId,
         message: &ClientMessage,
         nonce: [u8; NONCE_BYTES],
     ) -> Option<ClientMessage> {
-        match to_seal(message) {
-            ToSeal::Relayed(kind, target, plaintext) => {
-                let sealed = self.seal(kind, me, &target, &plaintext, nonce);
-                Some(sealed_message(kind, target, sealed))
+        Some(match message {
+            ClientMessage::Ping(_) => message.clone(),
+            ClientMessage::Description {
+                target,
+                description,
+            } => {
+                let SessionDescription { kind, sdp } = description.parse().ok()?;
+                let sealed = self.seal(
+                    SealedKind::Description(kind),
+                    me,
+                    target,
+                    sdp.as_bytes(),
+                    nonce,
+                );
+                ClientMessage::Description {
+                    target: target.clone(),
+                    description: Relayed::built(&SealedDescription { kind, sealed }),
+                }
             }
-            ToSeal::NotRelayed => Some(message.clone()),
-            ToSeal::Unreadable => None,
-        }
+            ClientMessage::Candidate { target, candidate } => {
+                let plaintext = candidate.json().as_bytes();
+                let sealed = self.seal(SealedKind::Candidate, me, target, plaintext, nonce);
+                ClientMessage::Candidate {
+                    target: target.clone(),
+                    candidate: Relayed::built(&SealedCandidate { sealed }),
+                }
+            }
+        })
     }
 
-    /// What `me` received: from the server as it is; from a member, the message that opened,
-    /// or `None` (to drop) if it was not sealed or did not open.
+    /// What `me` received: from the server as it is; from a member, the message that was
+    /// sealed, or `None` (to drop) if it was not sealed, does not open, or is not a message of
+    /// its kind (which only a sender holding the key could have made).
     pub fn open_message(&self, me: &MemberId, message: ServerMessage) -> Option<ServerMessage> {
-        match incoming(message) {
-            Incoming::FromServer(message) => Some(message),
-            Incoming::NotSealed => None,
-            Incoming::Sealed { kind, from, sealed } => {
-                let plaintext = self.open(kind, &from, me, &sealed)?;
-                opened(kind, from, plaintext)
+        Some(match message {
+            ServerMessage::Description { from, description } => {
+                let SealedDescription { kind, sealed } =
+                    serde_json::from_str(description.json()).ok()?;
+                let sdp = self.open_text(SealedKind::Description(kind), &from, me, &sealed)?;
+                ServerMessage::Description {
+                    from,
+                    description: Relayed::new(&SessionDescription { kind, sdp }),
+                }
             }
-        }
+            ServerMessage::Candidate { from, candidate } => {
+                let SealedCandidate { sealed } = serde_json::from_str(candidate.json()).ok()?;
+                let json = self.open_text(SealedKind::Candidate, &from, me, &sealed)?;
+                ServerMessage::Candidate {
+                    from,
+                    candidate: Relayed::from_json(RawValue::from_string(json).ok()?).ok()?,
+                }
+            }
+            other => other,
+        })
     }
-}
 
-/// What of a message going out is to be sealed.
-enum ToSeal {
-    /// Its kind, its receiver and its plaintext.
-    Relayed(SealedKind, MemberId, Vec<u8>),
-    /// Not relayed to a member (a ping): it goes as it is.
-    NotRelayed,
-    /// A description whose payload cannot be read (never one this client built).
-    Unreadable,
-}
-
-fn to_seal(message: &ClientMessage) -> ToSeal {
-    match message {
-        ClientMessage::Ping(_) => ToSeal::NotRelayed,
-        ClientMessage::Description {
-            target,
-            description,
-        } => match description.parse() {
-            Ok(description) => ToSeal::Relayed(
-                SealedKind::Description(description.kind),
-                target.clone(),
-                description.sdp.into_bytes(),
-            ),
-            Err(_) => ToSeal::Unreadable,
-        },
-        ClientMessage::Candidate { target, candidate } => ToSeal::Relayed(
-            SealedKind::Candidate,
-            target.clone(),
-            candidate.json().as_bytes().to_vec(),
-        ),
-    }
-}
-
-/// The message to send in place of one of [`to_seal`]'s, carrying `sealed`.
-fn sealed_message(kind: SealedKind, target: MemberId, sealed: String) -> ClientMessage {
-    match kind {
-        SealedKind::Description(kind) => ClientMessage::Description {
-            target,
-            description: Relayed::built(&SealedDescription { kind, sealed }),
-        },
-        SealedKind::Candidate => ClientMessage::Candidate {
-            target,
-            candidate: Relayed::built(&SealedCandidate { sealed }),
-        },
-    }
-}
-
-/// A message that came in, as a private room sees it.
-#[derive(Debug, PartialEq)]
-enum Incoming {
-    /// Not relayed from a member (`welcome`, `info`, `pong`, …): handled as it is.
-    FromServer(ServerMessage),
-    /// To open: from this member, as this kind.
-    Sealed {
+    fn open_text(
+        &self,
         kind: SealedKind,
-        from: MemberId,
-        sealed: String,
-    },
-    /// A description or candidate that is not sealed: dropped.
-    NotSealed,
-}
-
-fn incoming(message: ServerMessage) -> Incoming {
-    match message {
-        ServerMessage::Description { from, description } => {
-            match serde_json::from_str::<SealedDescription>(description.json()) {
-                Ok(payload) => Incoming::Sealed {
-                    kind: SealedKind::Description(payload.kind),
-                    from,
-                    sealed: payload.sealed,
-                },
-                Err(_) => Incoming::NotSealed,
-            }
-        }
-        ServerMessage::Candidate { from, candidate } => {
-            match serde_json::from_str::<SealedCandidate>(candidate.json()) {
-                Ok(payload) => Incoming::Sealed {
-                    kind: SealedKind::Candidate,
-                    from,
-                    sealed: payload.sealed,
-                },
-                Err(_) => Incoming::NotSealed,
-            }
-        }
-        other => Incoming::FromServer(other),
+        from: &MemberId,
+        to: &MemberId,
+        sealed: &str,
+    ) -> Option<String> {
+        String::from_utf8(self.open(kind, from, to, sealed)?).ok()
     }
-}
-
-/// The message that was sealed, from what opened: `None` if that is not a message of the kind
-/// (which only a sender holding the key could have made).
-fn opened(kind: SealedKind, from: MemberId, plaintext: Vec<u8>) -> Option<ServerMessage> {
-    let text = String::from_utf8(plaintext).ok()?;
-    Some(match kind {
-        SealedKind::Description(kind) => ServerMessage::Description {
-            from,
-            description: Relayed::new(&SessionDescription { kind, sdp: text }),
-        },
-        SealedKind::Candidate => ServerMessage::Candidate {
-            from,
-            candidate: Relayed::from_json(RawValue::from_string(text).ok()?).ok()?,
-        },
-    })
 }
 
 /// 43 characters of base64url that decode to exactly 32 bytes, written the one canonical way
@@ -499,23 +452,13 @@ mod tests {
         hkdf_sha256(key.as_bytes(), hkdf_salt(room), info)
     }
 
-    fn kind(name: &str) -> SealedKind {
-        match name {
-            "offer" => SealedKind::Description(SdpType::Offer),
-            "answer" => SealedKind::Description(SdpType::Answer),
-            "candidate" => SealedKind::Candidate,
-            other => panic!("no kind {other}"),
-        }
-    }
-
     #[test]
     fn the_key_derives_the_verifier_and_the_sealing_key_of_the_vectors() {
         let v = vectors();
         let key = RoomKey::parse(&v.key).unwrap();
         assert_eq!(key.encode(), v.key);
         let room = RoomName::parse(&v.room).unwrap();
-        let (verifier, _) = key.derive(&room);
-        assert_eq!(verifier.as_str(), v.verifier);
+        assert_eq!(key.derive(&room).verifier.as_str(), v.verifier);
         assert_eq!(
             derive(&key, &room, SEALING_INFO).to_vec(),
             hex(&v.sealing_key_hex)
@@ -533,11 +476,11 @@ mod tests {
         let v = vectors();
         let key = RoomKey::parse(&v.key).unwrap();
         let room = RoomName::parse(&v.room).unwrap();
-        let (_, seal) = key.derive(&room);
+        let seal = key.derive(&room).seal;
         let nonce: [u8; NONCE_BYTES] = hex(&v.nonce_hex).try_into().unwrap();
         for message in &v.messages {
             let (from, to) = (MemberId::new(&*message.from), MemberId::new(&*message.to));
-            let kind = kind(&message.kind);
+            let kind = SealedKind::parse(&message.kind).unwrap();
             let sealed = seal.seal(kind, &from, &to, message.plaintext.as_bytes(), nonce);
             assert_eq!(sealed, message.sealed, "{}", message.kind);
             assert_eq!(
@@ -562,14 +505,14 @@ mod tests {
                 assert_eq!(seal.open(kind, from, to, &sealed), None, "{why}");
             }
             let other_room = RoomName::parse("misc").unwrap();
-            let (_, elsewhere) = key.derive(&other_room);
+            let elsewhere = key.derive(&other_room).seal;
             assert_eq!(
                 elsewhere.open(kind, &from, &to, &sealed),
                 None,
                 "another room"
             );
             let other_key = RoomKey::from_bytes([9; 32]);
-            let (_, other_seal) = other_key.derive(&room);
+            let other_seal = other_key.derive(&room).seal;
             assert_eq!(
                 other_seal.open(kind, &from, &to, &sealed),
                 None,
