@@ -16,29 +16,35 @@ timed() {
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-# Debian's Chromium for the end-to-end tests (Playwright's own browser download cannot work
-# on a closed network). It downloads and unpacks while the compilers below use the cores. sudo
-# asks for a password, if it needs one, here in the foreground; in the background it must not
-# ask (-n). apt waits for a lock another apt holds (unattended-upgrades on a new machine)
-# instead of failing, and if this script stops early it waits for the install to end rather
-# than leave it running behind the next attempt.
-chromium_pid=""
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing Debian's chromium in the background (log: target/setup-chromium.log)"
+# Debian's packages for the end-to-end tests: Chromium and Firefox ESR (Playwright's and
+# puppeteer's own browser downloads cannot work on a closed network) and coturn, the TURN relay
+# the tests run beside the server. They download and unpack while the compilers below use the
+# cores. sudo asks for a password, if it needs one, here in the foreground; in the background
+# it must not ask (-n). apt waits for a lock another apt holds (unattended-upgrades on a new
+# machine) instead of failing, and if this script stops early it waits for the install to end
+# rather than leave it running behind the next attempt.
+debian_packages=()
+[ -x /usr/bin/chromium ] || debian_packages+=(chromium)
+[ -x /usr/bin/firefox-esr ] || debian_packages+=(firefox-esr)
+command -v turnserver >/dev/null || debian_packages+=(coturn)
+apt_pid=""
+if [ "${#debian_packages[@]}" -gt 0 ]; then
+  say "installing Debian's ${debian_packages[*]} in the background (log: target/setup-apt.log)"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     sudo="sudo -n"
     sudo -v || true
   fi
   mkdir -p target
-  install_chromium() {
+  install_packages() {
     $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      "${debian_packages[@]}"
   }
-  timed chromium install_chromium > target/setup-chromium.log 2>&1 &
-  chromium_pid=$!
-  trap 'if kill -0 "$chromium_pid" 2>/dev/null; then
-          echo "setup: waiting for the chromium install to end" >&2; wait "$chromium_pid" || true
+  timed "${debian_packages[*]}" install_packages > target/setup-apt.log 2>&1 &
+  apt_pid=$!
+  trap 'if kill -0 "$apt_pid" 2>/dev/null; then
+          echo "setup: waiting for the apt install to end" >&2; wait "$apt_pid" || true
         fi' EXIT
 fi
 
@@ -83,13 +89,13 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_vers
     --version "$wasm_bindgen_version" --force --debug
 fi
 
-if [ -n "$chromium_pid" ]; then
-  if ! wait "$chromium_pid"; then
-    cat target/setup-chromium.log >&2
-    echo "setup: installing chromium failed (log above)" >&2
+if [ -n "$apt_pid" ]; then
+  if ! wait "$apt_pid"; then
+    cat target/setup-apt.log >&2
+    echo "setup: installing ${debian_packages[*]} failed (log above)" >&2
     exit 1
   fi
-  tail -n 1 target/setup-chromium.log
+  tail -n 1 target/setup-apt.log
 fi
 
 # Playwright, TypeScript and binaryen's wasm-opt (release builds), from package-lock.json.

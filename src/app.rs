@@ -71,6 +71,7 @@ fn Home() -> impl IntoView {
                     kiosk=flag("kiosk")
                     stats=flag("stats")
                     debug=flag("debug")
+                    relay=flag("relay")
                 />
             }
             .into_any()

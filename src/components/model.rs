@@ -135,6 +135,40 @@ pub struct Tile {
     pub aspect: ArcRwSignal<f64>,
     /// The link's health from `getStats`, read while the wall shows stats.
     pub stats: ArcRwSignal<Option<TileStats>>,
+    /// A TURN server refused this link a relay: while it is not connected, the tile says so,
+    /// for a link that only a relay can make (a strict firewall, `relay` policy) waits for
+    /// nothing else.
+    pub relay_problem: ArcRwSignal<Option<RelayProblem>>,
+}
+
+/// Why a TURN server gave a link no relay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelayProblem {
+    /// Its credentials were refused: expired, or signed with another secret.
+    Refused,
+    /// It never answered.
+    Unreachable,
+    /// It has no room for another allocation.
+    Full,
+}
+
+impl RelayProblem {
+    /// What the tile says while the link is not connected.
+    pub fn explain(self) -> &'static str {
+        match self {
+            RelayProblem::Refused => "No relay: the TURN server refused its credentials",
+            RelayProblem::Unreachable => "No relay: the TURN server does not answer",
+            RelayProblem::Full => "No relay: the TURN server is full",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayProblem::Refused => "refused",
+            RelayProblem::Unreachable => "unreachable",
+            RelayProblem::Full => "full",
+        }
+    }
 }
 
 impl Tile {
@@ -161,6 +195,7 @@ impl Tile {
             camera_off: ArcRwSignal::new(false),
             aspect: ArcRwSignal::new(ASPECT),
             stats: ArcRwSignal::new(None),
+            relay_problem: ArcRwSignal::new(None),
         }
     }
 }
@@ -172,6 +207,9 @@ pub struct WallModel {
     pub role: Role,
     /// `&uplink=<kbit/s>`: this page's video budget, over what the server announces.
     pub uplink_kbps: Option<u32>,
+    /// `&relay` (with `&debug`): every link of this page goes through a TURN server, as if
+    /// the server said `--ice-transport-policy relay`.
+    pub force_relay: bool,
     pub connection: RwSignal<Connection>,
     pub camera: RwSignal<CameraState>,
     pub me: RwSignal<Option<MemberId>>,
@@ -228,6 +266,7 @@ impl WallModel {
         Self {
             role,
             uplink_kbps,
+            force_relay: false,
             connection: RwSignal::new(Connection::Connecting),
             // A wall never asks for a camera: its state is off from the start.
             camera: RwSignal::new(if sends {

@@ -2,7 +2,7 @@
 
 use leptos::{html, prelude::*, wasm_bindgen::JsCast};
 
-use super::model::{LinkState, SharedStream, Tile};
+use super::model::{LinkState, RelayProblem, SharedStream, Tile};
 use crate::{mesh::peer_message::CameraName, signalling::MemberId};
 
 /// How long a tile's size must hold before the sender hears of it: longer than the tiles'
@@ -62,13 +62,22 @@ pub fn VideoTile(
     let present = tile.present.clone();
     let camera_off = tile.camera_off.clone();
     let watches = tile.watches;
+    let relay_problem = tile.relay_problem.clone();
     let placeholder = {
         let (state, has_video, camera_off) = (state.clone(), has_video.clone(), camera_off.clone());
+        let relay_problem = relay_problem.clone();
         move || {
             if has_video.get() {
                 return None;
             }
-            Some(match state.get() {
+            let state = state.get();
+            // Waiting would not help: say what does not work.
+            if let (LinkState::Connecting | LinkState::Failed, Some(problem)) =
+                (state, relay_problem.get())
+            {
+                return Some(problem.explain());
+            }
+            Some(match state {
                 LinkState::Connecting => "Connecting…",
                 // A camera only sends: off, it is nothing else.
                 LinkState::Connected if camera_off.get() && !watches => "Camera off",
@@ -158,6 +167,7 @@ pub fn VideoTile(
             data-state=move || state.get().as_str()
             data-video=move || has_video.get().to_string()
             data-present=move || present.get().to_string()
+            data-relay-problem=move || relay_problem.get().map(RelayProblem::as_str)
             class:unproven={
                 let proven = tile.proven.clone();
                 move || !proven.get()

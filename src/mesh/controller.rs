@@ -34,7 +34,8 @@ use crate::{
     signalling::{
         private_room::PrivateRoom,
         protocol::{
-            ErrorReport, Peer, Role, RtcConfiguration, SdpType, SessionDescription, Welcome,
+            ErrorReport, IceTransportPolicy, Peer, Role, RtcConfiguration, SdpType,
+            SessionDescription, Welcome,
         },
         ErrorCode, MemberId, RoomKey, RoomName, ServerMessage,
     },
@@ -360,6 +361,23 @@ impl MeshState {
                     self.socket.set_session(Some((me.as_str(), token.as_str())));
                 }
             }
+            ServerMessage::Rtc(rtc) => self.configure(&rtc),
+        }
+    }
+
+    /// The ICE servers and policy for every link from now on. Open links take them too, so
+    /// that their next ICE restart finds a relay with credentials that have not expired.
+    fn configure(&mut self, rtc: &RtcConfiguration) {
+        let mut rtc = rtc.clone();
+        if self.model.force_relay {
+            rtc.ice_transport_policy = Some(IceTransportPolicy::Relay);
+        }
+        if rtc == self.rtc {
+            return;
+        }
+        self.rtc = rtc;
+        for link in self.links.values() {
+            link.configure(&self.rtc);
         }
     }
 
@@ -401,7 +419,7 @@ impl MeshState {
         self.socket
             .set_session(Some((welcome.id.as_str(), welcome.token.as_str())));
         self.socket.joined();
-        self.rtc = (*welcome.rtc).clone();
+        self.configure(&welcome.rtc);
         self.grace_ms = welcome.limits.grace_period_ms;
         if welcome.limits.uplink_kbps > 0 {
             self.server_uplink_kbps = welcome.limits.uplink_kbps;

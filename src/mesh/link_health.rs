@@ -14,6 +14,27 @@ pub const WATCHDOG_MS: u32 = 4_000;
 /// seconds.
 pub const FIRST_PATIENCE: u32 = 2;
 pub const MAX_PATIENCE: u32 = 16;
+/// Why a TURN server gave this link no relayed candidate, from `icecandidateerror`.
+pub use crate::components::model::RelayProblem;
+
+/// What an `icecandidateerror` (its URL and STUN error code) says about the relay: `None` for
+/// a STUN server's trouble, which costs nothing but a candidate kind, and for passing errors.
+pub fn relay_problem(url: &str, code: u16) -> Option<RelayProblem> {
+    if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+        return None;
+    }
+    match code {
+        // Unauthorized, Forbidden, Wrong Credentials (RFC 8489, 8656): a credential that
+        // expired, or was signed with another secret.
+        401 | 403 | 441 => Some(RelayProblem::Refused),
+        // The WebRTC spec's code for a server that never answered.
+        701 => Some(RelayProblem::Unreachable),
+        // Allocation Quota Reached, Insufficient Capacity.
+        486 | 508 => Some(RelayProblem::Full),
+        _ => None,
+    }
+}
+
 /// `RTCIceConnectionState`, as far as the link cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IceState {
@@ -142,6 +163,24 @@ mod tests {
     #[test]
     fn ice_restarts_at_once_on_failure_and_after_a_grace_when_disconnected() {
         assert_eq!(ice_step(IceState::Failed), IceStep::RestartNow);
+    }
+
+    #[test]
+    fn only_a_relays_refusal_is_a_relay_problem() {
+        let turn = "turn:127.0.0.1:3478?transport=udp";
+        assert_eq!(relay_problem(turn, 401), Some(RelayProblem::Refused));
+        assert_eq!(
+            relay_problem("turns:t.example.org:5349", 441),
+            Some(RelayProblem::Refused)
+        );
+        assert_eq!(relay_problem(turn, 701), Some(RelayProblem::Unreachable));
+        assert_eq!(relay_problem(turn, 508), Some(RelayProblem::Full));
+        assert_eq!(relay_problem("stun:127.0.0.1:3478", 701), None, "STUN only");
+        assert_eq!(
+            relay_problem(turn, 300),
+            None,
+            "Try Alternate is not a failure"
+        );
         assert_eq!(ice_step(IceState::Disconnected), IceStep::WaitThenRestart);
         assert_eq!(ice_step(IceState::Other), IceStep::Settled);
     }

@@ -26,15 +26,16 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MediaStreamTrackState, MessageEvent, RtcDataChannel,
     RtcDataChannelInit, RtcDataChannelState, RtcIceConnectionState, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcSignalingState, RtcTrackEvent,
+    RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 use super::{
     events::{Events, LinkEvents},
     link_health::{
-        ice_step, IceState, IceStep, Remedy, Stall, Watchdog, DISCONNECTED_GRACE_MS, WATCHDOG_MS,
+        ice_step, relay_problem, IceState, IceStep, RelayProblem, Remedy, Stall, Watchdog,
+        DISCONNECTED_GRACE_MS, WATCHDOG_MS,
     },
     link_stats::{frames_decoded, summarise, Sample, StatsEntry},
     negotiation::{
@@ -114,6 +115,8 @@ pub enum LinkEvent {
     RemoteTrackChanged,
     ConnectionStateChanged,
     IceConnectionStateChanged,
+    /// A TURN server gave no relay.
+    RelayProblem(RelayProblem),
     /// The peer did not make the first offer in time: ours goes.
     FirstOfferWaitOver,
     /// ICE stayed `disconnected` for the whole grace period, maybe.
@@ -189,7 +192,7 @@ pub struct PeerLink {
     picture: Picture,
     /// `mute`, `unmute` and `ended` on each remote track.
     track_listeners: Vec<EventListener>,
-    _listeners: [EventListener; 5],
+    _listeners: [EventListener; 6],
     _watchdog_timer: Interval,
     /// Made with the first offer between two of our clients; a base client has none.
     channel: Option<Channel>,
@@ -251,6 +254,10 @@ impl PeerLink {
             }),
             on("iceconnectionstatechange", |_| {
                 Some(LinkEvent::IceConnectionStateChanged)
+            }),
+            on("icecandidateerror", |event| {
+                let event = event.dyn_ref::<RtcPeerConnectionIceErrorEvent>()?;
+                relay_problem(&event.url(), event.error_code()).map(LinkEvent::RelayProblem)
             }),
         ];
         let watchdog_timer = {
@@ -380,6 +387,10 @@ impl PeerLink {
             LinkEvent::RemoteTrackChanged => self.show_video(),
             LinkEvent::ConnectionStateChanged => self.show_state(),
             LinkEvent::IceConnectionStateChanged => self.watch_ice(),
+            LinkEvent::RelayProblem(problem) => {
+                trace!("{}: relay {}", self.peer.short(), problem.as_str());
+                self.tile.relay_problem.set(Some(problem));
+            }
             LinkEvent::DisconnectedGraceOver => {
                 self.disconnected_grace = None;
                 if self.connection.ice_connection_state() == RtcIceConnectionState::Disconnected {
@@ -1124,6 +1135,22 @@ impl PeerLink {
         trace!("{}: connection {:?}", self.peer.short(), state);
         if let Some(shown) = shown_state(state, self.tile.state.get_untracked()) {
             self.tile.state.set(shown);
+        }
+        if state == ConnectionState::Connected && self.tile.relay_problem.get_untracked().is_some()
+        {
+            self.tile.relay_problem.set(None);
+        }
+    }
+
+    /// New ICE servers (fresh TURN credentials) or policy: for this connection's next
+    /// gathering, which an ICE restart starts.
+    pub fn configure(&self, rtc: &RtcConfiguration) {
+        let applied = to_js(rtc).and_then(|rtc| {
+            self.connection
+                .set_configuration_with_configuration(&rtc.unchecked_into())
+        });
+        if let Err(error) = applied {
+            warn("setConfiguration", &error);
         }
     }
 

@@ -39,9 +39,15 @@ pub fn WallPage(
     #[prop(optional)]
     stats: bool,
     #[prop(optional)] debug: bool,
+    /// `&relay`, with `&debug` only: relayed links only, to test a TURN server.
+    #[prop(optional)]
+    relay: bool,
 ) -> impl IntoView {
     let from_url = name.is_some();
-    let model = WallModel::new(self_view, role, uplink_kbps, name, stats);
+    let model = WallModel {
+        force_relay: debug && relay,
+        ..WallModel::new(self_view, role, uplink_kbps, name, stats)
+    };
     // Storage is the browser's: read after hydration, so both sides render the same page.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]

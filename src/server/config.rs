@@ -9,7 +9,8 @@ use std::{
 use clap::Parser;
 
 use crate::signalling::{
-    protocol::{IceServer, RtcConfiguration},
+    protocol::{IceServer, IceTransportPolicy, RtcConfiguration},
+    turn::{TurnRest, MIN_TTL_MS},
     RoomName,
 };
 
@@ -154,6 +155,35 @@ pub struct Config {
     #[arg(long, env = "PORTALS_TURN_CREDENTIAL", hide_env_values = true)]
     pub turn_credential: Option<String>,
 
+    /// TURN servers that take time-limited credentials signed with --turn-secret (coturn's
+    /// `use-auth-secret`), comma-separated `turn:`/`turns:` URLs, e.g.
+    /// `turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349`. Each member
+    /// gets credentials of its own in `welcome`, renewed (`rtc`) while it stays.
+    #[arg(long = "turn-url", env = "PORTALS_TURN_URLS", value_delimiter = ',',
+          value_parser = parse_turn_url, requires = "turn_secret")]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN servers of --turn-url (coturn's `static-auth-secret`).
+    #[arg(
+        long,
+        env = "PORTALS_TURN_SECRET",
+        hide_env_values = true,
+        requires = "turn_urls"
+    )]
+    pub turn_secret: Option<String>,
+
+    /// How long the credentials minted for --turn-url stay good (at least 10s). A member still
+    /// connected after three quarters of it is sent fresh ones.
+    #[arg(long, env = "PORTALS_TURN_TTL", default_value = "1h",
+          value_parser = parse_turn_ttl)]
+    pub turn_ttl: Duration,
+
+    /// `relay`: every link goes through a TURN server (--turn-url or --ice-server), so that
+    /// no member learns another's addresses; links fail where no TURN server is reachable.
+    /// `all` (the default): direct links where they work.
+    #[arg(long, env = "PORTALS_ICE_TRANSPORT_POLICY", value_enum, default_value_t = TransportPolicy::All)]
+    pub ice_transport_policy: TransportPolicy,
+
     /// Secret that signs resume tokens. Give the same one across restarts and clients keep
     /// their ids (and their peers' video keeps playing) through a restart. Unset: a random
     /// secret per process.
@@ -233,6 +263,17 @@ impl Config {
         })
     }
 
+    /// The TURN servers of --turn-url, with their secret.
+    pub fn turn(&self) -> Option<TurnRest> {
+        let secret = self.turn_secret.as_ref()?;
+        Some(TurnRest::new(
+            self.turn_urls.clone(),
+            secret.as_bytes(),
+            u64::try_from(self.turn_ttl.as_millis()).unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// What every member gets alike; see [`Self::turn`] for what each gets of its own.
     pub fn rtc(&self) -> RtcConfiguration {
         let ice_servers = self
             .ice_servers
@@ -246,7 +287,14 @@ impl Config {
                 }
             })
             .collect();
-        RtcConfiguration { ice_servers }
+        let ice_transport_policy = match self.ice_transport_policy {
+            TransportPolicy::All => None,
+            TransportPolicy::Relay => Some(IceTransportPolicy::Relay),
+        };
+        RtcConfiguration {
+            ice_servers,
+            ice_transport_policy,
+        }
     }
 }
 
@@ -289,6 +337,30 @@ fn parse_duration_from(text: &str, least: Duration, why: &str) -> Result<Duratio
         Ok(duration) if duration >= least => Ok(duration),
         Ok(_) => Err(why.into()),
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// --ice-transport-policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportPolicy {
+    All,
+    Relay,
+}
+
+fn parse_turn_ttl(text: &str) -> Result<Duration, String> {
+    parse_duration_from(
+        text,
+        Duration::from_millis(MIN_TTL_MS),
+        "must be at least 10s",
+    )
+}
+
+fn parse_turn_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if url.starts_with("turn:") || url.starts_with("turns:") {
+        Ok(url.to_string())
+    } else {
+        Err(format!("{url:?} is not a turn: or turns: URL"))
     }
 }
 
@@ -381,6 +453,39 @@ mod tests {
             "STUN takes no credentials"
         );
         assert_eq!(rtc.ice_servers[1].username.as_deref(), Some("u"));
+
+        assert_eq!(rtc.ice_transport_policy, None, "the browser's default");
+        assert!(config.turn().is_none());
+
+        let turn = parse(&[
+            "--turn-url",
+            "turn:127.0.0.1:3478,turns:turn.example.org:5349",
+            "--turn-secret",
+            "s",
+            "--turn-ttl",
+            "20s",
+            "--ice-transport-policy",
+            "relay",
+        ])
+        .unwrap();
+        let minted = turn.turn().expect("TURN REST").credentials(
+            &crate::signalling::MemberId::new("m"),
+            crate::signalling::Timestamp(0),
+        );
+        assert_eq!(minted.urls.len(), 2);
+        assert_eq!(minted.username.as_deref(), Some("20:m"));
+        assert_eq!(
+            turn.rtc().ice_transport_policy,
+            Some(IceTransportPolicy::Relay)
+        );
+        assert!(
+            parse(&["--turn-url", "turn:t.example.org"]).is_err(),
+            "needs its secret"
+        );
+        assert!(parse(&["--turn-secret", "s"]).is_err(), "needs its URLs");
+        assert!(parse(&["--turn-url", "stun:t.example.org", "--turn-secret", "s"]).is_err());
+        assert!(parse(&["--turn-ttl", "9s"]).is_err());
+        assert!(parse(&["--ice-transport-policy", "host"]).is_err());
 
         assert!(parse(&["--rooms", "bad room"]).is_err());
         assert!(parse(&["--ice-server", "http://example.org"]).is_err());

@@ -120,6 +120,11 @@ impl Collector for HubCollector {
                 snapshot.counters.tokens_renewed,
             ),
             (
+                "turn_credentials_renewed",
+                "Fresh TURN credentials (rtc) sent to members connected most of their lifetime",
+                snapshot.counters.ice_refreshes,
+            ),
+            (
                 "infos",
                 "Room membership messages (info) sent; churn within a window is told once",
                 snapshot.counters.infos,

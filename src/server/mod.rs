@@ -93,6 +93,7 @@ impl SignallingService {
             rate,
             token_ttl_ms: duration_ms(config.token_ttl),
             rtc: config.rtc(),
+            turn: config.turn(),
             max_message_bytes: config.max_message_bytes,
             ping_interval_ms: duration_ms(config.ping_interval),
             ..HubConfig::with_defaults(now(), secret, random_bytes())

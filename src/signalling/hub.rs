@@ -3,6 +3,7 @@
 //! - [`rooms::Rooms`]: who is in which room, as what, on which connection;
 //! - [`sessions::Sessions`]: members in their grace period and what is held for them;
 //! - [`tokens::Tokens`]: which resume token each member may present, and renewals;
+//! - [`ice_refresh::IceRefreshes`]: when each member is due fresh TURN credentials;
 //! - message budgets and decoding are not here: the transport applies them to each
 //!   connection before anything reaches the hub (and its lock).
 //!
@@ -12,6 +13,7 @@
 //! in). That keeps every rule of PROTOCOL.md testable without a network and lets the same code
 //! run under any transport.
 
+mod ice_refresh;
 mod rooms;
 mod schedule;
 mod sessions;
@@ -30,8 +32,10 @@ use super::{
         ClientMessage, Limits, MemberId, Role, RoomName, RtcConfiguration, ServerMessage, Welcome,
     },
     token::Claims,
+    turn::TurnRest,
     Timestamp,
 };
+use ice_refresh::IceRefreshes;
 use rooms::{Member, Rooms};
 pub use sessions::HeldLimit;
 use sessions::Sessions;
@@ -105,7 +109,11 @@ pub struct HubConfig {
     pub secret: Vec<u8>,
     /// Seeds the generator of ids and token nonces.
     pub seed: [u8; 32],
+    /// The ICE servers every member gets as they are (STUN, TURN with fixed credentials).
     pub rtc: RtcConfiguration,
+    /// TURN servers behind a shared secret: each member gets credentials of its own, which
+    /// expire and are renewed while it stays.
+    pub turn: Option<TurnRest>,
     /// Enforced by the transport, announced by the hub.
     pub max_message_bytes: u32,
     pub ping_interval_ms: u64,
@@ -132,6 +140,7 @@ impl HubConfig {
             secret,
             seed,
             rtc: RtcConfiguration::default(),
+            turn: None,
             max_message_bytes: 64 * 1024,
             ping_interval_ms: 15_000,
         }
@@ -240,6 +249,8 @@ pub struct HubCounters {
     pub held_overflow: u64,
     /// Tokens sent to members that stayed connected most of a token's lifetime.
     pub tokens_renewed: u64,
+    /// `rtc` messages with fresh TURN credentials.
+    pub ice_refreshes: u64,
     /// `info` messages sent.
     pub infos: u64,
     pub refused: Refusals,
@@ -268,6 +279,7 @@ pub struct Hub {
     rooms: Rooms,
     sessions: Sessions,
     tokens: Tokens,
+    ice_refreshes: IceRefreshes,
     /// The latest time handed in: time in the hub never runs backwards, whatever the caller's
     /// clock does.
     now: Timestamp,
@@ -293,6 +305,7 @@ impl Hub {
             rooms: Rooms::default(),
             sessions: Sessions::default(),
             tokens: Tokens::new(&config.secret, config.token_ttl_ms),
+            ice_refreshes: IceRefreshes::default(),
             now: Timestamp(0),
             counters: HubCounters::default(),
             config,
@@ -335,6 +348,7 @@ impl Hub {
         [
             self.sessions.next_end(),
             self.tokens.next_renewal(),
+            self.ice_refreshes.next(),
             self.rooms.next_owed(),
         ]
         .into_iter()
@@ -396,6 +410,7 @@ impl Hub {
         self.rooms.check_invariants();
         self.sessions.check_invariants(self.config.held);
         self.tokens.check_invariants();
+        self.ice_refreshes.check_invariants();
         for id in self.sessions.ids() {
             let member = self
                 .rooms
@@ -417,6 +432,11 @@ impl Hub {
                 self.tokens.renewal_paused(id),
                 self.sessions.in_grace(id),
                 "tokens are renewed for connected members only"
+            );
+            assert_eq!(
+                self.ice_refreshes.is_scheduled(id),
+                self.config.turn.is_some() && !self.sessions.in_grace(id),
+                "TURN credentials are renewed for connected members only"
             );
             for sender in self.sessions.held_senders(id) {
                 assert!(
@@ -447,6 +467,9 @@ impl Hub {
         }
         for id in self.tokens.due_by(now) {
             self.renew_token(now, &id, out);
+        }
+        for id in self.ice_refreshes.due_by(now) {
+            self.refresh_ice(now, &id, out);
         }
         for room in self.rooms.owing_by(now) {
             if self.rooms.settle(&room, now) {
@@ -550,7 +573,7 @@ impl Hub {
         let token = self
             .tokens
             .issue(&claims.id, &claims.room, nonce, Some(claims.nonce), now);
-        out.push(self.welcome(connection, &claims.id, &claims.room, token));
+        out.push(self.welcome(now, connection, &claims.id, &claims.room, token));
         // The one coming back hears who is there at once; the others, of a change, as the
         // window allows.
         let announce = changed
@@ -595,7 +618,7 @@ impl Hub {
         self.counters.joins += 1;
         let nonce = self.rng_u128();
         let token = self.tokens.issue(&id, &room, nonce, None, now);
-        out.push(self.welcome(connection, &id, &room, token));
+        out.push(self.welcome(now, connection, &id, &room, token));
         // The newcomer learns who is there at once; the others as the window allows.
         let announce = self.rooms.changed(&room, now, self.config.info_window_ms);
         self.send_info(connection, &id, out);
@@ -635,7 +658,8 @@ impl Hub {
     }
 
     fn welcome(
-        &self,
+        &mut self,
+        now: Timestamp,
         connection: ConnectionId,
         id: &MemberId,
         room: &RoomId,
@@ -646,11 +670,36 @@ impl Hub {
             action: Action::Send(ServerMessage::Welcome(Box::new(Welcome {
                 id: id.clone(),
                 token,
-                rtc: Arc::clone(&self.rtc),
+                rtc: self.rtc_for(now, id),
                 room: room.name.clone(),
                 limits: Arc::clone(&self.limits),
             }))),
         }
+    }
+
+    /// The `RTCConfiguration` for `id`: the shared one, plus TURN credentials of its own
+    /// (whose renewal this schedules) where the TURN servers take signed ones.
+    fn rtc_for(&mut self, now: Timestamp, id: &MemberId) -> Arc<RtcConfiguration> {
+        let Some(turn) = &self.config.turn else {
+            return Arc::clone(&self.rtc);
+        };
+        let mut rtc = RtcConfiguration::clone(&self.rtc);
+        rtc.ice_servers.push(turn.credentials(id, now));
+        self.ice_refreshes
+            .schedule(id, now.plus_ms(turn.refresh_in_ms()));
+        Arc::new(rtc)
+    }
+
+    fn refresh_ice(&mut self, now: Timestamp, id: &MemberId, out: &mut Vec<Outbound>) {
+        let Some(connection) = self.rooms.member(id).and_then(|member| member.connection) else {
+            return;
+        };
+        self.counters.ice_refreshes += 1;
+        let rtc = self.rtc_for(now, id);
+        out.push(Outbound {
+            to: connection,
+            action: Action::Send(ServerMessage::Rtc(rtc)),
+        });
     }
 
     fn renew_token(&mut self, now: Timestamp, id: &MemberId, out: &mut Vec<Outbound>) {
@@ -757,6 +806,7 @@ impl Hub {
             return self.remove_member(now, &id, out);
         }
         self.tokens.pause_renewal(&id);
+        self.ice_refreshes.cancel(&id);
         self.sessions.begin(id, now.plus_ms(hold_ms));
     }
 
@@ -766,6 +816,7 @@ impl Hub {
         };
         self.sessions.end(id);
         self.tokens.forget(id);
+        self.ice_refreshes.cancel(id);
         self.counters.leaves += 1;
         // Those away must not come back to hear from someone their `info` no longer lists.
         for other in self.rooms.members_of(&member.room) {

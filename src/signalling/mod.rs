@@ -7,6 +7,7 @@ pub mod hub;
 pub mod private_room;
 pub mod protocol;
 pub mod token;
+pub mod turn;
 
 pub use error::{CloseCode, ErrorCode, ProtocolError};
 pub use hub::{

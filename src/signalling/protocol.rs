@@ -277,6 +277,24 @@ pub struct IceServer {
 pub struct RtcConfiguration {
     #[serde(rename = "iceServers", default)]
     pub ice_servers: Vec<IceServer>,
+    /// **ext** `relay` makes every link go through a TURN server: neither side learns the
+    /// other's addresses. Absent: the browser's default (`all`).
+    #[serde(
+        rename = "iceTransportPolicy",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ice_transport_policy: Option<IceTransportPolicy>,
+}
+
+/// `RTCIceTransportPolicy`: which candidates ICE may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IceTransportPolicy {
+    /// Relayed candidates only (TURN).
+    Relay,
+    /// Every kind of candidate.
+    All,
 }
 
 /// The limits a server enforces, announced in `welcome` so that a client can pace itself and
@@ -452,6 +470,9 @@ pub enum ServerMessage {
     /// **ext** A fresh resume token for a member that has stayed connected most of its
     /// token's lifetime: the one to present from now on.
     Token(ResumeToken),
+    /// **ext** A fresh `RTCConfiguration` (TURN credentials that expire, renewed before they
+    /// do): for every connection from now on, and for the next ICE restart of those open.
+    Rtc(Arc<RtcConfiguration>),
 }
 
 impl ClientMessage {
@@ -522,7 +543,7 @@ impl Serialize for ClientMessage {
 }
 
 impl ServerMessage {
-    const TYPES: [&'static str; 7] = [
+    const TYPES: [&'static str; 8] = [
         "welcome",
         "info",
         "description",
@@ -530,6 +551,7 @@ impl ServerMessage {
         "pong",
         "error",
         "token",
+        "rtc",
     ];
 
     pub fn kind(&self) -> &'static str {
@@ -541,6 +563,7 @@ impl ServerMessage {
             ServerMessage::Pong(_) => "pong",
             ServerMessage::Error(_) => "error",
             ServerMessage::Token(_) => "token",
+            ServerMessage::Rtc(_) => "rtc",
         }
     }
 
@@ -584,6 +607,7 @@ impl ServerMessage {
             "pong" => Ok(ServerMessage::Pong(envelope.payload(kind)?)),
             "error" => Ok(ServerMessage::Error(envelope.payload(kind)?)),
             "token" => Ok(ServerMessage::Token(envelope.payload(kind)?)),
+            "rtc" => Ok(ServerMessage::Rtc(envelope.payload(kind)?)),
             _ => Err(ProtocolError::UnknownType(truncated(kind))),
         }
     }
@@ -607,6 +631,7 @@ impl Serialize for ServerMessage {
             ServerMessage::Pong(number) => write_envelope(serializer, "pong", number, None),
             ServerMessage::Error(report) => write_envelope(serializer, "error", report, None),
             ServerMessage::Token(token) => write_envelope(serializer, "token", token, None),
+            ServerMessage::Rtc(rtc) => write_envelope(serializer, "rtc", rtc, None),
         }
     }
 }
@@ -710,7 +735,7 @@ fn bad_payload(kind: &str, error: serde_json::Error) -> ProtocolError {
 }
 
 /// The most types one direction has: the envelope keeps a payload slot for each.
-const MOST_TYPES: usize = 7;
+const MOST_TYPES: usize = 8;
 const _: () = assert!(
     ClientMessage::TYPES.len() <= MOST_TYPES && ServerMessage::TYPES.len() <= MOST_TYPES,
     "a direction has more types than the envelope has slots"
@@ -983,6 +1008,14 @@ mod tests {
             },
             ServerMessage::Pong(3.into()),
             ServerMessage::Token(ResumeToken::new("abc.def".into())),
+            ServerMessage::Rtc(Arc::new(RtcConfiguration {
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:127.0.0.1:3478".into()],
+                    username: Some("1795521387:a".into()),
+                    credential: Some("c2VjcmV0".into()),
+                }],
+                ice_transport_policy: Some(IceTransportPolicy::Relay),
+            })),
             ServerMessage::error(&ProtocolError::RoomFull {
                 room: "home".into(),
                 max: 12,
@@ -993,6 +1026,15 @@ mod tests {
             let text = message.encode();
             assert_eq!(ServerMessage::decode(&text).unwrap(), message, "{text}");
         }
+        assert_eq!(
+            ServerMessage::Rtc(Arc::new(RtcConfiguration {
+                ice_servers: vec![],
+                ice_transport_policy: Some(IceTransportPolicy::Relay),
+            }))
+            .encode(),
+            r#"{"type":"rtc","rtc":{"iceServers":[],"iceTransportPolicy":"relay"}}"#,
+            "the field names of RTCConfiguration, so that a client can pass it on as it is"
+        );
 
         let relayed = ServerMessage::Description {
             from: id("a"),

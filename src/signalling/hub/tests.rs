@@ -3,7 +3,9 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use super::*;
-use crate::signalling::protocol::{ErrorReport, Info, Relayed, SdpType, SessionDescription};
+use crate::signalling::protocol::{
+    ErrorReport, IceServer, Info, Relayed, SdpType, SessionDescription,
+};
 
 const SECRET: &[u8] = b"test secret";
 const T0: Timestamp = Timestamp(1_700_000_000_000);
@@ -937,7 +939,11 @@ fn inputs_for_unknown_connections_are_ignored() {
 #[test]
 fn random_inputs_never_leak_or_panic() {
     let mut rng = ChaCha20Rng::from_seed([3; 32]);
-    let mut h = Harness::new();
+    // With TURN credentials to renew, whose schedule must follow every member.
+    let mut h = Harness::with(HubConfig {
+        turn: Some(TurnRest::new(vec!["turn:t".into()], b"s", 10_000)),
+        ..config()
+    });
     let mut open: Vec<ConnectionId> = Vec::new();
     let mut tokens: Vec<String> = Vec::new();
     let rooms = ["a", "b", "bad room"];
@@ -1046,6 +1052,79 @@ fn a_connected_member_gets_a_fresh_token_before_its_own_expires() {
     h.lose(a2);
     let (a3, out) = h.connect(Some("home"), Some(&first));
     assert_ne!(out.to(a3).welcome().id, a_id, "the first has expired");
+}
+
+#[test]
+fn turn_credentials_are_minted_per_member_and_renewed_while_it_stays() {
+    let mut config = config();
+    config.rtc.ice_servers.push(IceServer {
+        urls: vec!["stun:127.0.0.1:3478".into()],
+        username: None,
+        credential: None,
+    });
+    config.turn = Some(TurnRest::new(
+        vec!["turn:127.0.0.1:3478".into()],
+        b"turn secret",
+        20_000,
+    ));
+    let mut h = Harness::with(config);
+    let turn_of = |rtc: &RtcConfiguration| {
+        assert_eq!(
+            rtc.ice_servers.len(),
+            2,
+            "the shared STUN server, then TURN"
+        );
+        let turn = rtc.ice_servers[1].clone();
+        assert_eq!(turn.urls, ["turn:127.0.0.1:3478"]);
+        turn.username.expect("a username")
+    };
+    let start = h.now;
+    let (a, a_id, token) = h.join("home");
+    let expires = start.plus_ms(20_000).0 / 1000;
+    let (_b, b_id, _) = h.join("home");
+    assert_eq!(h.hub.next_deadline(), Some(start.plus_ms(15_000)));
+    assert!(h.advance(14_999).is_empty());
+    let out = h.advance(1);
+    let to_a = out.to(a);
+    let [ServerMessage::Rtc(rtc)] = to_a.messages()[..] else {
+        panic!("fresh credentials for a: {:?}", out.0);
+    };
+    assert_eq!(
+        turn_of(rtc),
+        format!("{}:{a_id}", expires + 15),
+        "good 20 s from now"
+    );
+    assert_eq!(h.hub.counters().ice_refreshes, 2, "and for b: {b_id}");
+    // Away, a member gets none; its resume brings fresh ones and starts the count again.
+    h.lose(a);
+    assert_eq!(
+        h.hub.next_deadline(),
+        Some(h.now.plus_ms(15_000)),
+        "b's next"
+    );
+    h.advance(10_000);
+    let (a2, out) = h.connect(Some("home"), Some(&token));
+    let to_a2 = out.to(a2);
+    let welcome = to_a2.welcome();
+    assert_eq!(welcome.id, a_id);
+    assert_eq!(turn_of(&welcome.rtc), format!("{}:{a_id}", expires + 25));
+    h.hub.check_invariants();
+    h.leave(a2);
+    h.hub.check_invariants();
+}
+
+#[test]
+fn without_a_turn_secret_every_member_gets_the_same_configuration() {
+    let mut h = Harness::new();
+    let (a, out_a) = h.connect(Some("home"), None);
+    let (b, out_b) = h.connect(Some("home"), None);
+    let (to_a, to_b) = (out_a.to(a), out_b.to(b));
+    assert!(Arc::ptr_eq(&to_a.welcome().rtc, &to_b.welcome().rtc));
+    assert_eq!(
+        h.hub.next_deadline(),
+        Some(h.now.plus_ms(18 * 60 * 60 * 1000)),
+        "only the tokens' renewal"
+    );
 }
 
 #[test]
