@@ -17,6 +17,11 @@ export interface TileInfo {
 let journal: { at: number; page: string; text: string }[] = [];
 let watched = 0;
 
+/** Adds a line to the journal printed when a test fails: for pages of other browsers. */
+export function journalLine(page: string, text: string): void {
+  journal.push({ at: Date.now(), page, text });
+}
+
 /** Keeps `page`'s console lines in the journal printed when a test fails. */
 export function watchConsole(page: Page, label?: string): void {
   const name = label ?? `page ${++watched}`;
