@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check: format, lints for both targets, unit and
-# integration tests, and the Playwright end-to-end tests in Chromium.
+# integration tests, and the end-to-end tests in Chromium (Playwright) and Firefox
+# (puppeteer-core), inside a network namespace with only loopback where one can be made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -41,7 +42,18 @@ RUSTFLAGS=$server_rustflags cargo test --features ssr
 step "type-check the end-to-end tests"
 (cd end2end && tsc --noEmit -p .)
 
-step "end-to-end tests (cargo leptos end-to-end)"
-cargo leptos end-to-end
+# The browsers, the servers and the coturn they talk to share a network namespace whose only
+# interface is loopback: a test cannot reach the machine's network or be reached from it, and
+# ICE has loopback candidates only, whatever interfaces the machine has. Everything is
+# fetched by now (the steps above), so cargo needs no network in there.
+if scripts/loopback-netns --check 2>/dev/null; then
+  step "end-to-end tests (cargo leptos end-to-end), in a network namespace with only loopback"
+  CARGO_NET_OFFLINE=true scripts/loopback-netns cargo leptos end-to-end
+else
+  step "end-to-end tests (cargo leptos end-to-end)"
+  echo "no network namespace can be made here (unshare -n failed): the browser tests run" \
+    "on this machine's own network" >&2
+  cargo leptos end-to-end
+fi
 
 printf '\n\033[1;32mall checks passed in %ss\033[0m\n' "$((SECONDS - started))"
