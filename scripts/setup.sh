@@ -27,6 +27,8 @@ debian_packages=()
 [ -x /usr/bin/chromium ] || debian_packages+=(chromium)
 [ -x /usr/bin/firefox-esr ] || debian_packages+=(firefox-esr)
 command -v turnserver >/dev/null || debian_packages+=(coturn)
+# `ip`, for the tests' network namespace (scripts/loopback-netns).
+command -v ip >/dev/null || debian_packages+=(iproute2)
 apt_pid=""
 if [ "${#debian_packages[@]}" -gt 0 ]; then
   say "installing Debian's ${debian_packages[*]} in the background (log: target/setup-apt.log)"
@@ -40,6 +42,11 @@ if [ "${#debian_packages[@]}" -gt 0 ]; then
     $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
       "${debian_packages[@]}"
+    # Debian starts coturn as a service with its default configuration, on every interface:
+    # the tests start their own on loopback, and nobody asked for this one.
+    if [[ " ${debian_packages[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now coturn || true
+    fi
   }
   timed "${debian_packages[*]}" install_packages > target/setup-apt.log 2>&1 &
   apt_pid=$!

@@ -46,13 +46,13 @@ step "type-check the end-to-end tests"
 # interface is loopback: a test cannot reach the machine's network or be reached from it, and
 # ICE has loopback candidates only, whatever interfaces the machine has. Everything is
 # fetched by now (the steps above), so cargo needs no network in there.
-if scripts/loopback-netns --check 2>/dev/null; then
+if netns_error=$(scripts/loopback-netns --check 2>&1); then
   step "end-to-end tests (cargo leptos end-to-end), in a network namespace with only loopback"
   CARGO_NET_OFFLINE=true scripts/loopback-netns cargo leptos end-to-end
 else
   step "end-to-end tests (cargo leptos end-to-end)"
-  echo "no network namespace can be made here (unshare -n failed): the browser tests run" \
-    "on this machine's own network" >&2
+  echo "no network namespace can be made here (${netns_error:-unshare failed}): the browser" \
+    "tests run on this machine's own network" >&2
   cargo leptos end-to-end
 fi
 

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as dgram from "node:dgram";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -47,6 +47,7 @@ export async function stunAnswers(port: number, ms = 500): Promise<boolean> {
  */
 export class Coturn {
   private process: ChildProcess | null = null;
+  private dir: string | null = null;
   port = 0;
 
   constructor(readonly secret: string) {}
@@ -59,7 +60,8 @@ export class Coturn {
   async start(): Promise<void> {
     this.port = await freeUdpPort();
     const dir = mkdtempSync(join(tmpdir(), "portals-coturn-"));
-    this.process = spawn(
+    this.dir = dir;
+    const child = spawn(
       "turnserver",
       [
         "-n", // no configuration file: only these flags
@@ -80,13 +82,15 @@ export class Coturn {
       ],
       { stdio: "ignore" },
     );
-    const exited = new Promise<never>((_, reject) =>
-      this.process?.once("exit", (code) => reject(new Error(`turnserver exited (${code})`))),
-    );
-    exited.catch(() => {});
+    this.process = child;
+    // Gone before it answered: not installed (`make setup` installs Debian's coturn), or it
+    // could not listen.
+    let failed: Error | null = null;
+    child.once("error", (error) => (failed = error));
+    child.once("exit", (code, signal) => (failed ??= new Error(`turnserver exited (${code ?? signal})`)));
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      if (this.process.exitCode !== null) await exited;
+      if (failed) throw failed;
       if (await stunAnswers(this.port)) return;
     }
     throw new Error(`turnserver on ${this.port} did not answer STUN`);
@@ -94,10 +98,13 @@ export class Coturn {
 
   async stop(): Promise<void> {
     const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
     this.process = null;
+    if (child && child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
   }
 }

@@ -156,7 +156,7 @@ impl RelayProblem {
     /// What the tile says while the link is not connected.
     pub fn explain(self) -> &'static str {
         match self {
-            RelayProblem::Refused => "No relay: the TURN server refused its credentials",
+            RelayProblem::Refused => "No relay: the TURN server refused the credentials",
             RelayProblem::Unreachable => "No relay: the TURN server does not answer",
             RelayProblem::Full => "No relay: the TURN server is full",
         }
