@@ -44,10 +44,13 @@ step "type-check the end-to-end tests"
 
 # The browsers, the servers and the coturn they talk to share a network namespace whose only
 # interface is loopback: a test cannot reach the machine's network or be reached from it, and
-# ICE has loopback candidates only, whatever interfaces the machine has. Everything is
-# fetched by now (the steps above), so cargo needs no network in there.
+# ICE has loopback candidates only, whatever interfaces the machine has. cargo needs no
+# network in there: the builds above fetched what they compile, and `cargo fetch` the rest
+# (cargo-leptos runs `cargo metadata`, which reads the packages of every target, such as
+# r-efi for UEFI, that no build here compiles).
 if netns_error=$(scripts/loopback-netns --check 2>&1); then
   step "end-to-end tests (cargo leptos end-to-end), in a network namespace with only loopback"
+  cargo fetch --locked --quiet
   CARGO_NET_OFFLINE=true scripts/loopback-netns cargo leptos end-to-end
 else
   step "end-to-end tests (cargo leptos end-to-end)"
