@@ -692,6 +692,9 @@ impl Hub {
 
     fn refresh_ice(&mut self, now: Timestamp, id: &MemberId, out: &mut Vec<Outbound>) {
         let Some(connection) = self.rooms.member(id).and_then(|member| member.connection) else {
+            // Never scheduled for a member away or gone (the invariants say so); were it, a
+            // refresh left due would keep the hub's deadline in the past.
+            self.ice_refreshes.cancel(id);
             return;
         };
         self.counters.ice_refreshes += 1;
