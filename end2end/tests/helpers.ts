@@ -125,7 +125,7 @@ export async function expectDecoding(page: Page, members: string[], timeout = 30
 export async function twoDecodingTabs(
   context: BrowserContext,
   prefix: string,
-  options: { base?: string } = {},
+  options: { base?: string; query?: string } = {},
 ): Promise<{ room: string; a: Page; b: Page; idA: string; idB: string }> {
   const room = freshRoom(prefix);
   const a = await openWall(context, room, options);

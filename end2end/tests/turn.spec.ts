@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromiumArgs } from "../playwright.config";
 import { Coturn } from "./coturn";
-import { decodedMembers, expectDecoding, freshRoom, memberId, openWall, printConsoleOnFailure } from "./helpers";
+import {
+  decodedMembers,
+  expectDecoding,
+  freshRoom,
+  memberId,
+  openWall,
+  printConsoleOnFailure,
+  twoDecodingTabs,
+} from "./helpers";
 import { installHooks, openConnections } from "./hooks";
 import { OwnServer } from "./own-server";
 
@@ -77,12 +85,7 @@ test("relayed only: two tabs decode each other through coturn, on relay candidat
   await withRelay(3021, env, async (server) => {
     const context = await browser.newContext();
     await installHooks(context);
-    const room = freshRoom("turn");
-    const a = await openWall(context, room, { base: server.base });
-    const b = await openWall(context, room, { base: server.base });
-    const [idA, idB] = [await memberId(a), await memberId(b)];
-    await expectDecoding(a, [idB]);
-    await expectDecoding(b, [idA]);
+    const { a, b } = await twoDecodingTabs(context, "turn", { base: server.base });
     for (const page of [a, b]) {
       const pairs = await selectedPairs(page);
       expect(pairs.map(({ local, remote }) => [local, remote])).toEqual([["relay", "relay"]]);
@@ -101,13 +104,8 @@ test("credentials that expire: refreshed before they do, and an ICE restart afte
   await withRelay(3022, env, async (server) => {
     const context = await browser.newContext();
     await installHooks(context);
-    const room = freshRoom("turn-ttl");
     // The page forces relay itself here (`&relay`, with `&debug`): the server does not.
-    const a = await openWall(context, room, { base: server.base, query: "&debug&relay" });
-    const b = await openWall(context, room, { base: server.base, query: "&debug&relay" });
-    const [idA, idB] = [await memberId(a), await memberId(b)];
-    await expectDecoding(a, [idB]);
-    await expectDecoding(b, [idA]);
+    const { a, b, idA, idB } = await twoDecodingTabs(context, "turn-ttl", { base: server.base, query: "&debug&relay" });
     const before = await selectedPairs(a);
     expect(before.map(({ local }) => local)).toEqual(["relay"]);
 

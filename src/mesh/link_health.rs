@@ -16,11 +16,12 @@ pub const FIRST_PATIENCE: u32 = 2;
 pub const MAX_PATIENCE: u32 = 16;
 /// Why a TURN server gave this link no relayed candidate, from `icecandidateerror`.
 pub use crate::components::model::RelayProblem;
+use crate::signalling::turn::is_turn_url;
 
 /// What an `icecandidateerror` (its URL and STUN error code) says about the relay: `None` for
 /// a STUN server's trouble, which costs nothing but a candidate kind, and for passing errors.
 pub fn relay_problem(url: &str, code: u16) -> Option<RelayProblem> {
-    if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+    if !is_turn_url(url) {
         return None;
     }
     match code {

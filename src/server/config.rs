@@ -10,7 +10,7 @@ use clap::Parser;
 
 use crate::signalling::{
     protocol::{IceServer, IceTransportPolicy, RtcConfiguration},
-    turn::{TurnRest, MIN_TTL_MS},
+    turn::{is_turn_url, TurnRest, MIN_TTL_MS},
     RoomName,
 };
 
@@ -181,8 +181,9 @@ pub struct Config {
     /// `relay`: every link goes through a TURN server (--turn-url or --ice-server), so that
     /// no member learns another's addresses; links fail where no TURN server is reachable.
     /// `all` (the default): direct links where they work.
-    #[arg(long, env = "PORTALS_ICE_TRANSPORT_POLICY", value_enum, default_value_t = TransportPolicy::All)]
-    pub ice_transport_policy: TransportPolicy,
+    #[arg(long, env = "PORTALS_ICE_TRANSPORT_POLICY", value_enum,
+          default_value_t = IceTransportPolicy::All)]
+    pub ice_transport_policy: IceTransportPolicy,
 
     /// Secret that signs resume tokens. Give the same one across restarts and clients keep
     /// their ids (and their peers' video keeps playing) through a restart. Unset: a random
@@ -269,7 +270,7 @@ impl Config {
         Some(TurnRest::new(
             self.turn_urls.clone(),
             secret.as_bytes(),
-            u64::try_from(self.turn_ttl.as_millis()).unwrap_or(u64::MAX),
+            super::duration_ms(self.turn_ttl),
         ))
     }
 
@@ -279,7 +280,7 @@ impl Config {
             .ice_servers
             .iter()
             .map(|url| {
-                let is_turn = url.starts_with("turn:") || url.starts_with("turns:");
+                let is_turn = is_turn_url(url);
                 IceServer {
                     urls: vec![url.clone()],
                     username: self.turn_username.clone().filter(|_| is_turn),
@@ -287,13 +288,11 @@ impl Config {
                 }
             })
             .collect();
-        let ice_transport_policy = match self.ice_transport_policy {
-            TransportPolicy::All => None,
-            TransportPolicy::Relay => Some(IceTransportPolicy::Relay),
-        };
         RtcConfiguration {
             ice_servers,
-            ice_transport_policy,
+            // The browser's default needs no saying, and older clients read no more.
+            ice_transport_policy: Some(self.ice_transport_policy)
+                .filter(|policy| *policy != IceTransportPolicy::All),
         }
     }
 }
@@ -340,13 +339,6 @@ fn parse_duration_from(text: &str, least: Duration, why: &str) -> Result<Duratio
     }
 }
 
-/// --ice-transport-policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum TransportPolicy {
-    All,
-    Relay,
-}
-
 fn parse_turn_ttl(text: &str) -> Result<Duration, String> {
     parse_duration_from(
         text,
@@ -357,7 +349,7 @@ fn parse_turn_ttl(text: &str) -> Result<Duration, String> {
 
 fn parse_turn_url(url: &str) -> Result<String, String> {
     let url = url.trim();
-    if url.starts_with("turn:") || url.starts_with("turns:") {
+    if is_turn_url(url) {
         Ok(url.to_string())
     } else {
         Err(format!("{url:?} is not a turn: or turns: URL"))

@@ -287,8 +287,9 @@ pub struct RtcConfiguration {
     pub ice_transport_policy: Option<IceTransportPolicy>,
 }
 
-/// `RTCIceTransportPolicy`: which candidates ICE may use.
+/// `RTCIceTransportPolicy`: which candidates ICE may use (also `--ice-transport-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum IceTransportPolicy {
     /// Relayed candidates only (TURN).

@@ -14,6 +14,12 @@ use sha1::Sha1;
 
 use super::{protocol::IceServer, MemberId, Timestamp};
 
+/// Whether `url` names a TURN server (`turn:` or `turns:`), which takes credentials and
+/// relays, rather than a STUN server.
+pub fn is_turn_url(url: &str) -> bool {
+    url.starts_with("turn:") || url.starts_with("turns:")
+}
+
 /// The shortest time-to-live: below it, a refresh would be due again before it arrived.
 pub const MIN_TTL_MS: u64 = 10_000;
 
