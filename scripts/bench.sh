@@ -8,6 +8,9 @@
 #   scripts/bench.sh bundle   the release wasm and JS bundle, gzip
 #   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
 #   scripts/bench.sh all      everything above
+#   scripts/bench.sh versus URL
+#                             relay and idle memory of another base-format server at URL (say
+#                             ws://127.0.0.1:8080/portal) and of portals, alternating; the ratios
 #
 # RUNS=n repeats each measurement (default 3) and reports the median. Raw output is kept under
 # bench/results/<date>/. For the figures of an earlier commit, build it elsewhere and point
@@ -206,11 +209,168 @@ EOF
   cat "$results/wall.md"
 }
 
+# versus URL: the same four measurements against a server someone else started (anything
+# speaking the base @openlab/portals format, e.g. the original built from its source) and
+# against portals, in rounds that alternate between the two, so that both meet the same machine
+# at the same moment. With VERSUS_COMMAND (a shell command that starts that server at URL) the
+# script starts a fresh one for every measurement, as it does portals; without, it measures the
+# running one, whose process it finds by its listening port (memory is then measured first in
+# each round, on a server that has already held the rounds before).
+versus_url=""
+other_pid=""
+target_pid=""
+target_url=""
+
+stop_other() {
+  if [ -n "$other_pid" ]; then
+    kill "$other_pid" 2>/dev/null || true
+    wait "$other_pid" 2>/dev/null || true
+    other_pid=""
+  fi
+}
+
+# start_target portals|other: a fresh server where the script may start one; sets target_pid
+# and target_url.
+start_target() {
+  if [ "$1" = portals ]; then
+    start_server
+    target_pid=$server_pid
+    target_url="ws://127.0.0.1:$port/portal"
+    return
+  fi
+  target_url=$versus_url
+  local authority=${versus_url#*://}
+  authority=${authority%%/*}
+  local other_port=${authority##*:}
+  if [ -n "${VERSUS_COMMAND:-}" ]; then
+    bash -c "exec $VERSUS_COMMAND" >>"$results/other-server.log" 2>&1 &
+    other_pid=$!
+    target_pid=$other_pid
+    for _ in $(seq 100); do
+      # Any HTTP answer, even a 404, means it listens.
+      curl -s -o /dev/null "http://$authority/" && return
+      sleep 0.1
+    done
+    echo "VERSUS_COMMAND did not start a server at $authority" >&2
+    exit 1
+  fi
+  target_pid=$(ss -Hltnp "sport = :$other_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  if [ -z "$target_pid" ]; then
+    echo "nothing listens on port $other_port (start the server, or set VERSUS_COMMAND)" >&2
+    exit 1
+  fi
+}
+
+stop_target() {
+  if [ "$1" = portals ]; then stop_server; else stop_other; fi
+}
+
+# versus_measure portals|other: one round of the four measurements, as JSON lines.
+versus_measure() {
+  local target=$1 load=(target/release/portals-load --json)
+  local restart=yes
+  [ "$target" = other ] && [ -z "${VERSUS_COMMAND:-}" ] && restart=""
+  start_target "$target"
+  local before held
+  before=$(awk '/^VmRSS/ { print $2 }' "/proc/$target_pid/status")
+  "${load[@]}" --url "$target_url" --idle --connections 10000 --rooms 1000 --duration 120s \
+    --connect-concurrency 256 >/dev/null 2>"$results/joined.txt" &
+  local generator=$!
+  for _ in $(seq 1200); do
+    grep -q 'connections joined' "$results/joined.txt" && break
+    kill -0 "$generator" 2>/dev/null || { cat "$results/joined.txt" >&2; exit 1; }
+    sleep 0.1
+  done
+  held=$(grep -o '[0-9]* connections joined' "$results/joined.txt" | cut -d' ' -f1)
+  # The lowest RSS over the settling time: a garbage-collected server (node's V8) frees the
+  # garbage of 10 000 handshakes only when it has been idle for a while, about 30 s here.
+  local holding rss
+  holding=$(awk '/^VmRSS/ { print $2 }' "/proc/$target_pid/status")
+  for _ in $(seq "${VERSUS_SETTLE:-45}"); do
+    sleep 1
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$target_pid/status")
+    [ "$rss" -lt "$holding" ] && holding=$rss
+  done
+  printf '{"target":"%s","figure":"memory","before_kib":%s,"holding_kib":%s,"held":%s}\n' "$target" \
+    "$before" "$holding" "${held:-0}" >>"$results/versus.jsonl"
+  kill "$generator" 2>/dev/null || true
+  wait "$generator" 2>/dev/null || true
+  local figure args
+  for figure in sdp candidates latency; do
+    if [ -n "$restart" ]; then
+      stop_target "$target"
+      start_target "$target"
+    fi
+    case $figure in
+    sdp) args=(--connections 200 --rooms 50 --rate 0 --descriptions-percent 100) ;;
+    candidates) args=(--connections 200 --rooms 50 --rate 0 --descriptions-percent 0) ;;
+    latency) args=(--connections 200 --rooms 50 --rate 10000 --descriptions-percent 100) ;;
+    esac
+    "${load[@]}" --url "$target_url" "${args[@]}" --duration 10s |
+      python3 -c 'import json, sys; r = json.loads(sys.stdin.read()); r["target"], r["figure"] = sys.argv[1], sys.argv[2]; print(json.dumps(r))' \
+        "$target" "$figure" >>"$results/versus.jsonl"
+  done
+  stop_target "$target"
+}
+
+bench_versus() {
+  versus_url=${1:-}
+  case "$versus_url" in
+  ws://127.0.0.1:*/* | ws://localhost:*/*) ;;
+  *)
+    echo "usage: scripts/bench.sh versus ws://127.0.0.1:PORT/PATH (a loopback server of the base format)" >&2
+    exit 2
+    ;;
+  esac
+  build
+  trap 'stop_server; stop_other' EXIT
+  say "versus $versus_url: ${runs} rounds, each measuring it and then portals"
+  for round in $(seq "$runs"); do
+    say "round $round of $runs"
+    versus_measure other
+    versus_measure portals
+  done
+  python3 - "$results/versus.jsonl" "$versus_url" >"$results/versus.md" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+def values(target, figure, value):
+    return [value(r) for r in rows if r["target"] == target and r["figure"] == figure]
+figures = [
+    ("relay at saturation, 4 KiB SDPs, 200 connections in 50 rooms (msg/s)", "sdp",
+     lambda r: r["relayed_per_second"], True),
+    ("relay at saturation, 200 B candidates, 200 connections in 50 rooms (msg/s)", "candidates",
+     lambda r: r["relayed_per_second"], True),
+    ("p99 relay latency at 10 000 msg/s, 4 KiB SDPs (µs)", "latency",
+     lambda r: r["latency_us"]["p99"], False),
+    ("memory per idle connection, 10 000 connections in 1 000 rooms (KiB)", "memory",
+     lambda r: (r["holding_kib"] - r["before_kib"]) / r["held"] if r["held"] else float("nan"), False),
+]
+spread = lambda v: f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})"
+print(f"| figure, median (lowest–highest) | {sys.argv[2]} | portals | portals ahead by |")
+print("|---|---|---|---|")
+for label, figure, value, more_is_better in figures:
+    other, ours = values("other", figure, value), values("portals", figure, value)
+    if not other or not ours:
+        continue
+    o, p = statistics.median(other), statistics.median(ours)
+    ahead = (p / o if more_is_better else o / p) if o and p else float("nan")
+    print(f"| {label} | {spread(other)} | {spread(ours)} | {ahead:.2f}× |")
+troubled = [r for r in rows if r["figure"] != "memory" and (sum(r["errors"].values()) or r["dropped"])]
+short = [r for r in rows if r["figure"] == "memory" and r["held"] < 10000]
+print()
+print(f"{len(values('portals', 'memory', lambda r: 0))} rounds; runs with errors or drops: {len(troubled)}; "
+      f"memory runs holding fewer than 10 000 connections: {len(short)}")
+EOF
+  rm -f "$results/joined.txt"
+  cat "$results/versus.md"
+}
+
 case "$what" in
 relay | memory | join | page | bundle | wall) "bench_$what" ;;
+versus) bench_versus "${2:-}" ;;
 all) for each in join relay memory page bundle wall; do "bench_$each"; done ;;
 *)
-  sed -n '2,14p' "$0"
+  sed -n '2,17p' "$0"
   exit 2
   ;;
 esac
