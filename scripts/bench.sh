@@ -7,6 +7,9 @@
 #   scripts/bench.sh page     server time for /?room=home while the relay runs 10k msg/s
 #   scripts/bench.sh bundle   the release wasm and JS bundle, gzip
 #   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
+#   scripts/bench.sh first-frame
+#                             browsers: a second tab opened → its first decoded remote frame, with
+#                             the steps in between (FIRST_FRAME_DEBUG=1: the debug build)
 #   scripts/bench.sh all      everything above
 #   scripts/bench.sh versus URL
 #                             relay and idle memory of another base-format server at URL (say
@@ -365,8 +368,22 @@ EOF
   cat "$results/versus.md"
 }
 
+bench_first_frame() {
+  local profile=(--release) label=release
+  [ -n "${FIRST_FRAME_DEBUG:-}" ] && profile=() label=debug
+  say "first frame: cargo leptos build ${profile[*]}, then a second Chromium tab, ${FIRST_FRAME_RUNS:-15} runs"
+  cargo leptos build "${profile[@]}" 2>&1 | tail -1
+  # The site cargo-leptos just built, served by the binary it built with it.
+  export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
+  PORTALS_BENCH_BIN=${PORTALS_BENCH_BIN:-target/$([ "$label" = release ] && echo release || echo debug)/portals} start_server
+  (cd end2end && node bench/first-frame.mjs "http://127.0.0.1:$port" "${FIRST_FRAME_RUNS:-15}") |
+    tee "$results/first-frame-$label.jsonl"
+  stop_server
+}
+
 case "$what" in
 relay | memory | join | page | bundle | wall) "bench_$what" ;;
+first-frame) bench_first_frame ;;
 versus) bench_versus "${2:-}" ;;
 all) for each in join relay memory page bundle wall; do "bench_$each"; done ;;
 *)

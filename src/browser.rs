@@ -24,6 +24,15 @@ pub async fn fetch_json<T: DeserializeOwned>(path: &str) -> Result<T, String> {
     serde_json::from_str(&text).map_err(|error| error.to_string())
 }
 
+/// A point on the page's performance timeline, for `scripts/bench.sh first-frame` (and the
+/// browser's own profiler) to place the app's steps among the page's.
+pub fn mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+        // Marking only fails for names the page's timing already uses: ours are prefixed.
+        let _ = performance.mark(name);
+    }
+}
+
 /// Starts a `<video>`; a refusal (e.g. interrupted by a new source) is not worth reporting.
 pub fn play(video: &web_sys::HtmlVideoElement) {
     if let Ok(promise) = video.play() {

@@ -23,5 +23,7 @@ pub mod browser;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    browser::mark("portals:hydrate");
     leptos::mount::hydrate_body(app::App);
+    browser::mark("portals:hydrated");
 }

@@ -19,6 +19,7 @@ import {
   offersSentTo,
   restoreSignalling,
   sendersOf,
+  videoDirections,
 } from "./hooks";
 import { OwnServer } from "./own-server";
 
@@ -33,6 +34,52 @@ test("a camera granted after the room was left is turned off", async ({ browser 
   await expect(page.locator("main.picker")).toBeVisible();
   await expect.poll(async () => (await mediaRequests(page)).map((request) => request.tracks)).toEqual([["ended"]]);
   await context.close();
+});
+
+test("a newcomer whose camera comes after its first offer sends it in that offer's video: one offer, not two", async ({
+  browser,
+}) => {
+  const context = await browser.newContext();
+  // The prompt outlasts the newcomer's first offer, made as soon as it hears of the room.
+  await installHooks(context, { videoDelayMs: 1_500 });
+  const room = freshRoom("camera-after-offer");
+  const first = await openWall(context, room);
+  await expect(first.locator("main.wall")).toHaveAttribute("data-camera", "on");
+  const second = await openWall(context, room);
+  const [firstId, secondId] = await Promise.all([first, second].map(memberId));
+  await expectDecoding(second, [firstId]);
+  await expectDecoding(first, [secondId]);
+  expect(await offersSentTo(second, firstId)).toBe(1);
+  expect(await offersSentTo(first, secondId)).toBe(0);
+  expect(await videoDirections(second)).toEqual(["sendrecv"]);
+  await context.close();
+});
+
+test("a newcomer whose camera is refused after its first offer stops offering video it will not send", async ({
+  browser,
+}) => {
+  const context = await browser.newContext();
+  await installHooks(context, { videoDelayMs: 1_500, videoError: "NotAllowedError" });
+  const room = freshRoom("camera-refused-late");
+  const firstContext = await browser.newContext();
+  await installHooks(firstContext);
+  const first = await openWall(firstContext, room);
+  await expect(first.locator("main.wall")).toHaveAttribute("data-camera", "on");
+  const second = await openWall(context, room);
+  const firstId = await memberId(first);
+  await expectDecoding(second, [firstId]);
+  await expect(second.locator("main.wall")).toHaveAttribute("data-camera", "denied");
+  // The video it offered to send goes back to receiving only, and the first tab sees it as a
+  // viewer, as one whose camera was refused before it offered.
+  await expect.poll(() => videoDirections(second)).toEqual(["recvonly"]);
+  const tile = first.locator(`.tile[data-member="${await memberId(second)}"]`);
+  await expect(tile).toHaveAttribute("data-state", "connected");
+  await expect(tile).toHaveAttribute("data-video", "false");
+  await expect(tile.locator(".placeholder")).toContainText("watching only");
+  await expectDecoding(second, [firstId]);
+  expect(await offersSentTo(first, await memberId(second))).toBe(0);
+  await context.close();
+  await firstContext.close();
 });
 
 test("a microphone failure is told as a microphone failure", async ({ browser }) => {

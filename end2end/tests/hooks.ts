@@ -13,6 +13,9 @@ export interface HookOptions {
   audioDelayMs?: number;
   /** The DOMException name the microphone request fails with, e.g. "NotReadableError". */
   audioError?: string;
+  /** The DOMException name the camera request fails with once `videoDelayMs` is over, e.g.
+   * "NotAllowedError": a permission prompt answered No. */
+  videoError?: string;
   /** A smaller camera than the app asks for: many tabs on two cores cannot each encode HD for
    * every other, and a test of the mesh is not a test of the encoder. */
   videoSize?: { width: number; height: number; frameRate: number };
@@ -50,6 +53,7 @@ export async function installHooks(context: BrowserContext, options: HookOptions
             if (options.audioError) throw new DOMException("refused by the test", options.audioError);
           } else {
             await wait(options.videoDelayMs);
+            if (options.videoError) throw new DOMException("refused by the test", options.videoError);
             if (options.videoSize) {
               const { width, height, frameRate } = options.videoSize;
               constraints = { ...constraints, video: { width: { exact: width }, height: { exact: height }, frameRate } };

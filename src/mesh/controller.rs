@@ -608,6 +608,9 @@ impl MeshState {
             first_offer,
         ) {
             Ok(mut link) => {
+                if self.camera_requested && self.model.camera_enabled.get_untracked() {
+                    link.expect_camera();
+                }
                 link.set_about(&self.about());
                 self.links.insert(peer.id.clone(), link);
                 self.model.tiles.update(|tiles| tiles.push(tile));
@@ -689,12 +692,18 @@ impl MeshState {
                 // The next press asks for any camera: the chosen one may be the one that is
                 // gone.
                 self.camera_choice = None;
+                self.links
+                    .values_mut()
+                    .for_each(PeerLink::camera_not_coming);
                 return;
             }
         };
         if !self.model.camera_enabled.get_untracked() {
             // Turned off while the prompt was up.
             self.model.camera.set(CameraState::Off);
+            self.links
+                .values_mut()
+                .for_each(PeerLink::camera_not_coming);
             return;
         }
         self.model.camera.set(CameraState::On);

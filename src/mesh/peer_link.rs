@@ -660,6 +660,50 @@ impl PeerLink {
         }
     }
 
+    /// The camera was asked for and has not answered yet, as on every page's start: our first
+    /// offer already carries the video we are going to send, so that the camera, when it comes,
+    /// is a `replaceTrack` into it (see [`Self::send_track`]) rather than a second offer and
+    /// answer while the first frames are on their way. Only where we make the first offer and
+    /// have not made it yet; called right after [`Self::open`], before `negotiationneeded` can
+    /// fire. The second round had both tabs negotiating again just as the first frames were
+    /// due: the second tab of a room showed its first remote frame 0.44 s after it was opened
+    /// with it, 0.40 s without (`scripts/bench.sh first-frame`, release, medians of 11 and 21).
+    pub fn expect_camera(&mut self) {
+        if !self.media.sends || self.deferred.is_some() || self.video_sender().is_some() {
+            return;
+        }
+        let direction = web_direction(self.media.direction(true));
+        match self.video_transceivers().next() {
+            // The viewer's receive-only one that `attach` made.
+            Some(transceiver) => transceiver.set_direction(direction),
+            None => {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(direction);
+                self.connection
+                    .add_transceiver_with_str_and_init("video", &init);
+            }
+        }
+    }
+
+    /// The camera that [`Self::expect_camera`] waited for is not coming (refused, missing,
+    /// turned off while asked for): the video offered stops claiming to send.
+    pub fn camera_not_coming(&mut self) {
+        for transceiver in self.video_transceivers() {
+            if transceiver.stopped() || transceiver.sender().track().is_some() {
+                continue;
+            }
+            match transceiver.direction() {
+                RtcRtpTransceiverDirection::Sendrecv => {
+                    transceiver.set_direction(RtcRtpTransceiverDirection::Recvonly)
+                }
+                RtcRtpTransceiverDirection::Sendonly => {
+                    transceiver.set_direction(RtcRtpTransceiverDirection::Inactive)
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Sends `new` where `old` was sent (the other camera after a flip), without
     /// renegotiating. Returns whether `old` was sent here at all.
     pub fn replace_sent_track(

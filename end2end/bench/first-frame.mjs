@@ -1,0 +1,148 @@
+// The first-frame figure of BENCHMARKS.md, with the timeline that explains it: a tab with a
+// camera waits in a room, a second tab opens it, and the second tab's page notes when each step
+// of its way to the first decoded remote frame happened, in milliseconds since its navigation
+// began (what `performance.now()` counts from).
+//
+//   node bench/first-frame.mjs <base url> [runs]
+//
+// The steps are seen from outside the app (a script run before the page's own wraps the
+// WebSocket, getUserMedia and RTCPeerConnection), so the same script times any commit:
+//
+//   html, css, js, wasm  when each had arrived (resource timing)
+//   hydrate, hydrated    the app's own marks around Leptos's hydration, where it has them
+//   socket               the app created its WebSocket (the wall page is running: hydration)
+//   open, welcome, info  the socket opened, its `welcome` and first `info` came
+//   camera_asked, camera getUserMedia called, and resolved
+//   link                 the first RTCPeerConnection made
+//   offer, answer        the first local offer set, the first remote answer set
+//   track                the first remote track
+//   connected            the first connection `connected` (ICE and DTLS done)
+//   frame                the first frame a remote tile's <video> presented
+//                        (requestVideoFrameCallback)
+//
+// Prints one JSON line per run, then one with the median of every step (`"summary": true`).
+import { chromium } from "@playwright/test";
+import { readFileSync } from "node:fs";
+
+const [base, runsArg] = process.argv.slice(2);
+const runs = Number(runsArg ?? 9);
+// The tests' flags, with the fake camera at 30 frames a second, as a phone's camera sends.
+const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
+  arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
+);
+
+/** Runs in the second tab before the app: notes the first time each step happens. */
+function timeline() {
+  const steps = {};
+  window.__steps = steps;
+  const note = (step) => {
+    if (!(step in steps)) steps[step] = performance.now();
+  };
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      note("socket");
+      this.addEventListener("open", () => note("open"));
+      this.addEventListener("message", (event) => {
+        const type = typeof event.data === "string" ? event.data.match(/"type"\s*:\s*"(\w+)"/)?.[1] : null;
+        if (type === "welcome" || type === "info") note(type);
+      });
+    }
+  };
+  const devices = navigator.mediaDevices;
+  const getUserMedia = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints) => {
+    note("camera_asked");
+    return getUserMedia(constraints).then((stream) => {
+      note("camera");
+      return stream;
+    });
+  };
+  const NativePeer = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends NativePeer {
+    constructor(...args) {
+      super(...args);
+      note("link");
+      this.addEventListener("track", () => note("track"));
+      this.addEventListener("connectionstatechange", () => this.connectionState === "connected" && note("connected"));
+    }
+    setLocalDescription(...args) {
+      return super.setLocalDescription(...args).then((result) => {
+        if (this.localDescription?.type === "offer") note("offer");
+        return result;
+      });
+    }
+    setRemoteDescription(...args) {
+      return super.setRemoteDescription(...args).then((result) => {
+        if (this.remoteDescription?.type === "answer") note("answer");
+        return result;
+      });
+    }
+  };
+  const watched = new WeakSet();
+  new MutationObserver(() => {
+    for (const video of document.querySelectorAll(".tile[data-member]:not(.self) video")) {
+      if (watched.has(video)) continue;
+      watched.add(video);
+      video.requestVideoFrameCallback(() => note("frame"));
+    }
+  }).observe(document, { childList: true, subtree: true });
+}
+
+/** When the page's own resources had arrived, from resource timing. */
+const arrivals = (page) =>
+  page.evaluate(() => {
+    const at = {};
+    at.html = performance.getEntriesByType("navigation")[0]?.responseEnd;
+    // The app's own marks (`portals:hydrate`, `portals:hydrated`), where it has them.
+    for (const mark of performance.getEntriesByType("mark")) {
+      const step = mark.name.replace(/^portals:/, "");
+      if (mark.name.startsWith("portals:") && !(step in at)) at[step] = mark.startTime;
+    }
+    for (const entry of performance.getEntriesByType("resource")) {
+      const kind = entry.name.match(/\.(css|js|wasm)(\?|$)/)?.[1];
+      if (kind && !(kind in at)) at[kind] = entry.responseEnd;
+    }
+    return at;
+  });
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+const order = ["html", "css", "js", "wasm", "hydrate", "socket", "hydrated", "open", "welcome", "info", "camera_asked", "camera", "link", "offer", "answer", "track", "connected", "frame"];
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+const rows = [];
+try {
+  for (let run = 0; run < runs; run++) {
+    const room = `first-frame-${Math.random().toString(36).slice(2, 10)}`;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const first = await context.newPage();
+    await first.goto(`${base}/?room=${room}`);
+    await first.waitForSelector('main.wall[data-camera="on"][data-status="joined"]', { timeout: 30_000 });
+    const second = await context.newPage();
+    await second.addInitScript(timeline);
+    const opened = Date.now();
+    await second.goto(`${base}/?room=${room}`);
+    await second.waitForFunction(() => "frame" in window.__steps, null, { timeout: 30_000, polling: 10 });
+    const took = Date.now() - opened;
+    const steps = { ...(await arrivals(second)), ...(await second.evaluate(() => window.__steps)) };
+    const row = { run, goto_to_frame_ms: took };
+    for (const step of order) row[step] = step in steps ? Math.round(steps[step]) : null;
+    rows.push(row);
+    console.log(JSON.stringify(row));
+    await context.close();
+  }
+} finally {
+  await browser.close();
+}
+const summary = { summary: true, runs: rows.length };
+for (const key of ["goto_to_frame_ms", ...order]) {
+  const values = rows.map((row) => row[key]).filter((value) => value !== null);
+  summary[key] = values.length ? median(values) : null;
+}
+console.log(JSON.stringify(summary));
