@@ -5,7 +5,7 @@
 #   scripts/bench.sh memory   server RSS holding 1k and 10k idle connections
 #   scripts/bench.sh join     server time of a join and a leave in rooms of 2, 6 and 12
 #   scripts/bench.sh page     server time for /?room=home while the relay runs 10k msg/s
-#   scripts/bench.sh bundle   the release wasm and JS bundle, gzip
+#   scripts/bench.sh bundle   the release wasm and JS bundle, gzip, and its code by crate
 #   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
 #   scripts/bench.sh first-frame
 #                             browsers: a second tab opened → its first decoded remote frame, with
@@ -176,6 +176,9 @@ bench_bundle() {
     printf '| %s | %d bytes | %d bytes gzip |\n' "$(basename "$file")" \
       "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)"
   done | tee "$results/bundle.md"
+  # Where the bytes go, by crate, from the module as cargo left it (it still has its names).
+  python3 scripts/wasm-sizes.py target/front/wasm32-unknown-unknown/wasm-release/portals.wasm 30 |
+    tee "$results/bundle-by-crate.md"
 }
 
 bench_wall() {
