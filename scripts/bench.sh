@@ -388,7 +388,7 @@ case "$what" in
 relay | memory | join | page | bundle | wall) "bench_$what" ;;
 first-frame) bench_first_frame ;;
 versus) bench_versus "${2:-}" ;;
-all) for each in join relay memory page bundle wall; do "bench_$each"; done ;;
+all) for each in join relay memory page bundle wall first_frame; do "bench_$each"; done ;;
 *)
   sed -n '2,17p' "$0"
   exit 2

@@ -3,7 +3,11 @@
 // of its way to the first decoded remote frame happened, in milliseconds since its navigation
 // began (what `performance.now()` counts from).
 //
-//   node bench/first-frame.mjs <base url> [runs]
+//   node bench/first-frame.mjs <base url>[,<base url>...] [runs]
+//
+// With several base URLs (servers of different builds), the runs alternate between them, so
+// that each build meets the machine in the same state: on a shared machine the medians of two
+// separate sittings differed by 80 ms for the same build.
 //
 // The steps are seen from outside the app (a script run before the page's own wraps the
 // WebSocket, getUserMedia and RTCPeerConnection), so the same script times any commit:
@@ -20,11 +24,12 @@
 //   frame                the first frame a remote tile's <video> presented
 //                        (requestVideoFrameCallback)
 //
-// Prints one JSON line per run, then one with the median of every step (`"summary": true`).
+// Prints one JSON line per run, then one per base URL with the median of every step
+// (`"summary": true`).
 import { chromium } from "@playwright/test";
 import { readFileSync } from "node:fs";
 
-const [base, runsArg] = process.argv.slice(2);
+const [bases, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 9);
 // The tests' flags, with the fake camera at 30 frames a second, as a phone's camera sends.
 const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
@@ -118,7 +123,8 @@ const order = ["html", "css", "js", "wasm", "hydrate", "socket", "hydrated", "op
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
 const rows = [];
 try {
-  for (let run = 0; run < runs; run++) {
+  for (let run = 0; run < runs * bases.split(",").length; run++) {
+    const base = bases.split(",")[run % bases.split(",").length];
     const room = `first-frame-${Math.random().toString(36).slice(2, 10)}`;
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     const first = await context.newPage();
@@ -131,7 +137,7 @@ try {
     await second.waitForFunction(() => "frame" in window.__steps, null, { timeout: 30_000, polling: 10 });
     const took = Date.now() - opened;
     const steps = { ...(await arrivals(second)), ...(await second.evaluate(() => window.__steps)) };
-    const row = { run, goto_to_frame_ms: took };
+    const row = { run, base, goto_to_frame_ms: took };
     for (const step of order) row[step] = step in steps ? Math.round(steps[step]) : null;
     rows.push(row);
     console.log(JSON.stringify(row));
@@ -140,9 +146,12 @@ try {
 } finally {
   await browser.close();
 }
-const summary = { summary: true, runs: rows.length };
-for (const key of ["goto_to_frame_ms", ...order]) {
-  const values = rows.map((row) => row[key]).filter((value) => value !== null);
-  summary[key] = values.length ? median(values) : null;
+for (const base of bases.split(",")) {
+  const mine = rows.filter((row) => row.base === base);
+  const summary = { summary: true, base, runs: mine.length };
+  for (const key of ["goto_to_frame_ms", ...order]) {
+    const values = mine.map((row) => row[key]).filter((value) => value !== null);
+    summary[key] = values.length ? median(values) : null;
+  }
+  console.log(JSON.stringify(summary));
 }
-console.log(JSON.stringify(summary));
