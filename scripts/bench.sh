@@ -3,9 +3,11 @@
 #
 #   scripts/bench.sh relay    relay throughput at saturation; latency at 1k, 10k and 50k msg/s
 #   scripts/bench.sh memory   server RSS holding 1k and 10k idle connections
+#   scripts/bench.sh heap     the heap of 10k idle connections, per connection by owner (heaptrack)
 #   scripts/bench.sh join     server time of a join and a leave in rooms of 2, 6 and 12
 #   scripts/bench.sh page     server time for /?room=home while the relay runs 10k msg/s
-#   scripts/bench.sh bundle   the release wasm and JS bundle, gzip, and its code by crate
+#   scripts/bench.sh bundle   the release wasm and JS bundle, gzip, its code by crate, and a bare
+#                             Leptos app's for scale (bench/bare-leptos)
 #   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
 #   scripts/bench.sh first-frame
 #                             browsers: a second tab opened → its first decoded remote frame, with
@@ -149,6 +151,33 @@ EOF
   cat "$results/memory.md"
 }
 
+bench_heap() {
+  say "heap: heaptrack of a release build with line tables, holding 10 000 idle connections"
+  command -v heaptrack >/dev/null || {
+    echo "heaptrack is not installed (apt-get install heaptrack)" >&2
+    exit 1
+  }
+  build
+  # Its own target directory: line tables change every crate's build.
+  CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=target/heap LEPTOS_OUTPUT_NAME=portals \
+    cargo build --release --features ssr --bin portals 2>&1 | tail -1
+  heaptrack -o "$results/heap" target/heap/release/portals --addr "127.0.0.1:$port" --log warn \
+    --messages-per-second 10000000 --message-burst 10000000 >"$results/heaptrack.log" 2>&1 &
+  local tracked=$!
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+    sleep 0.1
+  done
+  "${load_command[@]}" --idle --connections 10000 --rooms 1000 --duration 15s \
+    --connect-concurrency 256 >/dev/null
+  # heaptrack writes its file when the server exits on its own (SIGINT: a graceful shutdown).
+  pkill -INT -f "target/heap/release/portals --addr 127.0.0.1:$port" || true
+  wait "$tracked" || true
+  heaptrack_print -f "$results/heap.zst" --print-flamegraph "$results/heap-stacks.txt" \
+    --flamegraph-cost-type peak >/dev/null
+  python3 scripts/heap-by-owner.py "$results/heap-stacks.txt" 10000 | tee "$results/heap.md"
+}
+
 bench_join() {
   say "join and leave (cargo bench)"
   cargo bench --features ssr --bench join_leave 2>/dev/null | tee "$results/join.txt"
@@ -179,6 +208,18 @@ bench_bundle() {
   # Where the bytes go, by crate, from the module as cargo left it (it still has its names).
   python3 scripts/wasm-sizes.py target/front/wasm32-unknown-unknown/wasm-release/portals.wasm 30 |
     tee "$results/bundle-by-crate.md"
+  say "bundle: a bare Leptos app with a router, same profile and tools, for scale"
+  local bare=target/bare-leptos
+  (cd bench/bare-leptos && CARGO_TARGET_DIR=../../$bare RUSTFLAGS="--cfg erase_components" \
+    cargo build --locked --lib --profile wasm-release --target wasm32-unknown-unknown 2>&1 | tail -1)
+  wasm-bindgen --target web --out-dir "$bare/pkg" --out-name bare \
+    "$bare/wasm32-unknown-unknown/wasm-release/bare_leptos.wasm"
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$bare/pkg/bare_bg.wasm" -o "$bare/pkg/bare.wasm"
+  for file in "$bare/pkg/bare.wasm" "$bare/pkg/bare.js"; do
+    printf '| bare Leptos app: %s | %d bytes | %d bytes gzip |\n' "$(basename "$file")" \
+      "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)"
+  done | tee -a "$results/bundle.md"
+  python3 scripts/wasm-sizes.py "$bare/wasm32-unknown-unknown/wasm-release/bare_leptos.wasm" 30 >"$results/bare-by-crate.md"
 }
 
 bench_wall() {
@@ -218,12 +259,14 @@ EOF
 # versus URL: the same four measurements against a server someone else started (anything
 # speaking the base @openlab/portals format, e.g. the original built from its source) and
 # against portals, in rounds that alternate between the two, so that both meet the same machine
-# at the same moment. With VERSUS_COMMAND (a shell command that starts that server at URL) the
-# script starts a fresh one for every measurement, as it does portals; without, it measures the
+# at the same moment. With VERSUS_COMMAND (a shell command that starts that server at URL, and
+# is that server's process: `exec` it, or the memory read is the wrapper's) the script starts a
+# fresh one for every measurement, as it does portals; without, it measures the
 # running one, whose process it finds by its listening port (memory is then measured first in
 # each round, on a server that has already held the rounds before).
 versus_url=""
 other_pid=""
+generator=""
 target_pid=""
 target_url=""
 
@@ -253,6 +296,10 @@ start_target() {
     other_pid=$!
     target_pid=$other_pid
     for _ in $(seq 100); do
+      kill -0 "$other_pid" 2>/dev/null || {
+        echo "VERSUS_COMMAND ended: see $results/other-server.log" >&2
+        exit 1
+      }
       # Any HTTP answer, even a 404, means it listens.
       curl -s -o /dev/null "http://$authority/" && return
       sleep 0.1
@@ -260,10 +307,18 @@ start_target() {
     echo "VERSUS_COMMAND did not start a server at $authority" >&2
     exit 1
   fi
-  target_pid=$(ss -Hltnp "sport = :$other_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  target_pid=$(ss -Hltnp "sport = :$other_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
   if [ -z "$target_pid" ]; then
     echo "nothing listens on port $other_port (start the server, or set VERSUS_COMMAND)" >&2
     exit 1
+  fi
+}
+
+stop_generator() {
+  if [ -n "$generator" ]; then
+    kill "$generator" 2>/dev/null || true
+    wait "$generator" 2>/dev/null || true
+    generator=""
   fi
 }
 
@@ -279,15 +334,15 @@ versus_measure() {
   start_target "$target"
   local before held
   before=$(awk '/^VmRSS/ { print $2 }' "/proc/$target_pid/status")
-  "${load[@]}" --url "$target_url" --idle --connections 10000 --rooms 1000 --duration 120s \
-    --connect-concurrency 256 >/dev/null 2>"$results/joined.txt" &
-  local generator=$!
+  "${load[@]}" --url "$target_url" --idle --connections 10000 --rooms 1000 \
+    --connect-concurrency 256 --duration "$((60 + ${VERSUS_SETTLE:-45}))s" >/dev/null 2>"$results/joined.txt" &
+  generator=$!
   for _ in $(seq 1200); do
     grep -q 'connections joined' "$results/joined.txt" && break
     kill -0 "$generator" 2>/dev/null || { cat "$results/joined.txt" >&2; exit 1; }
     sleep 0.1
   done
-  held=$(grep -o '[0-9]* connections joined' "$results/joined.txt" | cut -d' ' -f1)
+  held=$(grep -o '[0-9]* connections joined' "$results/joined.txt" | cut -d' ' -f1 || true)
   # The lowest RSS over the settling time: a garbage-collected server (node's V8) frees the
   # garbage of 10 000 handshakes only when it has been idle for a while, about 30 s here.
   local holding rss
@@ -299,8 +354,7 @@ versus_measure() {
   done
   printf '{"target":"%s","figure":"memory","before_kib":%s,"holding_kib":%s,"held":%s}\n' "$target" \
     "$before" "$holding" "${held:-0}" >>"$results/versus.jsonl"
-  kill "$generator" 2>/dev/null || true
-  wait "$generator" 2>/dev/null || true
+  stop_generator
   local figure args
   for figure in sdp candidates latency; do
     if [ -n "$restart" ]; then
@@ -329,7 +383,7 @@ bench_versus() {
     ;;
   esac
   build
-  trap 'stop_server; stop_other' EXIT
+  trap 'stop_generator; stop_server; stop_other' EXIT
   say "versus $versus_url: ${runs} rounds, each measuring it and then portals"
   for round in $(seq "$runs"); do
     say "round $round of $runs"
@@ -377,7 +431,7 @@ bench_first_frame() {
   say "first frame: cargo leptos build ${profile[*]}, then a second Chromium tab, ${FIRST_FRAME_RUNS:-15} runs"
   cargo leptos build "${profile[@]}" 2>&1 | tail -1
   # The site cargo-leptos just built, served by the binary it built with it.
-  export LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
+  export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
   PORTALS_BENCH_BIN=${PORTALS_BENCH_BIN:-target/$([ "$label" = release ] && echo release || echo debug)/portals} start_server
   (cd end2end && node bench/first-frame.mjs "http://127.0.0.1:$port" "${FIRST_FRAME_RUNS:-15}") |
     tee "$results/first-frame-$label.jsonl"
@@ -385,12 +439,12 @@ bench_first_frame() {
 }
 
 case "$what" in
-relay | memory | join | page | bundle | wall) "bench_$what" ;;
+relay | memory | join | page | bundle | wall | heap) "bench_$what" ;;
 first-frame) bench_first_frame ;;
 versus) bench_versus "${2:-}" ;;
 all) for each in join relay memory page bundle wall first_frame; do "bench_$each"; done ;;
 *)
-  sed -n '2,17p' "$0"
+  sed -n '4,/^#$/p' "$0"
   exit 2
   ;;
 esac

@@ -26,7 +26,8 @@ def leb(data, at):
 
 
 def sections(data):
-    assert data[:4] == b"\0asm", "not a wasm module"
+    if data[:4] != b"\0asm":
+        sys.exit("not a wasm module")
     at = 8
     while at < len(data):
         kind = data[at]
@@ -86,6 +87,8 @@ def crate_of(name):
     """The crate of a mangled Rust symbol (legacy or v0), or a label for anything else."""
     if name.startswith("_ZN"):
         first = re.match(r"_ZN(\d+)", name)
+        if not first:
+            return "?"
         part = name[first.end() : first.end() + int(first.group(1))]
         # `<T as Trait>::f` is mangled as `_$LT$T$u20$as$u20$Trait$GT$`: T's crate, or the
         # trait's where T is a bare type parameter (a blanket impl) or a primitive.
@@ -105,6 +108,8 @@ def crate_of(name):
 
 
 def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
     path = sys.argv[1]
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
     data = open(path, "rb").read()

@@ -41,12 +41,16 @@ test("a newcomer whose camera comes after its first offer sends it in that offer
 }) => {
   const context = await browser.newContext();
   // The prompt outlasts the newcomer's first offer, made as soon as it hears of the room.
-  await installHooks(context, { videoDelayMs: 1_500 });
+  await installHooks(context, { videoDelayMs: 3_000 });
   const room = freshRoom("camera-after-offer");
   const first = await openWall(context, room);
   await expect(first.locator("main.wall")).toHaveAttribute("data-camera", "on");
   const second = await openWall(context, room);
   const [firstId, secondId] = await Promise.all([first, second].map(memberId));
+  // The offer went out while the camera was still being asked for: had it waited for the
+  // camera, one offer would have been right without offering the video beforehand.
+  await expect.poll(() => offersSentTo(second, firstId)).toBe(1);
+  expect(await mediaRequests(second)).toEqual([{ audio: false, video: true, tracks: [] }]);
   await expectDecoding(second, [firstId]);
   await expectDecoding(first, [secondId]);
   expect(await offersSentTo(second, firstId)).toBe(1);

@@ -666,8 +666,9 @@ impl PeerLink {
     /// answer while the first frames are on their way. Only where we make the first offer and
     /// have not made it yet; called right after [`Self::open`], before `negotiationneeded` can
     /// fire. The second round had both tabs negotiating again just as the first frames were
-    /// due: the second tab of a room showed its first remote frame 0.44 s after it was opened
-    /// with it, 0.40 s without (`scripts/bench.sh first-frame`, release, medians of 11 and 21).
+    /// due; without it the second tab of a room showed its first remote frame 13 ms sooner,
+    /// within the noise of the measurement (`end2end/bench/first-frame.mjs`, release builds
+    /// alternating, medians of 15: 515 against 528 ms).
     pub fn expect_camera(&mut self) {
         if !self.media.sends || self.deferred.is_some() || self.video_sender().is_some() {
             return;
