@@ -41,8 +41,10 @@ say() { printf '\033[1;34m==> %s\033[0m\n' "$*"; }
 
 build() {
   say "release build of the server and the load generator"
-  # The output name cargo-leptos would set: the server then finds its Leptos configuration.
-  LEPTOS_OUTPUT_NAME=portals cargo build --release --features ssr --bin portals --bin portals-load 2>&1 | tail -1
+  # The output name and the flags cargo-leptos would set (Cargo.toml's always-erase-components):
+  # the server then finds its Leptos configuration, and neither build undoes the other's.
+  RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=portals \
+    cargo build --release --features ssr --bin portals --bin portals-load 2>&1 | tail -1
 }
 
 start_server() {
@@ -58,13 +60,16 @@ start_server() {
   exit 1
 }
 
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+# stop VAR: ends the process whose pid VAR holds, if it holds one, and forgets it.
+stop() {
+  if [ -n "${!1}" ]; then
+    kill "${!1}" 2>/dev/null || true
+    wait "${!1}" 2>/dev/null || true
+    printf -v "$1" '%s' ""
   fi
 }
+
+stop_server() { stop server_pid; }
 trap stop_server EXIT
 
 # Not a function around the binary: a backgrounded function is a subshell, and killing that
@@ -270,13 +275,7 @@ generator=""
 target_pid=""
 target_url=""
 
-stop_other() {
-  if [ -n "$other_pid" ]; then
-    kill "$other_pid" 2>/dev/null || true
-    wait "$other_pid" 2>/dev/null || true
-    other_pid=""
-  fi
-}
+stop_other() { stop other_pid; }
 
 # start_target portals|other: a fresh server where the script may start one; sets target_pid
 # and target_url.
@@ -314,13 +313,7 @@ start_target() {
   fi
 }
 
-stop_generator() {
-  if [ -n "$generator" ]; then
-    kill "$generator" 2>/dev/null || true
-    wait "$generator" 2>/dev/null || true
-    generator=""
-  fi
-}
+stop_generator() { stop generator; }
 
 stop_target() {
   if [ "$1" = portals ]; then stop_server; else stop_other; fi
