@@ -52,7 +52,13 @@ start_server() {
   "${PORTALS_BENCH_BIN:-target/release/portals}" --addr "127.0.0.1:$port" --log warn \
     --messages-per-second 10000000 --message-burst 10000000 "$@" &
   server_pid=$!
-  for _ in $(seq 100); do
+  until_healthy 100
+}
+
+# until_healthy TRIES: waits until the server on $port answers /healthz, a tenth of a second
+# per try; the run ends if it never does.
+until_healthy() {
+  for _ in $(seq "$1"); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return
     sleep 0.1
   done
@@ -169,10 +175,8 @@ bench_heap() {
   heaptrack -o "$results/heap" target/heap/release/portals --addr "127.0.0.1:$port" --log warn \
     --messages-per-second 10000000 --message-burst 10000000 >"$results/heaptrack.log" 2>&1 &
   local tracked=$!
-  for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
-    sleep 0.1
-  done
+  # Slower to start under heaptrack.
+  until_healthy 300
   "${load_command[@]}" --idle --connections 10000 --rooms 1000 --duration 15s \
     --connect-concurrency 256 >/dev/null
   # heaptrack writes its file when the server exits on its own (SIGINT: a graceful shutdown).
@@ -425,7 +429,7 @@ bench_first_frame() {
   cargo leptos build "${profile[@]}" 2>&1 | tail -1
   # The site cargo-leptos just built, served by the binary it built with it.
   export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
-  PORTALS_BENCH_BIN=${PORTALS_BENCH_BIN:-target/$([ "$label" = release ] && echo release || echo debug)/portals} start_server
+  PORTALS_BENCH_BIN=${PORTALS_BENCH_BIN:-target/$label/portals} start_server
   (cd end2end && node bench/first-frame.mjs "http://127.0.0.1:$port" "${FIRST_FRAME_RUNS:-15}") |
     tee "$results/first-frame-$label.jsonl"
   stop_server

@@ -26,15 +26,10 @@
 //
 // Prints one JSON line per run, then one per base URL with the median of every step
 // (`"summary": true`).
-import { chromium } from "@playwright/test";
-import { readFileSync } from "node:fs";
+import { launchChromium, median } from "./browser.mjs";
 
 const [bases, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 9);
-// The tests' flags, with the fake camera at 30 frames a second, as a phone's camera sends.
-const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
-  arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
-);
 
 /** Runs in the second tab before the app: notes the first time each step happens. */
 function timeline() {
@@ -112,15 +107,9 @@ const arrivals = (page) =>
     return at;
   });
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 const order = ["html", "css", "js", "wasm", "hydrate", "socket", "hydrated", "open", "welcome", "info", "camera_asked", "camera", "link", "offer", "answer", "track", "connected", "frame"];
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+const browser = await launchChromium();
 const rows = [];
 try {
   for (let run = 0; run < runs * bases.split(",").length; run++) {

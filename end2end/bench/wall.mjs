@@ -13,16 +13,10 @@
 // counted with `requestVideoFrameCallback`, the frames the page really got to paint, and
 // `decoded_fps_median`, the same from `framesDecoded` of its connections' stats. A commit
 // that knows no roles treats `role=` as absent: its "wall" rows measure N + 1 `both` tabs.
-import { chromium } from "@playwright/test";
-import { readFileSync } from "node:fs";
+import { launchChromium, median } from "./browser.mjs";
 
 const [base, shape, ...sizes] = process.argv.slice(2);
 const timeoutMs = Number(process.env.WALL_TIMEOUT_MS ?? 90_000);
-// The tests' flags (chromium-flags.json), with the fake camera at 30 frames a second, as a
-// phone's camera sends: Chromium's fake camera gives 20 unless told.
-const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
-  arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
-);
 
 /** Counts the frames each `<video>` of a tile presents, keyed by the tile's member, and notes
  * when the page joined its room. */
@@ -84,12 +78,6 @@ async function decoding(page) {
   await page.waitForTimeout(250);
   const after = await frames(page);
   return Object.keys(after).filter((member) => after[member] > (before[member] ?? 0)).length;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function room(browser, size) {
@@ -155,7 +143,7 @@ async function room(browser, size) {
   };
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args });
+const browser = await launchChromium();
 try {
   for (const size of sizes.map(Number)) {
     console.log(JSON.stringify(await room(browser, size)));

@@ -677,12 +677,7 @@ impl PeerLink {
         match self.video_transceivers().next() {
             // The viewer's receive-only one that `attach` made.
             Some(transceiver) => transceiver.set_direction(direction),
-            None => {
-                let init = RtcRtpTransceiverInit::new();
-                init.set_direction(direction);
-                self.connection
-                    .add_transceiver_with_str_and_init("video", &init);
-            }
+            None => self.add_video_transceiver(direction),
         }
     }
 
@@ -693,14 +688,8 @@ impl PeerLink {
             if transceiver.stopped() || transceiver.sender().track().is_some() {
                 continue;
             }
-            match transceiver.direction() {
-                RtcRtpTransceiverDirection::Sendrecv => {
-                    transceiver.set_direction(RtcRtpTransceiverDirection::Recvonly)
-                }
-                RtcRtpTransceiverDirection::Sendonly => {
-                    transceiver.set_direction(RtcRtpTransceiverDirection::Inactive)
-                }
-                _ => {}
+            if let Some(direction) = without_sending(transceiver.direction()) {
+                transceiver.set_direction(direction);
             }
         }
     }
@@ -780,10 +769,8 @@ impl PeerLink {
                 continue;
             }
             replace_track(&transceiver, None);
-            let direction = match transceiver.direction() {
-                RtcRtpTransceiverDirection::Sendrecv => RtcRtpTransceiverDirection::Recvonly,
-                _ => RtcRtpTransceiverDirection::Inactive,
-            };
+            let direction = without_sending(transceiver.direction())
+                .unwrap_or(RtcRtpTransceiverDirection::Inactive);
             transceiver.set_direction(direction);
         }
     }
@@ -946,11 +933,16 @@ impl PeerLink {
             // viewers would never connect and could not tell each other apart from "stuck".
             // Not in an answer, which could not carry it: the peer's own media section comes
             // when it has something to send, and two made apart would be one too many.
-            let init = RtcRtpTransceiverInit::new();
-            init.set_direction(RtcRtpTransceiverDirection::Recvonly);
-            self.connection
-                .add_transceiver_with_str_and_init("video", &init);
+            self.add_video_transceiver(RtcRtpTransceiverDirection::Recvonly);
         }
+    }
+
+    /// A video media section with no track (yet) to send.
+    fn add_video_transceiver(&self, direction: RtcRtpTransceiverDirection) {
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(direction);
+        self.connection
+            .add_transceiver_with_str_and_init("video", &init);
     }
 
     fn attach_deferred(&mut self, answering: bool) {
@@ -1266,6 +1258,15 @@ fn web_direction(direction: Direction) -> RtcRtpTransceiverDirection {
         Direction::Sendonly => RtcRtpTransceiverDirection::Sendonly,
         Direction::Recvonly => RtcRtpTransceiverDirection::Recvonly,
         Direction::Inactive => RtcRtpTransceiverDirection::Inactive,
+    }
+}
+
+/// `direction` with its sending half taken away, or `None` for one that sends nothing already.
+fn without_sending(direction: RtcRtpTransceiverDirection) -> Option<RtcRtpTransceiverDirection> {
+    match direction {
+        RtcRtpTransceiverDirection::Sendrecv => Some(RtcRtpTransceiverDirection::Recvonly),
+        RtcRtpTransceiverDirection::Sendonly => Some(RtcRtpTransceiverDirection::Inactive),
+        _ => None,
     }
 }
 

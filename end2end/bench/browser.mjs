@@ -1,0 +1,18 @@
+// What the browser benchmarks share: how they launch Chromium, and their median.
+import { chromium } from "@playwright/test";
+import { readFileSync } from "node:fs";
+
+// The tests' flags (chromium-flags.json), with the fake camera at 30 frames a second, as a
+// phone's camera sends: Chromium's fake camera gives 20 unless told.
+const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
+  arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
+);
+
+/** Debian's Chromium with those flags. */
+export const launchChromium = () => chromium.launch({ executablePath: "/usr/bin/chromium", args });
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
