@@ -202,10 +202,18 @@ impl TestServer {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = Vec::new();
-        timeout(PATIENCE, stream.read_to_end(&mut response))
-            .await
-            .expect("the server answers and closes")
-            .unwrap();
+        match timeout(PATIENCE, stream.read_to_end(&mut response)).await {
+            Ok(read) => {
+                read.unwrap();
+            }
+            // What came before the wait ran out tells a server that never answered from one
+            // that answered and kept the connection open.
+            Err(_) => panic!(
+                "{:?}: not answered and closed within {PATIENCE:?}; received {:?}",
+                request.lines().next().unwrap_or_default(),
+                String::from_utf8_lossy(&response)
+            ),
+        }
         let response = String::from_utf8_lossy(&response).into_owned();
         let status = response
             .split(' ')
