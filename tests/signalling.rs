@@ -413,6 +413,83 @@ async fn a_frame_over_the_limit_closes_with_1009() {
 }
 
 #[tokio::test]
+async fn a_ping_frame_is_answered_and_a_message_in_fragments_is_one_message() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{
+        protocol::frame::{
+            coding::{Data, OpCode},
+            Frame,
+        },
+        Message,
+    };
+    let server = TestServer::start(&[]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    a.socket
+        .send(Message::Ping(b"still there?".to_vec().into()))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(common::PATIENCE, a.socket.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.unwrap().unwrap(),
+        Message::Pong(b"still there?".to_vec().into())
+    );
+
+    // "é" is cut between two frames: only the whole message is UTF-8.
+    let text = r#"{"type": "ping", "ping": 5, "note": "café"}"#.as_bytes();
+    let cut = text.len() - 3;
+    let fragments = [
+        Frame::message(text[..10].to_vec(), OpCode::Data(Data::Text), false),
+        Frame::message(text[10..cut].to_vec(), OpCode::Data(Data::Continue), false),
+        Frame::message(text[cut..].to_vec(), OpCode::Data(Data::Continue), true),
+    ];
+    for fragment in fragments {
+        a.socket.send(Message::Frame(fragment)).await.unwrap();
+    }
+    assert_eq!(a.recv_json().await, json!({"type": "pong", "pong": 5}));
+}
+
+#[tokio::test]
+async fn a_message_sent_with_the_opening_request_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(&[]).await;
+    // The request and a first frame in one write, as a client that does not wait for the 101
+    // sends them: the HTTP server reads both, and the frame must reach the WebSocket.
+    let mut bytes = format!(
+        "GET /portal?room=home HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    )
+    .into_bytes();
+    let message = br#"{"type":"ping","ping":7}"#;
+    let mask = [1, 2, 3, 4];
+    bytes.extend([0x81, 0x80 | message.len() as u8]);
+    bytes.extend(mask);
+    bytes.extend(message.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(&bytes).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(common::PATIENCE, async {
+        while !String::from_utf8_lossy(&received).contains(r#"{"type":"pong","pong":7}"#) {
+            let mut chunk = [0; 4096];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert_ne!(n, 0, "closed: {:?}", String::from_utf8_lossy(&received));
+            received.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no pong in {:?}", String::from_utf8_lossy(&received)));
+    let received = String::from_utf8_lossy(&received);
+    assert!(
+        received.starts_with("HTTP/1.1 101 Switching Protocols\r\n")
+            && received.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{received}"
+    );
+}
+
+#[tokio::test]
 async fn a_foreign_origin_is_refused_before_the_upgrade() {
     let server = TestServer::start(&[]).await;
     assert_eq!(

@@ -6,22 +6,29 @@
 //! compiler's state machine for the same loop (a `select!`, a `timeout`, nested write futures,
 //! the socket copied into each) was more than twice the size. Waiting costs the socket and a
 //! few pointers: no timer (the switchboard pings every connection from one sweep, and a write
-//! deadline exists only while a write is stuck) and no buffer of outbound messages (the outbox
-//! hands over whole batches).
+//! deadline exists only while a write is stuck), no buffer of outbound messages (the outbox
+//! hands over whole batches, encoded into one buffer that lives as long as its write) and no
+//! read buffer (a read goes to the stack; only a frame it cut in two is kept, see
+//! [`super::frames`]).
 
 use std::{
-    collections::vec_deque,
+    collections::VecDeque,
     future::Future,
+    mem::MaybeUninit,
+    ops::ControlFlow,
     pin::Pin,
     sync::Arc,
     task::{ready, Context, Poll},
 };
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
-use tokio::time::{sleep, Sleep};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    time::{sleep, Sleep},
+};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::{
+    frames::{self, FrameError, FrameReader, Inbound},
     limits::{MessageBudget, Verdict},
     outbox::{Abandoned, Frame, Outbox},
     serving::Open,
@@ -31,8 +38,14 @@ use crate::signalling::{
     ClientMessage, CloseCode, ConnectionId, Departure, JoinQuery, ProtocolError, ServerMessage,
 };
 
-pub struct Connection {
-    socket: WebSocket,
+/// The most read from the socket at once: a burst of candidates and an offer or two, in one
+/// system call. It is on the stack only for the duration of a read.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+pub struct Connection<Io> {
+    io: Io,
+    /// A frame or message half-received, if a read ended inside one.
+    frames: FrameReader,
     service: Arc<SignallingService>,
     outbox: Arc<Outbox>,
     id: ConnectionId,
@@ -53,45 +66,72 @@ pub struct Connection {
 enum Phase {
     /// Reading frames and waiting for something to send.
     Open,
-    /// Writing a batch, then flushing it.
-    Writing(vec_deque::IntoIter<Frame>),
-    /// Sending our close frame, if there is one left to send, and flushing; then `departure`.
-    Closing {
-        frame: Option<Message>,
-        departure: Departure,
+    /// Writing a batch's frames, encoded, then going on as `then` says.
+    Writing {
+        bytes: Vec<u8>,
+        written: usize,
+        then: Then,
     },
+    /// Our close frame is written: shutting the connection down, then `Ended`.
+    ShuttingDown(Departure),
     Ended(Departure),
+}
+
+/// What follows a write.
+#[derive(Clone, Copy)]
+enum Then {
+    Read,
+    /// The write ended with a close frame.
+    Close(Departure),
 }
 
 impl Phase {
     /// We close the connection, telling the client why; its member may come back.
     fn closing(code: CloseCode) -> Self {
-        Phase::Closing {
-            frame: Some(close_frame(code)),
-            departure: Departure::Lost,
+        Phase::writing(close_frame(code), Then::Close(Departure::Lost))
+    }
+
+    fn writing(bytes: Vec<u8>, then: Then) -> Self {
+        Phase::Writing {
+            bytes,
+            written: 0,
+            then,
         }
     }
 }
 
-impl Connection {
+impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
     /// Registers the connection with the switchboard (which queues its `welcome` and `info`,
-    /// or its refusal) and returns the task that serves it.
-    pub fn start(socket: WebSocket, service: Arc<SignallingService>, query: &JoinQuery) -> Self {
+    /// or its refusal) and returns the task that serves it. `sent_early` is what the client
+    /// sent after its request and the HTTP server read with it.
+    pub fn start(
+        io: Io,
+        sent_early: &[u8],
+        service: Arc<SignallingService>,
+        query: &JoinQuery,
+    ) -> Self {
         let outbox = Arc::new(Outbox::default());
         let id = service.switchboard.connect(Arc::clone(&outbox), query);
         let open = service.websockets.open();
-        Self {
+        let mut connection = Self {
             _open: open,
             budget: MessageBudget::new(service.rate),
             abusive: false,
-            socket,
+            io,
+            frames: FrameReader::default(),
             service,
             outbox,
             id,
             phase: Phase::Open,
             deadline: None,
             reported: false,
+        };
+        if !sent_early.is_empty() {
+            connection.phase = connection
+                .take_in(&mut sent_early.to_vec())
+                .unwrap_or(Phase::Open);
         }
+        connection
     }
 
     fn drive(&mut self, context: &mut Context<'_>) -> Poll<Departure> {
@@ -102,16 +142,22 @@ impl Connection {
                     self.deadline = None;
                     ready!(self.poll_open(context))
                 }
-                Phase::Writing(batch) => match poll_write(&mut self.socket, batch, context) {
-                    Poll::Ready(Ok(None)) => Phase::Open,
-                    Poll::Ready(Ok(Some(code))) => Phase::closing(code),
+                Phase::Writing {
+                    bytes,
+                    written,
+                    then,
+                } => match poll_write_all(&mut self.io, bytes, written, context) {
+                    Poll::Ready(Ok(())) => match *then {
+                        Then::Read => Phase::Open,
+                        Then::Close(departure) => Phase::ShuttingDown(departure),
+                    },
                     Poll::Ready(Err(_)) => Phase::Ended(Departure::Lost),
                     Poll::Pending => ready!(self.poll_stuck(context)),
                 },
-                Phase::Closing { frame, departure } => {
+                Phase::ShuttingDown(departure) => {
                     let departure = *departure;
-                    match poll_close(&mut self.socket, frame, context) {
-                        Poll::Ready(()) => Phase::Ended(departure),
+                    match Pin::new(&mut self.io).poll_shutdown(context) {
+                        Poll::Ready(_) => Phase::Ended(departure),
                         Poll::Pending => ready!(self.poll_stuck(context)),
                     }
                 }
@@ -128,66 +174,97 @@ impl Connection {
         // A client closed for abuse is not read any more: what is queued, its reason last,
         // is written and the connection closed.
         while !self.abusive {
-            let Poll::Ready(frame) = self.socket.poll_next_unpin(context) else {
-                break;
-            };
+            // On the stack for the duration of one read: what an idle connection keeps of it
+            // is nothing, and of a frame cut by the read's end, that frame only.
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK_BYTES];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            match Pin::new(&mut self.io).poll_read(context, &mut buf) {
+                Poll::Pending => break,
+                Poll::Ready(Err(_)) => return Poll::Ready(Phase::Ended(Departure::Lost)),
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                    return Poll::Ready(Phase::Ended(Departure::Lost))
+                }
+                Poll::Ready(Ok(())) => {}
+            }
             self.outbox.heard();
-            let text = match frame {
-                Some(Ok(Message::Text(text))) => Ok(text),
-                Some(Ok(Message::Binary(_))) => Err(ProtocolError::BadMessage(
-                    "binary frames are not part of the protocol".into(),
-                )),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                // tungstenite has queued its reply; flushing it is all that is left to do.
-                Some(Ok(Message::Close(frame))) => {
-                    return Poll::Ready(Phase::Closing {
-                        frame: None,
-                        departure: departure_of(frame.as_ref()),
-                    })
-                }
-                Some(Err(error)) if is_too_big(&error) => {
-                    return Poll::Ready(Phase::closing(CloseCode::TOO_BIG))
-                }
-                Some(Err(_)) | None => return Poll::Ready(Phase::Ended(Departure::Lost)),
-            };
-            // The budget first: a message over it is not even decoded.
-            let refusal = match self.budget.take() {
-                Verdict::Allowed => {
-                    match text.and_then(|text| ClientMessage::decode(text.as_str())) {
-                        Ok(message) => {
-                            self.service.switchboard.message(self.id, message);
-                            continue;
-                        }
-                        Err(error) => error,
-                    }
-                }
-                Verdict::Dropped => ProtocolError::RateLimited,
-                Verdict::Abusive => {
-                    self.abusive = true;
-                    ProtocolError::RateLimited
-                }
-            };
-            self.service.switchboard.refused(&refusal);
-            // A full outbox means a client that does not read: the switchboard gives up on it
-            // at its next message, so one refusal less changes nothing.
-            let queued = self
-                .outbox
-                .push(Frame::Text(ServerMessage::error(&refusal)));
-            if self.abusive {
-                // The close goes after the refusals already queued, so that each dropped
-                // message has its answer; an outbox too full for them closes at once all the
-                // same. Either way the member leaves (see `poll`).
-                if queued.is_err() || self.outbox.push(Frame::Close(CloseCode::POLICY)).is_err() {
-                    return Poll::Ready(Phase::closing(CloseCode::POLICY));
-                }
+            if let Some(next) = self.take_in(buf.filled_mut()) {
+                return Poll::Ready(next);
             }
         }
         Poll::Ready(match ready!(self.outbox.poll_batch(context)) {
-            Ok(batch) => Phase::Writing(batch.into_iter()),
+            Ok(batch) => encode_batch(batch),
             // A client too slow to read is told why; a silent one is not listening.
             Err(Abandoned::TooSlow) => Phase::closing(CloseCode::POLICY),
             Err(Abandoned::Silent) => Phase::Ended(Departure::Lost),
         })
+    }
+
+    /// Hands every message in `bytes` to the switchboard, and answers what calls for it.
+    /// `Some` with the next phase when the connection is to end.
+    fn take_in(&mut self, bytes: &mut [u8]) -> Option<Phase> {
+        let mut ending = None;
+        let Self {
+            frames,
+            service,
+            outbox,
+            id,
+            budget,
+            abusive,
+            ..
+        } = self;
+        let read = frames.feed(bytes, service.max_message_bytes, &mut |inbound| {
+            let text = match inbound {
+                Inbound::Text(text) => Ok(text),
+                Inbound::Binary => Err(ProtocolError::BadMessage(
+                    "binary frames are not part of the protocol".into(),
+                )),
+                Inbound::Ping(payload) => {
+                    // A full outbox means a client that does not read: it is dropped anyway.
+                    let _ = outbox.push(Frame::Pong(payload.into()));
+                    return ControlFlow::Continue(());
+                }
+                Inbound::Pong => return ControlFlow::Continue(()),
+                Inbound::Close(code) => {
+                    let answer = frames::close_answer(code);
+                    ending = Some(Phase::writing(answer, Then::Close(departure_of(code))));
+                    return ControlFlow::Break(());
+                }
+            };
+            // The budget first: a message over it is not even decoded.
+            let refusal = match budget.take() {
+                Verdict::Allowed => match text.and_then(ClientMessage::decode) {
+                    Ok(message) => {
+                        service.switchboard.message(*id, message);
+                        return ControlFlow::Continue(());
+                    }
+                    Err(error) => error,
+                },
+                Verdict::Dropped => ProtocolError::RateLimited,
+                Verdict::Abusive => {
+                    *abusive = true;
+                    ProtocolError::RateLimited
+                }
+            };
+            service.switchboard.refused(&refusal);
+            // A full outbox means a client that does not read: the switchboard gives up on it
+            // at its next message, so one refusal less changes nothing.
+            let queued = outbox.push(Frame::Text(ServerMessage::error(&refusal)));
+            if *abusive {
+                // The close goes after the refusals already queued, so that each dropped
+                // message has its answer; an outbox too full for them closes at once all the
+                // same. Either way the member leaves (see `poll`).
+                if queued.is_err() || outbox.push(Frame::Close(CloseCode::POLICY)).is_err() {
+                    ending = Some(Phase::closing(CloseCode::POLICY));
+                }
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        match read {
+            Ok(_) => ending,
+            Err(FrameError::TooBig) => Some(Phase::closing(CloseCode::TOO_BIG)),
+            Err(FrameError::Protocol(_)) => Some(Phase::Ended(Departure::Lost)),
+        }
     }
 
     /// Pending while a write waits for the client to read and still has time. The connection
@@ -204,7 +281,9 @@ impl Connection {
         ready!(deadline.as_mut().poll(context));
         Poll::Ready(Phase::Ended(Departure::Lost))
     }
+}
 
+impl<Io> Connection<Io> {
     fn report(&mut self, departure: Departure) {
         if !self.reported {
             self.reported = true;
@@ -213,7 +292,7 @@ impl Connection {
     }
 }
 
-impl Future for Connection {
+impl<Io: AsyncRead + AsyncWrite + Unpin> Future for Connection<Io> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
@@ -230,91 +309,78 @@ impl Future for Connection {
     }
 }
 
-impl Drop for Connection {
+impl<Io> Drop for Connection<Io> {
     /// A task dropped before it finished (the runtime shutting down) still frees its seat.
     fn drop(&mut self) {
         self.report(Departure::Lost);
     }
 }
 
-/// Feeds the rest of a batch to the socket and flushes it: one write for the whole batch.
-/// `Ok(Some(code))` when the batch ends with a close; what came before it is flushed with the
-/// close frame.
-fn poll_write(
-    socket: &mut WebSocket,
-    batch: &mut vec_deque::IntoIter<Frame>,
-    context: &mut Context<'_>,
-) -> Poll<Result<Option<CloseCode>, axum::Error>> {
-    loop {
-        ready!(socket.poll_ready_unpin(context))?;
-        let frame = match batch.next() {
-            Some(Frame::Text(message)) => text(&message),
-            Some(Frame::Ping) => Message::Ping(Default::default()),
-            Some(Frame::Close(code)) => return Poll::Ready(Ok(Some(code))),
-            None => break,
-        };
-        socket.start_send_unpin(frame)?;
-    }
-    socket.poll_flush_unpin(context).map_ok(|()| None)
-}
-
-/// Sends `frame` if it has not been sent yet, and flushes. Errors end the connection just the
-/// same, so there are none to report.
-fn poll_close(
-    socket: &mut WebSocket,
-    frame: &mut Option<Message>,
-    context: &mut Context<'_>,
-) -> Poll<()> {
-    if frame.is_some() {
-        if ready!(socket.poll_ready_unpin(context)).is_err() {
-            return Poll::Ready(());
-        }
-        if let Some(frame) = frame.take() {
-            if socket.start_send_unpin(frame).is_err() {
-                return Poll::Ready(());
+/// A batch's frames as the bytes of one write, and what follows it: a close frame ends the
+/// batch, and the connection.
+fn encode_batch(batch: VecDeque<Frame>) -> Phase {
+    let mut bytes = Vec::new();
+    for frame in batch {
+        match frame {
+            Frame::Text(message) => frames::encode(
+                &mut bytes,
+                OpCode::Data(Data::Text),
+                message.encode().as_bytes(),
+            ),
+            Frame::Ping => frames::encode(&mut bytes, OpCode::Control(Control::Ping), &[]),
+            Frame::Pong(payload) => {
+                frames::encode(&mut bytes, OpCode::Control(Control::Pong), &payload);
+            }
+            Frame::Close(code) => {
+                bytes.extend(close_frame(code));
+                return Phase::writing(bytes, Then::Close(Departure::Lost));
             }
         }
     }
-    socket.poll_close_unpin(context).map(|_| ())
+    Phase::writing(bytes, Then::Read)
 }
 
-fn text(message: &ServerMessage) -> Message {
-    Message::Text(message.encode().into())
+/// Writes what is left of `bytes` and flushes.
+fn poll_write_all(
+    io: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+    written: &mut usize,
+    context: &mut Context<'_>,
+) -> Poll<std::io::Result<()>> {
+    while let Some(rest) = bytes.get(*written..).filter(|rest| !rest.is_empty()) {
+        match ready!(Pin::new(&mut *io).poll_write(context, rest))? {
+            0 => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            n => *written += n,
+        }
+    }
+    Pin::new(io).poll_flush(context)
 }
 
-fn close_frame(code: CloseCode) -> Message {
+/// Our close frame, with the reason a person reading the client's log would want.
+fn close_frame(code: CloseCode) -> Vec<u8> {
     let reason = match code {
         CloseCode::TOO_BIG => "message too big",
         CloseCode::SESSION_REPLACED => "session replaced",
         CloseCode::GOING_AWAY => "server restarting",
         _ => "policy violation",
     };
-    Message::Close(Some(CloseFrame {
-        code: code.0,
-        reason: reason.into(),
-    }))
+    let mut bytes = Vec::new();
+    frames::encode(
+        &mut bytes,
+        OpCode::Control(Control::Close),
+        &frames::close_payload(code.0, reason),
+    );
+    bytes
 }
 
 /// A client that closes with 1000 or 1001 (or without a code) is leaving, one that closes with
 /// 4002 is unloading and may be reloading; any other code, or no close frame at all, is a drop
 /// it may come back from.
-fn departure_of(frame: Option<&CloseFrame>) -> Departure {
-    match frame {
+fn departure_of(code: Option<u16>) -> Departure {
+    match code.map(CloseCode) {
         None => Departure::Left,
-        Some(frame) if CloseCode(frame.code).is_deliberate_leave() => Departure::Left,
-        Some(frame) if CloseCode(frame.code) == CloseCode::UNLOADING => Departure::Unloading,
+        Some(code) if code.is_deliberate_leave() => Departure::Left,
+        Some(CloseCode::UNLOADING) => Departure::Unloading,
         Some(_) => Departure::Lost,
     }
-}
-
-/// Whether a read failed because the frame was over the size limit. axum boxes tungstenite's
-/// error; its type is the only way to tell this case apart.
-fn is_too_big(error: &axum::Error) -> bool {
-    use std::error::Error;
-    matches!(
-        error
-            .source()
-            .and_then(|source| source.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
 }

@@ -5,13 +5,13 @@
 
 pub mod config;
 mod connection;
+mod frames;
 pub mod hosts;
 pub mod invite;
 mod limits;
 mod live_reload;
 pub mod metrics;
 pub mod outbox;
-mod read_ahead;
 pub mod serving;
 pub mod switchboard;
 pub mod tls;
@@ -46,7 +46,6 @@ use config::Config;
 use hosts::HostPolicy;
 use invite::Reach;
 use metrics::Metrics;
-use read_ahead::ReadAheadListener;
 use serving::{OpenConnections, ServeOptions, Sockets};
 use switchboard::{now, Switchboard};
 use tls::{Tls, TlsError};
@@ -255,14 +254,13 @@ pub async fn serve(
         switchboard: Arc::clone(&service.switchboard),
     });
     match tls {
-        // rustls keeps its own buffers under the reader, so the read-ahead layer would only
-        // copy; the TLS listener sets TCP_NODELAY itself.
+        // The TLS listener sets TCP_NODELAY itself.
         Some(tls) => {
             let listener = TlsListener::new(listener, Arc::clone(&tls.server_config))?;
             serving::serve(listener, app, options, http, sockets, shutdown).await;
         }
         None => {
-            let listener = ReadAheadListener(listener.tap_io(|stream| set_nodelay(stream)));
+            let listener = listener.tap_io(|stream| set_nodelay(stream));
             serving::serve(listener, app, options, http, sockets, shutdown).await;
         }
     }

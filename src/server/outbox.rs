@@ -35,6 +35,8 @@ pub enum Frame {
     Text(ServerMessage),
     /// A WebSocket Ping frame: the client's answer (or anything else it sends) shows it is alive.
     Ping,
+    /// The answer to a client's Ping, with its payload.
+    Pong(Box<[u8]>),
     /// Send a close frame with this code and end the connection.
     Close(CloseCode),
 }

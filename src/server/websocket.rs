@@ -4,10 +4,15 @@
 use std::{collections::HashSet, sync::Arc};
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, RawQuery, State},
-    http::{header, HeaderMap, StatusCode},
+    body::Body,
+    extract::{FromRequestParts, RawQuery, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tungstenite::handshake::derive_accept_key;
 
 use super::{connection::Connection, SignallingService};
 use crate::signalling::{
@@ -15,14 +20,6 @@ use crate::signalling::{
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
     JoinQuery,
 };
-
-/// tungstenite's read buffer, allocated up front for every connection: the most it reads per
-/// call. Small, because idle connections are most of them; the read-ahead layer under it
-/// (`read_ahead.rs`) still takes everything the kernel has in one system call, and a frame
-/// bigger than this still fits, as the buffer grows to hold it.
-const READ_BUFFER_BYTES: usize = 256;
-/// Outbound bytes gathered before a write; a batch is flushed as one write anyway.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Which web pages may open the WebSocket from a visitor's browser.
 #[derive(Clone, Debug, Default)]
@@ -63,7 +60,7 @@ impl OriginPolicy {
 }
 
 pub async fn upgrade(
-    upgrade: WebSocketUpgrade,
+    handshake: Handshake,
     State(service): State<Arc<SignallingService>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -80,14 +77,107 @@ pub async fn upgrade(
             .into_response();
     }
     let query = join_query(query.as_deref());
-    let limit = service.max_message_bytes;
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| Connection::start(socket, service, &query))
+    handshake.accept(move |upgraded| serve_socket(upgraded, service, &query))
+}
+
+/// Starts the connection's task on the socket itself when it is a plain TCP one, without
+/// hyper's wrapper around it: the wrapper's box and the read buffer it keeps would be a fifth
+/// of what an idle connection holds.
+fn serve_socket(upgraded: Upgraded, service: Arc<SignallingService>, query: &JoinQuery) {
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            let connection =
+                Connection::start(parts.io.into_inner(), &parts.read_buf, service, query);
+            tokio::spawn(connection);
+        }
+        // TLS: rustls's own buffers dwarf the wrapper's.
+        Err(upgraded) => {
+            tokio::spawn(Connection::start(
+                TokioIo::new(upgraded),
+                &[],
+                service,
+                query,
+            ));
+        }
+    }
+}
+
+/// A WebSocket opening handshake (RFC 6455 §4.2.1), checked. It is not axum's
+/// `WebSocketUpgrade` because that one hands over tungstenite's WebSocket, whose buffers an
+/// idle connection would keep (see `frames.rs`); this one hands over the socket.
+pub struct Handshake {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Handshake {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        if parts.method != Method::GET {
+            return Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the signalling socket is opened with GET\n",
+            ));
+        }
+        if !has_token(headers, header::CONNECTION, "upgrade")
+            || !has_token(headers, header::UPGRADE, "websocket")
+        {
+            return Err((
+                StatusCode::UPGRADE_REQUIRED,
+                "this is the signalling WebSocket: open it with new WebSocket(url)\n",
+            ));
+        }
+        if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "only WebSocket version 13 is spoken here\n",
+            ));
+        }
+        let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+            return Err((StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key\n"));
+        };
+        let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+            return Err((
+                StatusCode::UPGRADE_REQUIRED,
+                "this connection cannot become a WebSocket\n",
+            ));
+        };
+        Ok(Self { key, on_upgrade })
+    }
+}
+
+impl Handshake {
+    /// Answers 101 and runs `serve` on the socket once hyper lets go of it.
+    fn accept(self, serve: impl FnOnce(Upgraded) + Send + 'static) -> Response {
+        let accept = derive_accept_key(self.key.as_bytes());
+        tokio::spawn(async move {
+            match self.on_upgrade.await {
+                Ok(upgraded) => serve(upgraded),
+                Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+/// Whether a comma-separated header has this token, in any case.
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|part| part.trim().eq_ignore_ascii_case(token))
 }
 
 /// The query string, decoded here rather than under the hub's lock. The first of a repeated
