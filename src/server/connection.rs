@@ -44,8 +44,9 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 pub struct Connection<Io> {
     io: Io,
-    /// A frame or message half-received, if a read ended inside one.
-    frames: FrameReader,
+    /// A frame or message half-received, if a read ended inside one; on the heap then only,
+    /// so that the task of a connection between messages is small.
+    frames: Option<Box<FrameReader>>,
     service: Arc<SignallingService>,
     outbox: Arc<Outbox>,
     id: ConnectionId,
@@ -69,7 +70,8 @@ enum Phase {
     /// Writing a batch's frames, encoded, then going on as `then` says.
     Writing {
         bytes: Vec<u8>,
-        written: usize,
+        /// A batch is at most the outbox's 1 MiB of payloads and 1024 messages.
+        written: u32,
         then: Then,
     },
     /// Our close frame is written: shutting the connection down, then `Ended`.
@@ -115,10 +117,10 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
         let open = service.websockets.open();
         let mut connection = Self {
             _open: open,
-            budget: MessageBudget::new(service.rate),
+            budget: MessageBudget::default(),
             abusive: false,
             io,
-            frames: FrameReader::default(),
+            frames: None,
             service,
             outbox,
             id,
@@ -203,8 +205,11 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
     /// `Some` with the next phase when the connection is to end.
     fn take_in(&mut self, bytes: &mut [u8]) -> Option<Phase> {
         let mut ending = None;
+        let mut frames = self
+            .frames
+            .take()
+            .map_or_else(FrameReader::default, |frames| *frames);
         let Self {
-            frames,
             service,
             outbox,
             id,
@@ -212,6 +217,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
             abusive,
             ..
         } = self;
+        let now = outbox.age();
         let read = frames.feed(bytes, service.max_message_bytes, &mut |inbound| {
             let text = match inbound {
                 Inbound::Text(text) => Ok(text),
@@ -231,7 +237,7 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
                 }
             };
             // The budget first: a message over it is not even decoded.
-            let refusal = match budget.take() {
+            let refusal = match budget.take(service.rate, now) {
                 Verdict::Allowed => match text.and_then(ClientMessage::decode) {
                     Ok(message) => {
                         service.switchboard.message(*id, message);
@@ -260,6 +266,9 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
             }
             ControlFlow::Continue(())
         });
+        if !frames.is_idle() {
+            self.frames = Some(Box::new(frames));
+        }
         match read {
             Ok(_) => ending,
             Err(FrameError::TooBig) => Some(Phase::closing(CloseCode::TOO_BIG)),
@@ -344,13 +353,18 @@ fn encode_batch(batch: VecDeque<Frame>) -> Phase {
 fn poll_write_all(
     io: &mut (impl AsyncWrite + Unpin),
     bytes: &[u8],
-    written: &mut usize,
+    written: &mut u32,
     context: &mut Context<'_>,
 ) -> Poll<std::io::Result<()>> {
-    while let Some(rest) = bytes.get(*written..).filter(|rest| !rest.is_empty()) {
-        match ready!(Pin::new(&mut *io).poll_write(context, rest))? {
-            0 => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
-            n => *written += n,
+    loop {
+        let done = usize::try_from(*written).unwrap_or(usize::MAX);
+        let Some(rest) = bytes.get(done..).filter(|rest| !rest.is_empty()) else {
+            break;
+        };
+        let n = ready!(Pin::new(&mut *io).poll_write(context, rest))?;
+        match u32::try_from(n) {
+            Ok(n) if n > 0 => *written = written.saturating_add(n),
+            _ => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
         }
     }
     Pin::new(io).poll_flush(context)

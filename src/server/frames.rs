@@ -112,6 +112,11 @@ impl FrameReader {
         }
     }
 
+    /// Whether nothing is half-received: then there is nothing to keep.
+    pub fn is_idle(&self) -> bool {
+        self.partial.is_empty() && self.fragments.is_none()
+    }
+
     /// One whole frame, header included.
     fn frame(
         &mut self,

@@ -176,9 +176,14 @@ impl Outbox {
         self.lock().take()
     }
 
+    /// How long ago the connection was accepted: its clock.
+    pub fn age(&self) -> Duration {
+        self.opened.elapsed()
+    }
+
     /// Records that a frame arrived from the client.
     pub fn heard(&self) {
-        let since_open = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let since_open = u64::try_from(self.age().as_millis()).unwrap_or(u64::MAX);
         self.last_heard_ms.store(since_open, Ordering::Relaxed);
     }
 
