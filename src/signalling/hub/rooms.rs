@@ -69,15 +69,15 @@ impl Rooms {
     }
 
     /// Adds a member, live on `connection`, at the end of its room.
-    pub fn add(&mut self, id: MemberId, member: Member) {
+    pub fn add(&mut self, id: MemberId, mut member: Member) {
         if let Some(connection) = member.connection {
             self.connections.insert(connection, id.clone());
         }
-        self.rooms
-            .entry(member.room.clone())
-            .or_default()
-            .members
-            .push(id.clone());
+        let room = self.rooms.entry(member.room.clone());
+        // The member keeps the room's own name rather than the one parsed from its query: one
+        // allocation per room, not one per member (32 bytes of each idle connection).
+        member.room = room.key().clone();
+        room.or_default().members.push(id.clone());
         self.members.insert(id, member);
     }
 
@@ -316,5 +316,38 @@ impl Rooms {
                 "only rooms that exist owe an info"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signalling::protocol::{Role, RoomName};
+
+    fn member(room: &str, connection: u64) -> Member {
+        Member {
+            room: RoomId::public(RoomName::parse(room).unwrap()),
+            newcomer_offers: false,
+            role: Role::Both,
+            connection: Some(ConnectionId(connection)),
+            told: 0,
+        }
+    }
+
+    #[test]
+    fn the_members_of_a_room_share_its_name() {
+        let mut rooms = Rooms::default();
+        rooms.add(MemberId::new("a"), member("home", 1));
+        rooms.add(MemberId::new("b"), member("home", 2));
+        let name = |id| {
+            rooms
+                .member(&MemberId::new(id))
+                .unwrap()
+                .room
+                .name
+                .as_str()
+                .as_ptr()
+        };
+        assert_eq!(name("a"), name("b"), "one allocation of \"home\"");
     }
 }
