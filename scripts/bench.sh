@@ -169,8 +169,10 @@ bench_heap() {
     exit 1
   }
   build
-  # Its own target directory: line tables change every crate's build.
+  # Its own target directory: line tables change every crate's build. The system's malloc,
+  # which heaptrack sees, rather than jemalloc (the heap by owner is the same; the RSS is not).
   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=target/heap LEPTOS_OUTPUT_NAME=portals \
+    RUSTFLAGS="--cfg portals_system_allocator" \
     cargo build --release --features ssr --bin portals 2>&1 | tail -1
   heaptrack -o "$results/heap" target/heap/release/portals --addr "127.0.0.1:$port" --log warn \
     --messages-per-second 10000000 --message-burst 10000000 >"$results/heaptrack.log" 2>&1 &

@@ -1,7 +1,11 @@
 //! The server binary; the browser's entry point is `hydrate()` in lib.rs.
 
 /// See Cargo.toml: a smaller idle connection than with the system's malloc.
-#[cfg(all(feature = "ssr", not(target_env = "msvc")))]
+#[cfg(all(
+    feature = "ssr",
+    not(target_env = "msvc"),
+    not(portals_system_allocator)
+))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
