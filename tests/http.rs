@@ -62,6 +62,24 @@ async fn a_plain_get_on_the_portal_is_not_an_upgrade() {
 }
 
 #[tokio::test]
+async fn another_websocket_version_is_told_the_one_spoken_here() {
+    let server = TestServer::start(&[]).await;
+    let (status, response) = server
+        .raw(&format!(
+            "GET /portal?room=home HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+             Upgrade: websocket\r\nSec-WebSocket-Version: 8\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n",
+            server.addr
+        ))
+        .await;
+    assert_eq!(status, 426, "{response}");
+    assert!(
+        response.contains("sec-websocket-version: 13\r\n"),
+        "{response}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_are_scraped_in_the_prometheus_format() {
     let server = TestServer::start(&[]).await;
     let (mut a, _, _) = Client::join(&server, "home").await;

@@ -451,6 +451,32 @@ async fn a_ping_frame_is_answered_and_a_message_in_fragments_is_one_message() {
 }
 
 #[tokio::test]
+async fn pings_beyond_the_budget_go_unanswered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = TestServer::start(&["--messages-per-second", "1", "--message-burst", "3"]).await;
+    let (mut a, _, _) = Client::join(&server, "home").await;
+    for n in 0..5u8 {
+        a.socket.send(Message::Ping(vec![n].into())).await.unwrap();
+    }
+    // Over the budget too: its refusal comes after every pong the pings were given.
+    a.send(json!({"type": "ping", "ping": 1})).await;
+    let mut pongs = Vec::new();
+    tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            match a.socket.next().await.unwrap().unwrap() {
+                Message::Pong(payload) => pongs.push(payload.to_vec()),
+                Message::Text(text) if text.contains("rate_limited") => break,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(pongs, [[0], [1], [2]]);
+}
+
+#[tokio::test]
 async fn a_message_sent_with_the_opening_request_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = TestServer::start(&[]).await;

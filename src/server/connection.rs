@@ -225,8 +225,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
                     "binary frames are not part of the protocol".into(),
                 )),
                 Inbound::Ping(payload) => {
-                    // A full outbox means a client that does not read: it is dropped anyway.
-                    let _ = outbox.push(Frame::Pong(payload.into()));
+                    // Pings count against the budget too: a flood of them would otherwise
+                    // fill the outbox with pongs. One over the budget goes unanswered.
+                    if budget.take(service.rate, now) == Verdict::Allowed {
+                        // A full outbox means a client that does not read: it is dropped anyway.
+                        let _ = outbox.push(Frame::Pong(payload.into()));
+                    }
                     return ControlFlow::Continue(());
                 }
                 Inbound::Pong => return ControlFlow::Continue(()),

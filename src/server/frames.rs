@@ -74,7 +74,7 @@ impl FrameReader {
                 if input.is_empty() {
                     return Ok(ControlFlow::Continue(()));
                 }
-                match frame_len(input, max_message)? {
+                match frame_len(input, max_message, self.fragmented_len())? {
                     Some(len) if len <= input.len() => {
                         let (frame, rest) = input.split_at_mut(len);
                         input = rest;
@@ -90,15 +90,20 @@ impl FrameReader {
             } else {
                 // The header a byte at a time (it is at most 14, and split ones are rare), then
                 // the rest of the frame at once.
-                let wanted = match frame_len(&self.partial, max_message)? {
-                    Some(len) => len - self.partial.len(),
+                let fragmented = self.fragmented_len();
+                let wanted = match frame_len(&self.partial, max_message, fragmented)? {
+                    Some(len) => {
+                        // Once, as the header completes: the frame's whole size, no doubling.
+                        self.partial.reserve_exact(len - self.partial.len());
+                        len - self.partial.len()
+                    }
                     None => 1,
                 };
                 let taken = wanted.min(input.len());
                 let (head, rest) = input.split_at_mut(taken);
                 self.partial.extend_from_slice(head);
                 input = rest;
-                if frame_len(&self.partial, max_message)? != Some(self.partial.len()) {
+                if frame_len(&self.partial, max_message, fragmented)? != Some(self.partial.len()) {
                     if input.is_empty() {
                         return Ok(ControlFlow::Continue(()));
                     }
@@ -110,6 +115,13 @@ impl FrameReader {
                 }
             }
         }
+    }
+
+    /// The payload so far of a message sent in several frames.
+    fn fragmented_len(&self) -> usize {
+        self.fragments
+            .as_ref()
+            .map_or(0, |fragments| fragments.payload.len())
     }
 
     /// Whether nothing is half-received: then there is nothing to keep.
@@ -198,8 +210,13 @@ fn message(
 
 /// The whole length of the frame that `bytes` begins, once its header is all there, after
 /// the checks that need nothing more than the header: a frame refused for its size is not
-/// read any further.
-fn frame_len(bytes: &[u8], max_message: usize) -> Result<Option<usize>, FrameError> {
+/// read any further. `fragmented` is the payload so far of a message in several frames,
+/// which a data frame's counts against the limit with.
+fn frame_len(
+    bytes: &[u8],
+    max_message: usize,
+    fragmented: usize,
+) -> Result<Option<usize>, FrameError> {
     let mut cursor = Cursor::new(bytes);
     let (header, payload_len) = match FrameHeader::parse(&mut cursor) {
         Ok(Some(parsed)) => parsed,
@@ -214,10 +231,20 @@ fn frame_len(bytes: &[u8], max_message: usize) -> Result<Option<usize>, FrameErr
     if header.mask.is_none() {
         return Err(FrameError::Protocol("a client's frame without a mask"));
     }
+    let limit = match header.opcode {
+        OpCode::Control(_) if !header.is_final => {
+            return Err(FrameError::Protocol("a control frame split"))
+        }
+        OpCode::Control(_) => MAX_CONTROL_PAYLOAD,
+        OpCode::Data(_) => max_message.saturating_sub(fragmented),
+    };
     match usize::try_from(payload_len) {
-        Ok(len) if len <= max_message => {
+        Ok(len) if len <= limit => {
             let header_len = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
             Ok(Some(header_len + len))
+        }
+        _ if matches!(header.opcode, OpCode::Control(_)) => {
+            Err(FrameError::Protocol("a control frame over 125 bytes"))
         }
         _ => Err(FrameError::TooBig),
     }
@@ -240,15 +267,27 @@ fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     }
 }
 
-/// The status code of a Close frame's payload: none, or two bytes and a UTF-8 reason.
+/// The status code of a Close frame's payload: none, or one an endpoint may send (RFC 6455
+/// §7.4) and a UTF-8 reason.
 fn close_code(payload: &[u8]) -> Result<Option<u16>, FrameError> {
     match payload {
         [] => Ok(None),
         [high, low, reason @ ..] if std::str::from_utf8(reason).is_ok() => {
-            Ok(Some(u16::from_be_bytes([*high, *low])))
+            let code = u16::from_be_bytes([*high, *low]);
+            if sendable(code) {
+                Ok(Some(code))
+            } else {
+                Err(FrameError::Protocol("a close code no endpoint may send"))
+            }
         }
         _ => Err(FrameError::Protocol("a close frame's payload is malformed")),
     }
+}
+
+/// The close codes an endpoint may put in a Close frame: 1004, 1005, 1006 and 1015 only say,
+/// locally, that there was none or no close frame; the rest up to 2999 are unassigned.
+fn sendable(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Appends an unmasked, unfragmented frame, as a server sends them.
@@ -271,8 +310,7 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// The Close frame that answers a client's: its code echoed (RFC 6455 §5.5.1) when it is one an
 /// endpoint may send (§7.4), none otherwise.
 pub fn close_answer(code: Option<u16>) -> Vec<u8> {
-    let sendable = code.filter(|code| matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999));
-    let payload = sendable.map(u16::to_be_bytes);
+    let payload = code.filter(|code| sendable(*code)).map(u16::to_be_bytes);
     let mut frame = Vec::new();
     encode(
         &mut frame,
@@ -528,6 +566,7 @@ mod tests {
         interleaved.extend(client_frame(TEXT, b"there"));
         let not_utf8 = client_frame(TEXT, &[0xff, 0xfe]);
         let short_close = client_frame(CLOSE, &[3]);
+        let unsendable_close = client_frame(CLOSE, &1005u16.to_be_bytes());
         let bad_reason = client_frame(CLOSE, &[3, 232, 0xff]);
         for bytes in [
             &unmasked[..],
@@ -539,6 +578,7 @@ mod tests {
             &interleaved,
             &not_utf8,
             &short_close,
+            &unsendable_close,
             &bad_reason,
         ] {
             assert!(
@@ -549,6 +589,24 @@ mod tests {
                 "{bytes:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_frame_that_cannot_fit_is_refused_before_it_is_read() {
+        // A Ping declaring 600 bytes: refused from its header, its payload never awaited.
+        let ping = client_frame(PING, &[0; 600]);
+        assert!(matches!(
+            read(&mut FrameReader::default(), &[&ping[..8]]),
+            Err(FrameError::Protocol(_))
+        ));
+        // A continuation declaring more than the message has left.
+        let mut fragments = client_frame(TEXT_FIRST, &[b'a'; 1000]);
+        let next = client_frame(CONTINUATION_LAST, &[b'a'; 25]);
+        fragments.extend_from_slice(&next[..8]);
+        assert_eq!(
+            read(&mut FrameReader::default(), &[&fragments]),
+            Err(FrameError::TooBig)
+        );
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub struct Handshake {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Handshake {
-    type Rejection = (StatusCode, &'static str);
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
@@ -119,7 +119,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
             return Err((
                 StatusCode::METHOD_NOT_ALLOWED,
                 "the signalling socket is opened with GET\n",
-            ));
+            )
+                .into_response());
         }
         if !has_token(headers, header::CONNECTION, "upgrade")
             || !has_token(headers, header::UPGRADE, "websocket")
@@ -127,22 +128,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
             return Err((
                 StatusCode::UPGRADE_REQUIRED,
                 "this is the signalling WebSocket: open it with new WebSocket(url)\n",
-            ));
+            )
+                .into_response());
         }
         if !has_token(headers, header::SEC_WEBSOCKET_VERSION, "13") {
+            // RFC 6455 §4.2.2: the versions spoken here go back with the refusal.
             return Err((
-                StatusCode::BAD_REQUEST,
+                StatusCode::UPGRADE_REQUIRED,
+                [(header::SEC_WEBSOCKET_VERSION, "13")],
                 "only WebSocket version 13 is spoken here\n",
-            ));
+            )
+                .into_response());
         }
         let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
-            return Err((StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key\n"));
+            return Err((StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key\n").into_response());
         };
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             return Err((
                 StatusCode::UPGRADE_REQUIRED,
                 "this connection cannot become a WebSocket\n",
-            ));
+            )
+                .into_response());
         };
         Ok(Self { key, on_upgrade })
     }
