@@ -382,13 +382,7 @@ fn close_frame(code: CloseCode) -> Vec<u8> {
         CloseCode::GOING_AWAY => "server restarting",
         _ => "policy violation",
     };
-    let mut bytes = Vec::new();
-    frames::encode(
-        &mut bytes,
-        OpCode::Control(Control::Close),
-        &frames::close_payload(code.0, reason),
-    );
-    bytes
+    frames::close_frame(Some(code.0), reason)
 }
 
 /// A client that closes with 1000 or 1001 (or without a code) is leaving, one that closes with

@@ -74,11 +74,12 @@ impl FrameReader {
                 if input.is_empty() {
                     return Ok(ControlFlow::Continue(()));
                 }
-                match frame_len(input, max_message, self.fragmented_len())? {
-                    Some(len) if len <= input.len() => {
-                        let (frame, rest) = input.split_at_mut(len);
+                match head(input, max_message, self.fragmented_len())? {
+                    Some(head) if head.frame_len <= input.len() => {
+                        let (frame, rest) = input.split_at_mut(head.frame_len);
                         input = rest;
-                        if self.frame(frame, max_message, on)?.is_break() {
+                        let payload = &mut frame[head.header_len..];
+                        if self.frame(head.header, payload, on)?.is_break() {
                             return Ok(ControlFlow::Break(()));
                         }
                     }
@@ -91,26 +92,30 @@ impl FrameReader {
                 // The header a byte at a time (it is at most 14, and split ones are rare), then
                 // the rest of the frame at once.
                 let fragmented = self.fragmented_len();
-                let wanted = match frame_len(&self.partial, max_message, fragmented)? {
-                    Some(len) => {
+                let wanted = match head(&self.partial, max_message, fragmented)? {
+                    Some(head) => {
                         // Once, as the header completes: the frame's whole size, no doubling.
-                        self.partial.reserve_exact(len - self.partial.len());
-                        len - self.partial.len()
+                        self.partial
+                            .reserve_exact(head.frame_len - self.partial.len());
+                        head.frame_len - self.partial.len()
                     }
                     None => 1,
                 };
                 let taken = wanted.min(input.len());
-                let (head, rest) = input.split_at_mut(taken);
-                self.partial.extend_from_slice(head);
+                let (bytes, rest) = input.split_at_mut(taken);
+                self.partial.extend_from_slice(bytes);
                 input = rest;
-                if frame_len(&self.partial, max_message, fragmented)? != Some(self.partial.len()) {
+                let whole = head(&self.partial, max_message, fragmented)?
+                    .filter(|head| head.frame_len == self.partial.len());
+                let Some(head) = whole else {
                     if input.is_empty() {
                         return Ok(ControlFlow::Continue(()));
                     }
                     continue;
-                }
+                };
                 let mut frame = std::mem::take(&mut self.partial);
-                if self.frame(&mut frame, max_message, on)?.is_break() {
+                let payload = &mut frame[head.header_len..];
+                if self.frame(head.header, payload, on)?.is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }
@@ -129,43 +134,27 @@ impl FrameReader {
         self.partial.is_empty() && self.fragments.is_none()
     }
 
-    /// One whole frame, header included.
+    /// One whole frame, whose header [`head`] has passed.
     fn frame(
         &mut self,
-        frame: &mut [u8],
-        max_message: usize,
+        header: FrameHeader,
+        payload: &mut [u8],
         on: &mut impl FnMut(Inbound<'_>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, FrameError> {
-        let mut cursor = Cursor::new(&*frame);
-        let Ok(Some((header, _))) = FrameHeader::parse(&mut cursor) else {
-            return Err(FrameError::Protocol("a frame whose header changed"));
-        };
-        let start = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
-        let payload = frame.get_mut(start..).unwrap_or_default();
         if let Some(mask) = header.mask {
             unmask(payload, mask);
         }
         match header.opcode {
-            OpCode::Control(control) => {
-                if !header.is_final || payload.len() > MAX_CONTROL_PAYLOAD {
-                    return Err(FrameError::Protocol(
-                        "a control frame over 125 bytes or split",
-                    ));
-                }
-                Ok(on(match control {
-                    Control::Ping => Inbound::Ping(payload),
-                    Control::Pong => Inbound::Pong,
-                    Control::Close => Inbound::Close(close_code(payload)?),
-                    Control::Reserved(_) => return Err(FrameError::Protocol("a reserved opcode")),
-                }))
-            }
+            OpCode::Control(control) => Ok(on(match control {
+                Control::Ping => Inbound::Ping(payload),
+                Control::Pong => Inbound::Pong,
+                Control::Close => Inbound::Close(close_code(payload)?),
+                Control::Reserved(_) => return Err(FrameError::Protocol("a reserved opcode")),
+            })),
             OpCode::Data(Data::Continue) => {
                 let Some(fragments) = &mut self.fragments else {
                     return Err(FrameError::Protocol("a continuation of no message"));
                 };
-                if fragments.payload.len() + payload.len() > max_message {
-                    return Err(FrameError::TooBig);
-                }
                 fragments.payload.extend_from_slice(payload);
                 if !header.is_final {
                     return Ok(ControlFlow::Continue(()));
@@ -208,15 +197,18 @@ fn message(
     }
 }
 
-/// The whole length of the frame that `bytes` begins, once its header is all there, after
-/// the checks that need nothing more than the header: a frame refused for its size is not
-/// read any further. `fragmented` is the payload so far of a message in several frames,
-/// which a data frame's counts against the limit with.
-fn frame_len(
-    bytes: &[u8],
-    max_message: usize,
-    fragmented: usize,
-) -> Result<Option<usize>, FrameError> {
+/// A frame's header, parsed, and where its payload starts and the frame ends.
+struct Head {
+    header: FrameHeader,
+    header_len: usize,
+    frame_len: usize,
+}
+
+/// The header of the frame that `bytes` begins, once it is all there, after every check that
+/// needs nothing more than the header: a frame refused for its size is not read any further.
+/// `fragmented` is the payload so far of a message in several frames, which a data frame's
+/// counts against the limit with.
+fn head(bytes: &[u8], max_message: usize, fragmented: usize) -> Result<Option<Head>, FrameError> {
     let mut cursor = Cursor::new(bytes);
     let (header, payload_len) = match FrameHeader::parse(&mut cursor) {
         Ok(Some(parsed)) => parsed,
@@ -240,8 +232,13 @@ fn frame_len(
     };
     match usize::try_from(payload_len) {
         Ok(len) if len <= limit => {
+            // At most 14: the cursor read only the header.
             let header_len = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
-            Ok(Some(header_len + len))
+            Ok(Some(Head {
+                header,
+                header_len,
+                frame_len: header_len.saturating_add(len),
+            }))
         }
         _ if matches!(header.opcode, OpCode::Control(_)) => {
             Err(FrameError::Protocol("a control frame over 125 bytes"))
@@ -310,18 +307,19 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// The Close frame that answers a client's: its code echoed (RFC 6455 §5.5.1) when it is one an
 /// endpoint may send (§7.4), none otherwise.
 pub fn close_answer(code: Option<u16>) -> Vec<u8> {
-    let payload = code.filter(|code| sendable(*code)).map(u16::to_be_bytes);
+    close_frame(code.filter(|code| sendable(*code)), "")
+}
+
+/// A Close frame with this code, if any, and a reason (cut to fit).
+pub fn close_frame(code: Option<u16>, reason: &str) -> Vec<u8> {
+    let payload = code.map_or_else(Vec::new, |code| close_payload(code, reason));
     let mut frame = Vec::new();
-    encode(
-        &mut frame,
-        OpCode::Control(Control::Close),
-        payload.as_ref().map_or(&[][..], |code| &code[..]),
-    );
+    encode(&mut frame, OpCode::Control(Control::Close), &payload);
     frame
 }
 
 /// A Close frame's payload: the code, and a reason of at most 123 bytes.
-pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = code.to_be_bytes().to_vec();
     let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(end) {
