@@ -48,15 +48,29 @@ step "type-check the end-to-end tests"
 # network in there: the builds above fetched what they compile, and `cargo fetch` the rest
 # (cargo-leptos runs `cargo metadata`, which reads the packages of every target, such as
 # r-efi for UEFI, that no build here compiles).
+# When a test fails, cargo-leptos ends with a long backtrace of its own: the summary the
+# Playwright reporter wrote (end2end/summary-reporter.ts) is printed after it, so that the last
+# lines of the log name the test and its error.
+summary=target/e2e-summary.txt
+rm -f "$summary"
+end_to_end() {
+  if ! RUST_BACKTRACE=0 RUST_LIB_BACKTRACE=0 "$@"; then
+    printf '\n\033[1;31m==> end-to-end tests failed\033[0m\n' >&2
+    cat "$summary" >&2 2>/dev/null || echo "(no summary: Playwright did not get to the end)" >&2
+    exit 1
+  fi
+  # Tests that passed only on their retry, for whoever reads the log.
+  grep -s '^flaky' "$summary" >&2 || true
+}
 if netns_error=$(scripts/loopback-netns --check 2>&1); then
   step "end-to-end tests (cargo leptos end-to-end), in a network namespace with only loopback"
   cargo fetch --locked --quiet
-  CARGO_NET_OFFLINE=true scripts/loopback-netns cargo leptos end-to-end
+  CARGO_NET_OFFLINE=true end_to_end scripts/loopback-netns cargo leptos end-to-end
 else
   step "end-to-end tests (cargo leptos end-to-end)"
   echo "no network namespace can be made here (${netns_error:-unshare failed}): the browser" \
     "tests run on this machine's own network" >&2
-  cargo leptos end-to-end
+  end_to_end cargo leptos end-to-end
 fi
 
 printf '\n\033[1;32mall checks passed in %ss\033[0m\n' "$((SECONDS - started))"
