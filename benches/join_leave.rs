@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use portals::{
     server::{
+        cluster::Placement,
         metrics::relay_histogram,
         outbox::{Frame, Outbox},
         switchboard::{now, Switchboard},
@@ -58,7 +59,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         b"bench".to_vec(),
         [seed; 32],
     ));
-    let board = Switchboard::new(hub, relay_histogram());
+    let board = Switchboard::new(hub, relay_histogram(), None);
     let query = JoinQuery {
         room: Some("bench".into()),
         ..JoinQuery::default()
@@ -66,7 +67,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
     let mut outboxes: Vec<Arc<Outbox>> = Vec::new();
     for _ in 1..room_size {
         let outbox = Arc::new(Outbox::default());
-        board.connect(Arc::clone(&outbox), &query);
+        board.connect(Arc::clone(&outbox), &query, Placement::HERE);
         outboxes.push(outbox);
     }
     drain(&outboxes);
@@ -76,7 +77,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         let outbox = Arc::new(Outbox::default());
         outboxes.push(Arc::clone(&outbox));
         let started = Instant::now();
-        let connection: ConnectionId = board.connect(outbox, &query);
+        let connection: ConnectionId = board.connect(outbox, &query, Placement::HERE);
         drain(&outboxes);
         join_times.push(started.elapsed());
 

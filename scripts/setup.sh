@@ -17,8 +17,8 @@ timed() {
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # Debian's packages for the end-to-end tests: Chromium and Firefox ESR (Playwright's and
-# puppeteer's own browser downloads cannot work on a closed network) and coturn, the TURN relay
-# the tests run beside the server. They download and unpack while the compilers below use the
+# puppeteer's own browser downloads cannot work on a closed network), coturn, the TURN relay
+# the tests run beside the server, and redis-server, which the cluster tests start on loopback. They download and unpack while the compilers below use the
 # cores. sudo asks for a password, if it needs one, here in the foreground; in the background
 # it must not ask (-n). apt waits for a lock another apt holds (unattended-upgrades on a new
 # machine) instead of failing, and if this script stops early it waits for the install to end
@@ -27,6 +27,7 @@ debian_packages=()
 [ -x /usr/bin/chromium ] || debian_packages+=(chromium)
 [ -x /usr/bin/firefox-esr ] || debian_packages+=(firefox-esr)
 command -v turnserver >/dev/null || debian_packages+=(coturn)
+command -v redis-server >/dev/null || debian_packages+=(redis-server)
 # `ip`, for the tests' network namespace (scripts/loopback-netns).
 command -v ip >/dev/null || debian_packages+=(iproute2)
 apt_pid=""
@@ -46,6 +47,10 @@ if [ "${#debian_packages[@]}" -gt 0 ]; then
     # the tests start their own on loopback, and nobody asked for this one.
     if [[ " ${debian_packages[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
       $sudo systemctl disable --now coturn || true
+    fi
+    # The same for Redis, which Debian binds to loopback but leaves running for good.
+    if [[ " ${debian_packages[*]} " == *" redis-server "* ]] && [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now redis-server || true
     fi
   }
   timed "${debian_packages[*]}" install_packages > target/setup-apt.log 2>&1 &

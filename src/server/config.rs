@@ -191,6 +191,23 @@ pub struct Config {
     #[arg(long, env = "PORTALS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 
+    /// Joins this process to a cluster of portals servers that share this Redis
+    /// (`redis://host:port/`) and the same --secret, which it needs: the members of one room
+    /// may then reach any of them (see docs/SCALING.md). Unset: one process, no Redis.
+    #[arg(
+        long,
+        env = "PORTALS_REDIS_URL",
+        hide_env_values = true,
+        requires = "secret"
+    )]
+    pub redis_url: Option<String>,
+
+    /// How often a cluster process says it is alive and renews its rooms' leases; the others
+    /// take it for dead after three missed beats.
+    #[arg(long, env = "PORTALS_REDIS_HEARTBEAT", default_value = "1s",
+          value_parser = parse_positive_duration)]
+    pub redis_heartbeat: Duration,
+
     /// Largest text frame accepted; a bigger one closes the socket with 1009.
     #[arg(long, env = "PORTALS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024,
           value_parser = clap::value_parser!(u32).range(1024..))]

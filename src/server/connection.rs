@@ -28,6 +28,7 @@ use tokio::{
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::{
+    cluster::Placement,
     frames::{self, FrameError, FrameReader, Inbound},
     limits::{MessageBudget, Verdict},
     outbox::{Abandoned, Frame, Outbox},
@@ -111,9 +112,12 @@ impl<Io: AsyncRead + AsyncWrite + Unpin> Connection<Io> {
         sent_early: &[u8],
         service: Arc<SignallingService>,
         query: &JoinQuery,
+        placement: Placement,
     ) -> Self {
         let outbox = Arc::new(Outbox::default());
-        let id = service.switchboard.connect(Arc::clone(&outbox), query);
+        let id = service
+            .switchboard
+            .connect(Arc::clone(&outbox), query, placement);
         let open = service.websockets.open();
         let mut connection = Self {
             _open: open,

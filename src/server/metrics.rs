@@ -17,7 +17,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::switchboard::Switchboard;
+use super::{cluster::Cluster, switchboard::Switchboard};
 use crate::signalling::ErrorCode;
 
 pub struct Metrics {
@@ -31,7 +31,11 @@ pub fn relay_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(switchboard: Arc<Switchboard>, relay_seconds: Histogram) -> Self {
+    pub fn new(
+        switchboard: Arc<Switchboard>,
+        relay_seconds: Histogram,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("portals");
         registry.register_with_unit(
             "relay_duration",
@@ -39,6 +43,12 @@ impl Metrics {
             Unit::Seconds,
             relay_seconds,
         );
+        if let Some(cluster) = cluster {
+            registry.register_collector(Box::new(ClusterCollector {
+                cluster,
+                switchboard: Arc::clone(&switchboard),
+            }));
+        }
         registry.register_collector(Box::new(HubCollector(switchboard)));
         Self { registry }
     }
@@ -159,6 +169,53 @@ impl Collector for HubCollector {
             let counter = ConstCounter::new(snapshot.counters.refused(code));
             counter.encode(refused.encode_family(&[("code", code.as_str())])?)?;
         }
+        Ok(())
+    }
+}
+
+/// This process's view of its cluster: metrics stay per process.
+struct ClusterCollector {
+    cluster: Arc<Cluster>,
+    switchboard: Arc<Switchboard>,
+}
+
+impl fmt::Debug for ClusterCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterCollector")
+    }
+}
+
+impl Collector for ClusterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let (forwarded, remote) = self.switchboard.crossing();
+        let gauges = [
+            (
+                "redis_up",
+                "1 while this process reaches Redis, 0 while it does not",
+                usize::from(self.cluster.health.is_up()),
+            ),
+            (
+                "connections_forwarded",
+                "Sockets here whose room another process runs",
+                forwarded,
+            ),
+            (
+                "connections_remote",
+                "Members of rooms run here whose socket another process holds",
+                remote,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let outages = ConstCounter::new(self.cluster.health.outages());
+        outages.encode(encoder.encode_descriptor(
+            "redis_outages",
+            "Times this process found Redis unreachable after reaching it",
+            None,
+            outages.metric_type(),
+        )?)?;
         Ok(())
     }
 }

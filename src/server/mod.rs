@@ -3,6 +3,7 @@
 //! One axum router serves the Leptos pages, the signalling WebSocket at `/portal` and a small
 //! JSON API, on one port, so that the page's own origin is the WebSocket's origin.
 
+pub mod cluster;
 pub mod config;
 mod connection;
 mod frames;
@@ -42,6 +43,7 @@ use crate::{
     app::{shell, App},
     signalling::{Hub, HubConfig, RateLimit, RoomPolicy, RoomSummary},
 };
+use cluster::{envelope::ProcessId, Cluster, Inboxes};
 use config::Config;
 use hosts::HostPolicy;
 use invite::Reach;
@@ -65,10 +67,14 @@ pub struct SignallingService {
     pub websockets: Arc<OpenConnections>,
     /// Each connection's message budget, which its own task enforces.
     pub rate: RateLimit,
+    /// With `--redis-url`: this process's part in a cluster.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl SignallingService {
-    pub fn new(config: &Config) -> Self {
+    /// Also returns what the cluster's tasks read, with `--redis-url`; the URL is the only
+    /// thing that can be wrong.
+    pub fn new(config: &Config) -> io::Result<(Self, Option<Inboxes>)> {
         let secret = match &config.secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => random_bytes::<32>().to_vec(),
@@ -98,9 +104,20 @@ impl SignallingService {
             ..HubConfig::with_defaults(now(), secret, random_bytes())
         });
         let relay_seconds = metrics::relay_histogram();
-        let switchboard = Arc::new(Switchboard::new(hub, relay_seconds.clone()));
-        Self {
-            metrics: Metrics::new(Arc::clone(&switchboard), relay_seconds),
+        let (cluster, routes, inboxes) = match &config.redis_url {
+            Some(url) => {
+                let me = ProcessId(u64::from_le_bytes(random_bytes()));
+                let (cluster, routes, inboxes) = Cluster::new(url, config.redis_heartbeat, me)
+                    .map_err(|error| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("--redis-url: {error}"))
+                    })?;
+                (Some(Arc::new(cluster)), Some(routes), Some(inboxes))
+            }
+            None => (None, None, None),
+        };
+        let switchboard = Arc::new(Switchboard::new(hub, relay_seconds.clone(), routes));
+        let service = Self {
+            metrics: Metrics::new(Arc::clone(&switchboard), relay_seconds, cluster.clone()),
             switchboard,
             origins: OriginPolicy::new(&config.allowed_origins),
             ping_interval: config.ping_interval,
@@ -108,7 +125,9 @@ impl SignallingService {
             room_list: !config.no_room_list,
             websockets: Arc::default(),
             rate,
-        }
+            cluster,
+        };
+        Ok((service, inboxes))
     }
 }
 
@@ -135,7 +154,7 @@ pub fn router(state: AppState) -> Router {
     };
     let app = app
         .route("/portal", get(websocket::upgrade))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(health))
         .route("/api/invite", get(invite::invite));
     let app = if state.service.room_list {
         app.route("/api/rooms", get(list_rooms))
@@ -182,7 +201,23 @@ fn metrics_router(service: Arc<SignallingService>, hosts: Arc<HostPolicy>) -> Ro
 }
 
 async fn list_rooms(State(service): State<Arc<SignallingService>>) -> Json<Vec<RoomSummary>> {
-    Json(service.switchboard.rooms())
+    match &service.cluster {
+        Some(cluster) => Json(cluster.rooms(&service.switchboard).await),
+        None => Json(service.switchboard.rooms()),
+    }
+}
+
+/// `ok`, and in a cluster whether Redis answers and how many processes beat. Always 200 while
+/// this process serves: a load balancer that took every process out when Redis is away would
+/// stop the rooms that still work.
+async fn health(State(service): State<Arc<SignallingService>>) -> String {
+    let Some(cluster) = &service.cluster else {
+        return "ok\n".to_string();
+    };
+    match cluster.processes().await {
+        Ok(processes) => format!("ok\nredis: reachable\nprocesses: {processes}\n"),
+        Err(error) => format!("ok\nredis: unreachable ({error})\n"),
+    }
 }
 
 async fn render_metrics(State(service): State<Arc<SignallingService>>) -> Response {
@@ -208,8 +243,19 @@ pub async fn serve(
     leptos_options: LeptosOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let service = Arc::new(SignallingService::new(config));
+    let (service, inboxes) = SignallingService::new(config)?;
+    let service = Arc::new(service);
     let ticker = tokio::spawn(keep_deadlines(Arc::clone(&service)));
+    if let Some(cluster) = &service.cluster {
+        cluster.join(&service.switchboard).await;
+    }
+    let cluster_tasks = match (&service.cluster, inboxes) {
+        (Some(cluster), Some(inboxes)) => vec![
+            tokio::spawn(Arc::clone(cluster).keep(Arc::clone(&service.switchboard))),
+            tokio::spawn(Arc::clone(cluster).publish(Arc::clone(&service.switchboard), inboxes)),
+        ],
+        _ => Vec::new(),
+    };
     let pinger = tokio::spawn(ping(Arc::clone(&service)));
     let reach = Arc::new(Reach {
         tls: tls.is_some(),
@@ -266,6 +312,12 @@ pub async fn serve(
     }
     ticker.abort();
     pinger.abort();
+    if let Some(cluster) = &service.cluster {
+        cluster.leave().await;
+    }
+    for task in cluster_tasks {
+        task.abort();
+    }
     let _ = stop_metrics.send(());
     if let Some(metrics_server) = metrics_server {
         let _ = metrics_server.await;

@@ -9,7 +9,7 @@
 //! does both (`connection.rs`, `limits.rs`) and hands over only decoded, admitted messages.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, MutexGuard, OnceLock,
@@ -20,11 +20,18 @@ use std::{
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::Notify;
 
-use super::outbox::{Abandoned, Frame, Outbox};
+use super::{
+    cluster::{
+        envelope::{EdgeConnection, Envelope, ProcessId},
+        routes::Routes,
+        Placement,
+    },
+    outbox::{Abandoned, Frame, Outbox},
+};
 use crate::signalling::{
     hub::{HubCounters, HubGauges},
     Action, ClientMessage, CloseCode, ConnectionId, Departure, ErrorCode, Hub, Input, JoinQuery,
-    Outbound, ProtocolError, RoomSummary, Timestamp,
+    Outbound, ProtocolError, RoomId, RoomSummary, Timestamp,
 };
 
 pub struct Switchboard {
@@ -48,7 +55,10 @@ pub struct Snapshot {
 
 struct Shared {
     hub: Hub,
+    /// Every socket this process holds, whichever process runs its room.
     outboxes: HashMap<ConnectionId, Arc<Outbox>>,
+    /// With `--redis-url`: the connections that cross to other processes.
+    routes: Option<Routes>,
     /// Reused across calls so the hot path does not allocate a vector per message.
     scratch: Vec<Outbound>,
     /// Connections dropped because their outbox was full.
@@ -60,12 +70,13 @@ struct Shared {
 }
 
 impl Switchboard {
-    pub fn new(hub: Hub, relay_seconds: Histogram) -> Self {
+    pub fn new(hub: Hub, relay_seconds: Histogram, routes: Option<Routes>) -> Self {
         Self {
             relay_seconds,
             shared: Mutex::new(Shared {
                 hub,
                 outboxes: HashMap::new(),
+                routes,
                 scratch: Vec::new(),
                 slow_drops: 0,
                 silent_drops: 0,
@@ -77,13 +88,49 @@ impl Switchboard {
         }
     }
 
-    /// Registers a connection's outbox and tells the hub it connected.
-    pub fn connect(&self, outbox: Arc<Outbox>, query: &JoinQuery) -> ConnectionId {
-        let connection = ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed));
+    /// Registers a connection's outbox and tells the hub that runs its room (this process's,
+    /// or another's through Redis) that it connected.
+    pub fn connect(
+        &self,
+        outbox: Arc<Outbox>,
+        query: &JoinQuery,
+        placement: Placement,
+    ) -> ConnectionId {
+        let connection = self.fresh_connection();
         let mut shared = self.lock();
-        shared.outboxes.insert(connection, outbox);
-        self.run(&mut shared, Input::Connect { connection, query });
+        match placement {
+            Placement::Here { adopt } => {
+                shared.outboxes.insert(connection, outbox);
+                if let Some(room) = &adopt {
+                    self.run(&mut shared, Input::Adopt { room });
+                }
+                self.run(&mut shared, Input::Connect { connection, query });
+            }
+            Placement::At(owner) => {
+                shared.outboxes.insert(connection, outbox);
+                if let Some(routes) = &mut shared.routes {
+                    routes.forward(connection, owner);
+                    let edge = routes.me;
+                    routes.send(
+                        owner,
+                        Envelope::Connect {
+                            edge,
+                            connection: EdgeConnection(connection.0),
+                            query: query.clone(),
+                        },
+                    );
+                }
+            }
+            Placement::Unavailable => {
+                // Known to no hub: the close is all it gets, and its end changes nothing.
+                let _ = outbox.push(Frame::Close(CloseCode::TRY_AGAIN_LATER));
+            }
+        }
         connection
+    }
+
+    fn fresh_connection(&self) -> ConnectionId {
+        ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed))
     }
 
     /// A message the connection's task decoded and admitted under its budget.
@@ -91,6 +138,20 @@ impl Switchboard {
         let started = Instant::now();
         let relayed = {
             let mut shared = self.lock();
+            if let Some(routes) = &shared.routes {
+                if let Some(owner) = routes.owner_of(connection) {
+                    let edge = routes.me;
+                    routes.send(
+                        owner,
+                        Envelope::Message {
+                            edge,
+                            connection: EdgeConnection(connection.0),
+                            text: message.encode(),
+                        },
+                    );
+                    return;
+                }
+            }
             let before = shared.hub.counters().relayed;
             self.run(
                 &mut shared,
@@ -117,6 +178,20 @@ impl Switchboard {
     pub fn disconnect(&self, connection: ConnectionId, departure: Departure) {
         let mut shared = self.lock();
         shared.outboxes.remove(&connection);
+        if let Some(routes) = &mut shared.routes {
+            if let Some(owner) = routes.unforward(connection) {
+                let edge = routes.me;
+                routes.send(
+                    owner,
+                    Envelope::Disconnect {
+                        edge,
+                        connection: EdgeConnection(connection.0),
+                        departure,
+                    },
+                );
+                return;
+            }
+        }
         self.run(
             &mut shared,
             Input::Disconnect {
@@ -172,6 +247,150 @@ impl Switchboard {
         self.lock().hub.rooms()
     }
 
+    /// Every room this process runs, private ones included: the leases it keeps.
+    pub fn room_ids(&self) -> Vec<RoomId> {
+        self.lock().hub.room_ids()
+    }
+
+    /// A socket on another process joined a room this one runs.
+    pub fn remote_connect(
+        &self,
+        edge: ProcessId,
+        at_edge: EdgeConnection,
+        query: &JoinQuery,
+        adopt: Option<RoomId>,
+    ) {
+        let connection = self.fresh_connection();
+        let mut shared = self.lock();
+        let Some(routes) = &mut shared.routes else {
+            return;
+        };
+        if routes.hub_connection(edge, at_edge).is_some() {
+            // Said twice: the first one stands.
+            return;
+        }
+        routes.add_remote(edge, at_edge, connection);
+        if let Some(room) = &adopt {
+            self.run(&mut shared, Input::Adopt { room });
+        }
+        self.run(&mut shared, Input::Connect { connection, query });
+    }
+
+    /// A message from a socket on another process, which its edge decoded and admitted.
+    pub fn remote_message(&self, edge: ProcessId, at_edge: EdgeConnection, message: ClientMessage) {
+        let started = Instant::now();
+        let relayed = {
+            let mut shared = self.lock();
+            let Some(connection) = shared
+                .routes
+                .as_ref()
+                .and_then(|routes| routes.hub_connection(edge, at_edge))
+            else {
+                return;
+            };
+            let before = shared.hub.counters().relayed;
+            self.run(
+                &mut shared,
+                Input::Message {
+                    connection,
+                    message,
+                },
+            );
+            shared.hub.counters().relayed != before
+        };
+        if relayed {
+            self.relay_seconds.observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// A socket on another process ended.
+    pub fn remote_disconnect(
+        &self,
+        edge: ProcessId,
+        at_edge: EdgeConnection,
+        departure: Departure,
+    ) {
+        let mut shared = self.lock();
+        let Some(routes) = &mut shared.routes else {
+            return;
+        };
+        let Some(connection) = routes.hub_connection(edge, at_edge) else {
+            return;
+        };
+        routes.remove_remote(connection);
+        self.run(
+            &mut shared,
+            Input::Disconnect {
+                connection,
+                departure,
+            },
+        );
+    }
+
+    /// What the process that runs a forwarded socket's room sends it. Anything for a socket
+    /// that has ended or was closed here meanwhile is dropped.
+    pub fn deliver(&self, at_edge: EdgeConnection, frame: Frame) {
+        let connection = ConnectionId(at_edge.0);
+        let mut shared = self.lock();
+        let forwarded = shared
+            .routes
+            .as_ref()
+            .is_some_and(|routes| routes.owner_of(connection).is_some());
+        if !forwarded {
+            return;
+        }
+        let Some(outbox) = shared.outboxes.get(&connection) else {
+            return;
+        };
+        let last = matches!(frame, Frame::Close(_));
+        if outbox.push(frame).is_err() {
+            // The socket's task reports it lost, which tells the owner.
+            shared.abandon(connection, Abandoned::TooSlow);
+        } else if last {
+            shared.outboxes.remove(&connection);
+            if let Some(routes) = &mut shared.routes {
+                routes.unforward(connection);
+            }
+        }
+    }
+
+    /// Another process runs the room now: its members here are closed with `code`, to move.
+    pub fn evict(&self, room: &RoomId, code: CloseCode) {
+        let mut shared = self.lock();
+        self.run(&mut shared, Input::Evict { room, code });
+    }
+
+    /// Every other process this one has connections with.
+    pub fn peers(&self) -> BTreeSet<ProcessId> {
+        self.lock()
+            .routes
+            .as_ref()
+            .map(Routes::peers)
+            .unwrap_or_default()
+    }
+
+    /// These processes stopped beating: the members whose sockets they held keep their seats
+    /// for the grace period, and the sockets here whose rooms they ran are closed with 1012,
+    /// to come back (with their tokens) to whichever process takes the rooms over.
+    pub fn processes_lost(&self, lost: &[ProcessId]) {
+        let mut shared = self.lock();
+        for process in lost {
+            shared.cut(Some(*process), CloseCode::SERVICE_RESTART, self);
+        }
+    }
+
+    /// Redis went away: what crossed it is lost, so every connection that crosses is cut the
+    /// same way, the sockets here with 1013 ("try again later").
+    pub fn cluster_down(&self) {
+        let mut shared = self.lock();
+        shared.cut(None, CloseCode::TRY_AGAIN_LATER, self);
+    }
+
+    /// Sockets forwarded to other processes, and remote connections of this one's hub.
+    pub fn crossing(&self) -> (usize, usize) {
+        self.lock().routes.as_ref().map_or((0, 0), Routes::counts)
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let shared = self.lock();
         let mut counters = shared.hub.counters().clone();
@@ -216,6 +435,9 @@ impl Shared {
         self.hub.handle_into(now(), input, &mut out);
         for Outbound { to, action } in out.drain(..) {
             let Some(outbox) = self.outboxes.get(&to) else {
+                if let Some(routes) = &mut self.routes {
+                    send_remote(routes, to, action);
+                }
                 continue;
             };
             let (frame, last) = match action {
@@ -230,6 +452,36 @@ impl Shared {
             }
         }
         self.scratch = out;
+    }
+
+    /// Cuts the connections that cross to `process` (to any other process for `None`): the
+    /// hub's remote ones are lost, the sockets here closed with `code`.
+    fn cut(&mut self, process: Option<ProcessId>, code: CloseCode, switchboard: &Switchboard) {
+        let Some(routes) = &mut self.routes else {
+            return;
+        };
+        let remote = routes.remote_on(process);
+        let forwarded = routes.forwarded_to(process);
+        for connection in &forwarded {
+            routes.unforward(*connection);
+        }
+        for connection in &remote {
+            routes.remove_remote(*connection);
+        }
+        for connection in forwarded {
+            if let Some(outbox) = self.outboxes.remove(&connection) {
+                let _ = outbox.push(Frame::Close(code));
+            }
+        }
+        for connection in remote {
+            switchboard.run(
+                self,
+                Input::Disconnect {
+                    connection,
+                    departure: Departure::Lost,
+                },
+            );
+        }
     }
 
     /// Gives up on a connection and forgets its outbox: nothing more is queued for it. Its
@@ -256,6 +508,27 @@ impl Shared {
             }
         }
     }
+}
+
+/// Sends what the hub decided for a socket on another process to that process.
+fn send_remote(routes: &mut Routes, to: ConnectionId, action: Action) {
+    let Some((edge, connection)) = routes.remote_of(to) else {
+        return;
+    };
+    let envelope = match action {
+        Action::Send(message) => Envelope::Send {
+            connection,
+            text: message.encode(),
+        },
+        Action::Close(code) => {
+            routes.remove_remote(to);
+            Envelope::Close {
+                connection,
+                code: code.0,
+            }
+        }
+    };
+    routes.send(edge, envelope);
 }
 
 /// The hub's time: the wall clock read once, at the first call, plus a monotonic clock's time

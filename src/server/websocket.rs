@@ -14,7 +14,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tungstenite::handshake::derive_accept_key;
 
-use super::{connection::Connection, SignallingService};
+use super::{cluster::Placement, connection::Connection, SignallingService};
 use crate::signalling::{
     private_room::VERIFIER,
     protocol::{Role, NEWCOMER_OFFERS, ROLE},
@@ -77,17 +77,33 @@ pub async fn upgrade(
             .into_response();
     }
     let query = join_query(query.as_deref());
-    handshake.accept(move |upgraded| serve_socket(upgraded, service, &query))
+    // In a cluster, the room's lease says which process runs it (a round trip to Redis) before
+    // the socket opens, so that its first message already has somewhere to go.
+    let placement = match &service.cluster {
+        Some(cluster) => cluster.place(&service.switchboard, &query).await,
+        None => Placement::HERE,
+    };
+    handshake.accept(move |upgraded| serve_socket(upgraded, service, &query, placement))
 }
 
 /// Starts the connection's task on the socket itself when it is a plain TCP one, without
 /// hyper's wrapper around it: the wrapper's box and the read buffer it keeps would be a fifth
 /// of what an idle connection holds.
-fn serve_socket(upgraded: Upgraded, service: Arc<SignallingService>, query: &JoinQuery) {
+fn serve_socket(
+    upgraded: Upgraded,
+    service: Arc<SignallingService>,
+    query: &JoinQuery,
+    placement: Placement,
+) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => {
-            let connection =
-                Connection::start(parts.io.into_inner(), &parts.read_buf, service, query);
+            let connection = Connection::start(
+                parts.io.into_inner(),
+                &parts.read_buf,
+                service,
+                query,
+                placement,
+            );
             tokio::spawn(connection);
         }
         // TLS: rustls's own buffers dwarf the wrapper's.
@@ -97,6 +113,7 @@ fn serve_socket(upgraded: Upgraded, service: Arc<SignallingService>, query: &Joi
                 &[],
                 service,
                 query,
+                placement,
             ));
         }
     }

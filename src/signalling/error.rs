@@ -83,6 +83,11 @@ impl CloseCode {
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
     pub const POLICY: CloseCode = CloseCode(1008);
     pub const TOO_BIG: CloseCode = CloseCode(1009);
+    /// **ext** The process that ran the room is gone (a cluster): reconnect now, with the
+    /// token, and another process takes the room over.
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// **ext** The cluster cannot reach Redis, which this socket's room needs: reconnect later.
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
     /// **ext** Another connection resumed this session.
     pub const SESSION_REPLACED: CloseCode = CloseCode(4000);
     /// **ext** Sent by a client: the page is unloading, and may be a reload that resumes at

@@ -148,7 +148,7 @@ impl HubConfig {
 }
 
 /// Why a connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Departure {
     /// The client closed with 1000 or 1001, or was closed for abuse: it is gone, its member
     /// leaves now.
@@ -162,7 +162,7 @@ pub enum Departure {
 
 /// What a WebSocket's query string asks for, decoded at the edge. The base format's `id` is
 /// not here on purpose: ids are the server's to give.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct JoinQuery {
     pub room: Option<String>,
     /// A private room's verifier, as given: members with another (or none) are elsewhere.
@@ -194,6 +194,14 @@ pub enum Input<'a> {
     },
     /// Time passed: a deadline the hub gave may have come.
     Tick,
+    /// This hub now runs the room, which another process may have run until now (a cluster's
+    /// lease on it was taken over): a valid token for the room issued before now restores its
+    /// member's id once, as after a restart.
+    Adopt { room: &'a RoomId },
+    /// Another process runs the room now (a cluster's lease was lost while Redis was away):
+    /// its members here are closed with `code`, to reconnect there with their tokens, and
+    /// forgotten here without a word to anyone.
+    Evict { room: &'a RoomId, code: CloseCode },
 }
 
 /// What the transport must do.
@@ -284,6 +292,8 @@ pub struct Hub {
     /// clock does.
     now: Timestamp,
     counters: HubCounters,
+    /// When each room taken over from another process was taken (see [`Input::Adopt`]).
+    adopted: std::collections::HashMap<RoomId, Timestamp>,
 }
 
 impl Hub {
@@ -308,6 +318,7 @@ impl Hub {
             ice_refreshes: IceRefreshes::default(),
             now: Timestamp(0),
             counters: HubCounters::default(),
+            adopted: std::collections::HashMap::new(),
             config,
         }
     }
@@ -338,6 +349,8 @@ impl Hub {
                 departure,
             } => self.disconnect(now, connection, departure, out),
             Input::Tick => {}
+            Input::Adopt { room } => self.adopt(now, room),
+            Input::Evict { room, code } => self.evict(now, room, code, out),
         }
     }
 
@@ -380,6 +393,11 @@ impl Hub {
         };
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         rooms
+    }
+
+    /// Every room with members, private ones included: what a cluster process holds leases on.
+    pub fn room_ids(&self) -> Vec<RoomId> {
+        self.rooms.room_names().cloned().collect()
     }
 
     pub fn counters(&self) -> &HubCounters {
@@ -477,7 +495,51 @@ impl Hub {
             }
         }
         self.tokens
-            .forget_restored_before(self.config.boot_time, now);
+            .forget_restored_before(self.latest_adoption(), now);
+    }
+
+    /// Tokens for `room` issued before this were issued by another process (or an earlier
+    /// one): they may restore their ids.
+    fn restores_before(&self, room: &RoomId) -> Timestamp {
+        self.adopted
+            .get(room)
+            .map_or(self.config.boot_time, |adopted| {
+                (*adopted).max(self.config.boot_time)
+            })
+    }
+
+    /// When this hub last took rooms over: until every token issued before then has expired,
+    /// the ids restored must be remembered.
+    fn latest_adoption(&self) -> Timestamp {
+        self.adopted
+            .values()
+            .copied()
+            .fold(self.config.boot_time, Timestamp::max)
+    }
+
+    fn evict(&mut self, now: Timestamp, room: &RoomId, code: CloseCode, out: &mut Vec<Outbound>) {
+        let ids = self.rooms.members_of(room).to_vec();
+        // Every socket first, so that the removals below find no one left to tell.
+        for id in &ids {
+            if let Some(connection) = self.rooms.member(id).and_then(|member| member.connection) {
+                self.rooms.detach(connection);
+                out.push(Outbound {
+                    to: connection,
+                    action: Action::Close(code),
+                });
+            }
+        }
+        for id in &ids {
+            self.remove_member(now, id, out);
+        }
+    }
+
+    fn adopt(&mut self, now: Timestamp, room: &RoomId) {
+        // An adoption older than a token's lifetime restores nothing any more.
+        let ttl_ms = self.config.token_ttl_ms;
+        self.adopted
+            .retain(|_, adopted| adopted.plus_ms(ttl_ms) > now);
+        self.adopted.insert(room.clone(), now);
     }
 
     fn connect(
@@ -501,7 +563,8 @@ impl Hub {
                 }
             }
             Presented::Stale(claims)
-                if claims.issued < self.config.boot_time && self.tokens.may_restore(&claims.id) =>
+                if claims.issued < self.restores_before(&room)
+                    && self.tokens.may_restore(&claims.id) =>
             {
                 let id = claims.id.clone();
                 if self.join(now, connection, room, Some(id), query, out) {

@@ -137,6 +137,15 @@ impl TestServer {
         (server, tls)
     }
 
+    /// A server that something else started and stops (a process of its own).
+    pub fn at(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            stop: None,
+            task: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

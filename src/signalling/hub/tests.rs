@@ -700,6 +700,64 @@ fn a_restarted_server_with_the_same_secret_restores_ids_once() {
     assert_ne!(out.to(c).welcome().id, b_id);
 }
 
+#[test]
+fn a_room_taken_over_from_another_process_restores_its_ids_once() {
+    // Two processes of a cluster, started together with one secret; the first ran "home".
+    let mut first = Harness::new();
+    let (_a, a_id, a_token) = first.join("home");
+    let (_b, b_id, b_token) = first.join("home");
+
+    let mut second = config();
+    second.seed = [9; 32];
+    let mut h = Harness::with(second);
+    h.now = first.now.plus_ms(5_000);
+    // Before the lease is taken over, the token is only a stale one here.
+    let (stranger, out) = h.connect(Some("home"), Some(&b_token));
+    assert_ne!(out.to(stranger).welcome().id, b_id);
+    h.leave(stranger);
+
+    h.now = h.now.plus_ms(1);
+    let room = RoomId::public(RoomName::parse("home").unwrap());
+    h.input(Input::Adopt { room: &room });
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).welcome().id, a_id);
+    // Once: after the restored session ends, the token does not bring it back.
+    h.leave(a);
+    let (again, out) = h.connect(Some("home"), Some(&a_token));
+    assert_ne!(out.to(again).welcome().id, a_id);
+    // The adoption is the room's: another room's old tokens restore nothing.
+    let (_c, c_id, c_token) = first.join("garden");
+    let (c, out) = h.connect(Some("garden"), Some(&c_token));
+    assert_ne!(out.to(c).welcome().id, c_id);
+}
+
+#[test]
+fn an_evicted_room_closes_its_sockets_and_is_forgotten_without_a_word() {
+    let mut h = Harness::new();
+    let (a, _, _) = h.join("home");
+    let (b, _, _) = h.join("home");
+    let (c, _, _) = h.join("home");
+    let (other, _, _) = h.join("garden");
+    h.lose(c);
+    let room = RoomId::public(RoomName::parse("home").unwrap());
+    let out = h.input(Input::Evict {
+        room: &room,
+        code: CloseCode::SERVICE_RESTART,
+    });
+    assert_eq!(out.to(a).0, [Action::Close(CloseCode::SERVICE_RESTART)]);
+    assert_eq!(out.to(b).0, [Action::Close(CloseCode::SERVICE_RESTART)]);
+    assert_eq!(out.receivers(), [a, b].into());
+    assert_eq!(h.hub.gauges().members, 1);
+    assert_eq!(h.hub.gauges().in_grace, 0);
+    assert_eq!(
+        h.text(other, r#"{"type":"ping","ping":1}"#)
+            .to(other)
+            .kinds(),
+        ["pong"]
+    );
+    h.hub.check_invariants();
+}
+
 /// Joins `room` as `role`, returning the connection and what it was sent.
 fn join_as(h: &mut Harness, room: &str, role: Role) -> (ConnectionId, Outputs) {
     h.connect_with(&JoinQuery {

@@ -1,0 +1,489 @@
+//! Several portals processes serving one room, through Redis (`--redis-url`).
+//!
+//! - **One owner per room.** A room is run by the one process that holds its lease in Redis
+//!   (`portals:room:<room>`, set with an expiry and renewed each heartbeat): that process's hub
+//!   is the room's only writer, as in a single process. A lease whose holder has stopped
+//!   beating is taken over by the next process that needs the room, whose hub then restores
+//!   the ids of the tokens it is shown ([`Input::Adopt`](crate::signalling::Input)).
+//! - **The edge keeps the socket.** The process that accepted a WebSocket keeps it, its pings,
+//!   decoding and message budget, and forwards what it admits to the owner's channel; the owner
+//!   publishes what its hub decides for that socket to the edge's channel ([`envelope`]).
+//! - **Heartbeats.** Each process sets `portals:alive:<id>` every heartbeat with an expiry of
+//!   three; each watches the processes it shares connections with, and cuts those connections
+//!   when one stops beating ([`Switchboard::processes_lost`]).
+//! - **Redis down.** What crossed Redis is lost, so every connection that crosses is cut: the
+//!   owner's hub keeps those members in grace, the edge closes their sockets with 1013, and
+//!   they come back (to any process) when Redis does. Rooms run by the process that holds all
+//!   their sockets do not need Redis and keep working.
+//!
+//! The `redis` crate's `ConnectionManager` (RESP3) reconnects and resubscribes by itself; one
+//! task publishes everything this process sends on it, in order.
+
+pub mod envelope;
+pub mod routes;
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use redis::{
+    aio::{ConnectionManager, ConnectionManagerConfig},
+    IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisResult, Script, Value,
+};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
+
+use super::{outbox::Frame, switchboard::Switchboard};
+use crate::signalling::{
+    ClientMessage, CloseCode, JoinQuery, RoomId, RoomName, RoomSummary, RoomVerifier, ServerMessage,
+};
+use envelope::{heartbeat_prefix, lease_key, rooms_pattern, EdgeConnection, Envelope, ProcessId};
+use routes::{Outgoing, Routes};
+
+/// Where a new socket's room is run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// By this process; `adopt` when it has just taken the room's lease.
+    Here { adopt: Option<RoomId> },
+    /// By another process: the socket is forwarded there.
+    At(ProcessId),
+    /// Nobody can tell (Redis is unreachable and the room is not run here): closed with 1013.
+    Unavailable,
+}
+
+impl Placement {
+    pub const HERE: Placement = Placement::Here { adopt: None };
+}
+
+/// Takes the room's lease when it is free or its holder has stopped beating, renews it when it
+/// is ours; returns the holder and whether it was taken now.
+const CLAIM: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {holder, 0}
+end
+if holder and redis.call('EXISTS', ARGV[3] .. holder) == 1 then
+  return {holder, 0}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {ARGV[1], 1}
+";
+
+/// [`CLAIM`] for every room a process runs, at each heartbeat; returns the (1-based) indices of
+/// the rooms another live process holds.
+const RENEW: &str = r"
+local taken = {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder == ARGV[1] or not holder or redis.call('EXISTS', ARGV[3] .. holder) == 0 then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  else
+    taken[#taken + 1] = i
+  end
+end
+return taken
+";
+
+/// Whether Redis answers, as the tasks that talk to it last found.
+#[derive(Default)]
+pub struct Health {
+    down: AtomicBool,
+    outages: AtomicU64,
+}
+
+impl Health {
+    pub fn is_up(&self) -> bool {
+        !self.down.load(Ordering::Relaxed)
+    }
+
+    pub fn outages(&self) -> u64 {
+        self.outages.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Cluster {
+    pub me: ProcessId,
+    redis: ConnectionManager,
+    heartbeat: Duration,
+    pub health: Health,
+    outgoing: Outgoing,
+    claim: Script,
+    renew: Script,
+}
+
+/// What the cluster's tasks read: envelopes to publish and what Redis pushes.
+pub struct Inboxes {
+    outgoing: UnboundedReceiver<(ProcessId, Envelope)>,
+    pushed: UnboundedReceiver<PushInfo>,
+}
+
+impl Cluster {
+    /// Connects lazily: the first heartbeat opens the connection, and a Redis that is not up
+    /// yet is only a cluster that is down for now.
+    pub fn new(
+        url: &str,
+        heartbeat: Duration,
+        me: ProcessId,
+    ) -> RedisResult<(Self, Routes, Inboxes)> {
+        let info = url.into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let (push_sender, pushed) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(push_sender)
+            .set_automatic_resubscription()
+            .set_number_of_retries(1)
+            .set_connection_timeout(Some(heartbeat))
+            .set_response_timeout(Some(heartbeat));
+        let redis = ConnectionManager::new_lazy_with_config(client, config)?;
+        let (outgoing, outgoing_inbox) = mpsc::unbounded_channel();
+        let cluster = Self {
+            me,
+            redis,
+            heartbeat,
+            health: Health::default(),
+            outgoing: outgoing.clone(),
+            claim: Script::new(CLAIM),
+            renew: Script::new(RENEW),
+        };
+        let inboxes = Inboxes {
+            outgoing: outgoing_inbox,
+            pushed,
+        };
+        Ok((cluster, Routes::new(me, outgoing), inboxes))
+    }
+
+    /// How long a heartbeat or a lease lasts without renewal: three beats.
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.heartbeat.as_millis().saturating_mul(3)).unwrap_or(u64::MAX)
+    }
+
+    /// Where a socket that asks for this room goes.
+    pub async fn place(&self, switchboard: &Switchboard, query: &JoinQuery) -> Placement {
+        // A room the hub refuses (no name, a bad one) is refused here, where it was asked for.
+        let Some(room) = room_of(query) else {
+            return Placement::HERE;
+        };
+        match self.claim(&room).await {
+            Ok((holder, taken)) if holder == self.me => Placement::Here {
+                adopt: taken.then_some(room),
+            },
+            Ok((holder, _)) => Placement::At(holder),
+            Err(error) => {
+                self.failed(switchboard, &error);
+                if switchboard.room_ids().contains(&room) {
+                    Placement::HERE
+                } else {
+                    Placement::Unavailable
+                }
+            }
+        }
+    }
+
+    async fn claim(&self, room: &RoomId) -> RedisResult<(ProcessId, bool)> {
+        let (holder, taken): (String, i64) = self
+            .claim
+            .key(lease_key(room))
+            .arg(self.me.to_string())
+            .arg(self.ttl_ms())
+            .arg(heartbeat_prefix())
+            .invoke_async(&mut self.redis.clone())
+            .await?;
+        let holder = ProcessId::parse(&holder).ok_or_else(|| {
+            redis::RedisError::from((redis::ErrorKind::Parse, "a lease holds no process id"))
+        })?;
+        Ok((holder, taken == 1))
+    }
+
+    fn failed(&self, switchboard: &Switchboard, error: &redis::RedisError) {
+        if !self.health.down.swap(true, Ordering::Relaxed) {
+            self.health.outages.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%error, "redis is down: connections across processes are cut until it is back");
+            switchboard.cluster_down();
+        }
+    }
+
+    fn succeeded(&self) {
+        if self.health.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("redis is reachable again");
+        }
+    }
+
+    /// The cluster's public rooms, as each process last wrote them; this process's own view
+    /// when Redis cannot tell.
+    pub async fn rooms(&self, switchboard: &Switchboard) -> Vec<RoomSummary> {
+        match self.cluster_rooms().await {
+            Ok(rooms) => rooms,
+            Err(_) => switchboard.rooms(),
+        }
+    }
+
+    async fn cluster_rooms(&self) -> RedisResult<Vec<RoomSummary>> {
+        let mut redis = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(rooms_pattern())
+            .query_async(&mut redis)
+            .await?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lists: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut redis)
+            .await?;
+        let mut merged = std::collections::BTreeMap::<RoomName, usize>::new();
+        for list in lists.into_iter().flatten() {
+            let rooms: Vec<RoomSummary> = serde_json::from_str(&list).unwrap_or_default();
+            for room in rooms {
+                *merged.entry(room.name).or_default() += room.members;
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|(name, members)| RoomSummary { name, members })
+            .collect())
+    }
+
+    /// How many processes are beating now.
+    pub async fn processes(&self) -> RedisResult<usize> {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", heartbeat_prefix()))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(keys.len())
+    }
+
+    /// The first beat, before the server takes a socket: until this process is subscribed and
+    /// beating, another would take over any lease it took, and miss what it is sent.
+    pub async fn join(&self, switchboard: &Switchboard) {
+        match self.beat(switchboard).await {
+            Ok(()) => tracing::info!(process = %self.me, "joined the cluster"),
+            Err(error) => self.failed(switchboard, &error),
+        }
+    }
+
+    /// Beats, renews the leases of the rooms this process runs, publishes its rooms, and cuts
+    /// the connections it shares with processes that stopped beating; once a heartbeat.
+    pub async fn keep(self: Arc<Self>, switchboard: Arc<Switchboard>) {
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + self.heartbeat, self.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.beat(&switchboard).await {
+                Ok(()) => self.succeeded(),
+                Err(error) => self.failed(&switchboard, &error),
+            }
+        }
+    }
+
+    async fn beat(&self, switchboard: &Switchboard) -> RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let ttl = self.ttl_ms();
+        // Subscribing again is cheap and makes sure of it after a reconnection.
+        redis.subscribe(self.me.channel()).await?;
+        let rooms = switchboard.room_ids();
+        let summaries = serde_json::to_string(&switchboard.rooms()).unwrap_or_default();
+        let peers: Vec<ProcessId> = switchboard.peers().into_iter().collect();
+        let mut renew = self.renew.prepare_invoke();
+        for room in &rooms {
+            renew.key(lease_key(room));
+        }
+        renew
+            .arg(self.me.to_string())
+            .arg(ttl)
+            .arg(heartbeat_prefix());
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.me.heartbeat_key())
+            .arg(1)
+            .arg("PX")
+            .arg(ttl)
+            .ignore();
+        pipe.cmd("SET")
+            .arg(self.me.rooms_key())
+            .arg(summaries)
+            .arg("PX")
+            .arg(ttl)
+            .ignore();
+        for peer in &peers {
+            pipe.cmd("EXISTS").arg(peer.heartbeat_key());
+        }
+        let alive: Vec<bool> = pipe.query_async(&mut redis).await?;
+        let taken: Vec<usize> = renew.invoke_async(&mut redis).await?;
+        let lost: Vec<ProcessId> = peers
+            .iter()
+            .zip(alive)
+            .filter(|(_, alive)| !alive)
+            .map(|(peer, _)| *peer)
+            .collect();
+        if !lost.is_empty() {
+            tracing::info!(
+                ?lost,
+                "processes stopped beating: cutting what crossed to them"
+            );
+            switchboard.processes_lost(&lost);
+        }
+        for index in taken {
+            if let Some(room) = index.checked_sub(1).and_then(|index| rooms.get(index)) {
+                // Another process took the room while this one could not renew (Redis was
+                // away): its members here move there.
+                tracing::warn!(%room, "another process runs this room now: moving its members there");
+                switchboard.evict(room, CloseCode::SERVICE_RESTART);
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes what this process sends the others, in the order it was decided, batching
+    /// whatever queued up while the last batch was on its way.
+    pub async fn publish(self: Arc<Self>, switchboard: Arc<Switchboard>, mut inbox: Inboxes) {
+        let mut redis = self.redis.clone();
+        let mut batch = Vec::new();
+        let receive = tokio::spawn(receive(
+            Arc::clone(&self),
+            Arc::clone(&switchboard),
+            inbox.pushed,
+        ));
+        let _receive = AbortOnDrop(receive);
+        while inbox.outgoing.recv_many(&mut batch, 256).await > 0 {
+            let mut pipe = redis::pipe();
+            for (to, envelope) in batch.drain(..) {
+                pipe.cmd("PUBLISH")
+                    .arg(to.channel())
+                    .arg(envelope.encode())
+                    .ignore();
+            }
+            if let Err(error) = pipe.exec_async(&mut redis).await {
+                // What was in the batch is lost: cutting what crosses makes both sides agree.
+                self.failed(&switchboard, &error);
+            }
+        }
+    }
+
+    /// Tells the others at once that this process is going, rather than a heartbeat later.
+    pub async fn leave(&self) {
+        let mut redis = self.redis.clone();
+        let _: RedisResult<()> = tokio::time::timeout(
+            self.heartbeat,
+            redis::cmd("DEL")
+                .arg(self.me.heartbeat_key())
+                .arg(self.me.rooms_key())
+                .exec_async(&mut redis),
+        )
+        .await
+        .unwrap_or(Ok(()));
+    }
+
+    async fn handle(&self, switchboard: &Switchboard, envelope: Envelope) {
+        match envelope {
+            Envelope::Connect {
+                edge,
+                connection,
+                query,
+            } => {
+                // The edge saw the lease here, but it may have lapsed since (the room emptied):
+                // the claim makes sure, and takes the room back if it is free.
+                let adopt = match room_of(&query) {
+                    None => None,
+                    Some(room) => match self.claim(&room).await {
+                        Ok((holder, taken)) if holder == self.me => taken.then_some(room),
+                        Ok(_) => return self.refuse(edge, connection, CloseCode::SERVICE_RESTART),
+                        Err(error) => {
+                            self.failed(switchboard, &error);
+                            return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER);
+                        }
+                    },
+                };
+                switchboard.remote_connect(edge, connection, &query, adopt);
+            }
+            Envelope::Message {
+                edge,
+                connection,
+                text,
+            } => match ClientMessage::decode(&text) {
+                Ok(message) => switchboard.remote_message(edge, connection, message),
+                Err(error) => tracing::warn!(%error, "a forwarded message does not decode"),
+            },
+            Envelope::Disconnect {
+                edge,
+                connection,
+                departure,
+            } => switchboard.remote_disconnect(edge, connection, departure),
+            Envelope::Send { connection, text } => match ServerMessage::decode(&text) {
+                Ok(message) => switchboard.deliver(connection, Frame::Text(message)),
+                Err(error) => {
+                    tracing::warn!(%error, "a message from a room's owner does not decode")
+                }
+            },
+            Envelope::Close { connection, code } => {
+                switchboard.deliver(connection, Frame::Close(CloseCode(code)));
+            }
+        }
+    }
+
+    fn refuse(&self, edge: ProcessId, connection: EdgeConnection, code: CloseCode) {
+        let _ = self.outgoing.send((
+            edge,
+            Envelope::Close {
+                connection,
+                code: code.0,
+            },
+        ));
+    }
+}
+
+/// Hands what Redis pushes (messages on this process's channel, news of a lost connection)
+/// to the switchboard, one at a time and in order.
+async fn receive(
+    cluster: Arc<Cluster>,
+    switchboard: Arc<Switchboard>,
+    mut pushed: UnboundedReceiver<PushInfo>,
+) {
+    while let Some(push) = pushed.recv().await {
+        match push.kind {
+            PushKind::Message => {
+                let Some(Value::BulkString(payload)) = push.data.get(1) else {
+                    continue;
+                };
+                match Envelope::decode(payload) {
+                    Some(envelope) => cluster.handle(&switchboard, envelope).await,
+                    None => tracing::warn!("an envelope from another process does not decode"),
+                }
+            }
+            PushKind::Disconnection => {
+                let error = redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "the connection to redis dropped",
+                ));
+                cluster.failed(&switchboard, &error);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The room a query asks for, read as the hub reads it.
+fn room_of(query: &JoinQuery) -> Option<RoomId> {
+    let name = RoomName::parse(query.room.as_deref()?).ok()?;
+    let verifier = match query.verifier.as_deref() {
+        Some(verifier) => Some(RoomVerifier::parse(verifier).ok()?),
+        None => None,
+    };
+    Some(RoomId { name, verifier })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
