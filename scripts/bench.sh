@@ -12,6 +12,8 @@
 #   scripts/bench.sh first-frame
 #                             browsers: a second tab opened → its first decoded remote frame, with
 #                             the steps in between (FIRST_FRAME_DEBUG=1: the debug build)
+#   scripts/bench.sh cluster  relay across two processes sharing a Redis (--redis-url), every
+#                             room spanning both, beside one process: saturation and 10k msg/s
 #   scripts/bench.sh all      everything above
 #   scripts/bench.sh versus URL
 #                             relay and idle memory of another base-format server at URL (say
@@ -424,6 +426,59 @@ EOF
   cat "$results/versus.md"
 }
 
+# Two processes of a cluster on $port and $port+1, with a redis-server of their own on
+# $port+2; every room's members alternate between the two, so that half of them are forwarded
+# to the process that runs their room and every relay between them crosses Redis.
+bench_cluster() {
+  build
+  local redis_port=$((port + 2)) second_port=$((port + 1))
+  second_pid="" redis_pid=""
+  trap 'stop_server; stop second_pid; stop redis_pid' EXIT
+  say "cluster: 1000 connections in 100 rooms of 10, each room on both processes, ${runs} runs each"
+  {
+    printf '| servers | load | relayed msg/s | p50 µs | p90 µs | p99 µs | max µs | errors | dropped |\n'
+    printf '|---|---|---|---|---|---|---|---|---|\n'
+  } >"$results/cluster.md"
+  for layout in one two; do
+    for rate in 0 10000; do
+      out="$results/cluster-$layout-$rate.jsonl"
+      for run in $(seq "$runs"); do
+        if [ "$layout" = one ]; then
+          start_server
+          urls="ws://127.0.0.1:$port/portal"
+        else
+          redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+          redis_pid=$!
+          until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+          local cluster=(--redis-url "redis://127.0.0.1:$redis_port/" --secret bench)
+          start_server "${cluster[@]}"
+          "${PORTALS_BENCH_BIN:-target/release/portals}" --addr "127.0.0.1:$second_port" --log warn \
+            --messages-per-second 10000000 --message-burst 10000000 "${cluster[@]}" &
+          second_pid=$!
+          until curl -sf "http://127.0.0.1:$second_port/healthz" >/dev/null; do sleep 0.1; done
+          urls="ws://127.0.0.1:$port/portal,ws://127.0.0.1:$second_port/portal"
+        fi
+        target/release/portals-load --url "$urls" --json --connections 1000 --rooms 100 \
+          --rate "$rate" --duration 10s >>"$out"
+        stop_server
+        stop second_pid
+        stop redis_pid
+      done
+      label=$([ "$rate" = 0 ] && echo "saturation" || echo "$rate msg/s")
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$([ "$layout" = one ] && echo "one process" || echo "two + Redis")" "$label" \
+        "$(median "$out" 'r["relayed_per_second"]')" \
+        "$(median "$out" 'r["latency_us"]["p50"]')" \
+        "$(median "$out" 'r["latency_us"]["p90"]')" \
+        "$(median "$out" 'r["latency_us"]["p99"]')" \
+        "$(median "$out" 'r["latency_us"]["max"]')" \
+        "$(median "$out" 'sum(r["errors"].values())')" \
+        "$(median "$out" 'r["dropped"]')" >>"$results/cluster.md"
+    done
+  done
+  cat "$results/cluster.md"
+}
+
 bench_first_frame() {
   local profile=(--release) label=release
   [ -n "${FIRST_FRAME_DEBUG:-}" ] && profile=() label=debug
@@ -438,10 +493,10 @@ bench_first_frame() {
 }
 
 case "$what" in
-relay | memory | join | page | bundle | wall | heap) "bench_$what" ;;
+relay | memory | join | page | bundle | wall | heap | cluster) "bench_$what" ;;
 first-frame) bench_first_frame ;;
 versus) bench_versus "${2:-}" ;;
-all) for each in join relay memory page bundle wall first_frame; do "bench_$each"; done ;;
+all) for each in join relay memory page bundle wall first_frame cluster; do "bench_$each"; done ;;
 *)
   sed -n '4,/^#$/p' "$0"
   exit 2

@@ -247,6 +247,11 @@ impl Switchboard {
         self.lock().hub.rooms()
     }
 
+    /// Whether this process runs the room now.
+    pub fn runs(&self, room: &RoomId) -> bool {
+        self.lock().hub.runs(room)
+    }
+
     /// Every room this process runs, private ones included: the leases it keeps.
     pub fn room_ids(&self) -> Vec<RoomId> {
         self.lock().hub.room_ids()
@@ -281,11 +286,19 @@ impl Switchboard {
         let started = Instant::now();
         let relayed = {
             let mut shared = self.lock();
-            let Some(connection) = shared
-                .routes
-                .as_ref()
-                .and_then(|routes| routes.hub_connection(edge, at_edge))
-            else {
+            let Some(routes) = &shared.routes else {
+                return;
+            };
+            let Some(connection) = routes.hub_connection(edge, at_edge) else {
+                // Forgotten here (cut, or never known): the edge must not wait for an answer.
+                routes.send(
+                    edge,
+                    Envelope::Close {
+                        owner: routes.me,
+                        connection: at_edge,
+                        code: CloseCode::SERVICE_RESTART.0,
+                    },
+                );
                 return;
             };
             let before = shared.hub.counters().relayed;
@@ -329,14 +342,24 @@ impl Switchboard {
 
     /// What the process that runs a forwarded socket's room sends it. Anything for a socket
     /// that has ended or was closed here meanwhile is dropped.
-    pub fn deliver(&self, at_edge: EdgeConnection, frame: Frame) {
+    pub fn deliver(&self, owner: ProcessId, at_edge: EdgeConnection, frame: Frame) {
         let connection = ConnectionId(at_edge.0);
         let mut shared = self.lock();
-        let forwarded = shared
-            .routes
-            .as_ref()
-            .is_some_and(|routes| routes.owner_of(connection).is_some());
-        if !forwarded {
+        let Some(routes) = &shared.routes else {
+            return;
+        };
+        if routes.owner_of(connection).is_none() {
+            // Ended or cut here: the owner must not keep a member for it.
+            if matches!(frame, Frame::Text(_)) {
+                routes.send(
+                    owner,
+                    Envelope::Disconnect {
+                        edge: routes.me,
+                        connection: at_edge,
+                        departure: Departure::Lost,
+                    },
+                );
+            }
             return;
         }
         let Some(outbox) = shared.outboxes.get(&connection) else {
@@ -462,10 +485,34 @@ impl Shared {
         };
         let remote = routes.remote_on(process);
         let forwarded = routes.forwarded_to(process);
+        // The other side is told too, should it still be there (Redis dropped only this
+        // process's connection, say): otherwise it would keep its half for good, a member that
+        // never leaves or a socket that never hears back. Lost with Redis, it costs nothing.
+        let edge = routes.me;
         for connection in &forwarded {
-            routes.unforward(*connection);
+            if let Some(owner) = routes.unforward(*connection) {
+                routes.send(
+                    owner,
+                    Envelope::Disconnect {
+                        edge,
+                        connection: EdgeConnection(connection.0),
+                        departure: Departure::Lost,
+                    },
+                );
+            }
         }
         for connection in &remote {
+            if let Some((edge, at_edge)) = routes.remote_of(*connection) {
+                let owner = routes.me;
+                routes.send(
+                    edge,
+                    Envelope::Close {
+                        owner,
+                        connection: at_edge,
+                        code: code.0,
+                    },
+                );
+            }
             routes.remove_remote(*connection);
         }
         for connection in forwarded {
@@ -515,14 +562,17 @@ fn send_remote(routes: &mut Routes, to: ConnectionId, action: Action) {
     let Some((edge, connection)) = routes.remote_of(to) else {
         return;
     };
+    let owner = routes.me;
     let envelope = match action {
         Action::Send(message) => Envelope::Send {
+            owner,
             connection,
             text: message.encode(),
         },
         Action::Close(code) => {
             routes.remove_remote(to);
             Envelope::Close {
+                owner,
                 connection,
                 code: code.0,
             }

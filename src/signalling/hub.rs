@@ -395,6 +395,11 @@ impl Hub {
         rooms
     }
 
+    /// Whether the room has members here.
+    pub fn runs(&self, room: &RoomId) -> bool {
+        !self.rooms.members_of(room).is_empty()
+    }
+
     /// Every room with members, private ones included: what a cluster process holds leases on.
     pub fn room_ids(&self) -> Vec<RoomId> {
         self.rooms.room_names().cloned().collect()

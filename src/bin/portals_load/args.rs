@@ -18,9 +18,15 @@ use clap::{builder::TypedValueParser, Parser};
 #[derive(Clone, Debug, Parser)]
 #[command(name = "portals-load", version, about, long_about)]
 pub struct Args {
-    /// The signalling endpoint, e.g. ws://127.0.0.1:3000/portal. Loopback only.
-    #[arg(long, default_value = "ws://127.0.0.1:3000/portal")]
-    pub url: String,
+    /// The signalling endpoint, e.g. ws://127.0.0.1:3000/portal. Loopback only. Several,
+    /// comma-separated (the processes of a cluster): each room's members take them in turn, so
+    /// that every room of two or more spans them.
+    #[arg(
+        long,
+        default_value = "ws://127.0.0.1:3000/portal",
+        value_delimiter = ','
+    )]
+    pub url: Vec<String>,
 
     /// WebSocket connections to open (at most 60000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=60_000))]

@@ -104,7 +104,7 @@ impl Report {
             } else {
                 "rate"
             },
-            url: args.url.clone(),
+            url: args.url.join(","),
             connections_requested: args.connections,
             connections_joined: joined,
             connections_held: held,

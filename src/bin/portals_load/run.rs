@@ -75,7 +75,9 @@ struct Joined {
 }
 
 pub async fn run(args: Args) -> Result<Report, String> {
-    check_loopback(&args.url).await?;
+    for url in &args.url {
+        check_loopback(url).await?;
+    }
     if let Some(page) = &args.page {
         check_loopback(page).await?;
     }
@@ -224,9 +226,11 @@ async fn connect_all(args: &Args) -> (Vec<Joined>, BTreeMap<String, u64>) {
     let mut attempts = Vec::with_capacity(args.connections as usize);
     for index in 0..args.connections {
         let room = index % args.rooms;
+        // The k-th member of each room takes the k-th endpoint, in turn.
+        let endpoint = &args.url[(index / args.rooms) as usize % args.url.len()];
         let url = format!(
             "{}?room={}-{}",
-            args.url.trim_end_matches('?'),
+            endpoint.trim_end_matches('?'),
             args.room_prefix,
             room
         );

@@ -93,11 +93,13 @@ pub enum Envelope {
     },
     /// Owner to edge: send this protocol message on the socket.
     Send {
+        owner: ProcessId,
         connection: EdgeConnection,
         text: String,
     },
     /// Owner to edge: close the socket with this code; the owner has forgotten it.
     Close {
+        owner: ProcessId,
         connection: EdgeConnection,
         code: u16,
     },
@@ -144,10 +146,12 @@ mod tests {
                 departure: Departure::Unloading,
             },
             Envelope::Send {
+                owner: ProcessId(5),
                 connection: EdgeConnection(2),
                 text: "{}".into(),
             },
             Envelope::Close {
+                owner: ProcessId(5),
                 connection: EdgeConnection(2),
                 code: 1013,
             },

@@ -202,12 +202,15 @@ impl Cluster {
         Ok((holder, taken == 1))
     }
 
+    /// Whatever failed may have lost an envelope, so what crosses is cut every time (a cut
+    /// finds nothing left to cut when nothing crossed since); the log and the count only
+    /// mark the start of an outage.
     fn failed(&self, switchboard: &Switchboard, error: &redis::RedisError) {
         if !self.health.down.swap(true, Ordering::Relaxed) {
             self.health.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, "redis is down: connections across processes are cut until it is back");
-            switchboard.cluster_down();
         }
+        switchboard.cluster_down();
     }
 
     fn succeeded(&self) {
@@ -355,16 +358,34 @@ impl Cluster {
         let _receive = AbortOnDrop(receive);
         while inbox.outgoing.recv_many(&mut batch, 256).await > 0 {
             let mut pipe = redis::pipe();
-            for (to, envelope) in batch.drain(..) {
-                pipe.cmd("PUBLISH")
-                    .arg(to.channel())
-                    .arg(envelope.encode())
-                    .ignore();
+            for (to, envelope) in &batch {
+                pipe.cmd("PUBLISH").arg(to.channel()).arg(envelope.encode());
             }
-            if let Err(error) = pipe.exec_async(&mut redis).await {
+            match pipe.query_async::<Vec<u64>>(&mut redis).await {
+                Ok(receivers) => {
+                    // A process that heard nothing is not listening (gone, or between two
+                    // subscriptions): whatever it was told is lost, so what crosses to it is
+                    // cut rather than left waiting for an answer.
+                    let mut deaf: Vec<ProcessId> = batch
+                        .iter()
+                        .zip(receivers)
+                        .filter(|(_, receivers)| *receivers == 0)
+                        .map(|((to, _), _)| *to)
+                        .collect();
+                    deaf.sort_unstable();
+                    deaf.dedup();
+                    if !deaf.is_empty() {
+                        tracing::info!(
+                            ?deaf,
+                            "processes that heard nothing: cutting what crossed to them"
+                        );
+                        switchboard.processes_lost(&deaf);
+                    }
+                }
                 // What was in the batch is lost: cutting what crosses makes both sides agree.
-                self.failed(&switchboard, &error);
+                Err(error) => self.failed(&switchboard, &error),
             }
+            batch.clear();
         }
     }
 
@@ -392,6 +413,9 @@ impl Cluster {
                 // The edge saw the lease here, but it may have lapsed since (the room emptied):
                 // the claim makes sure, and takes the room back if it is free.
                 let adopt = match room_of(&query) {
+                    // Running it already: the lease is renewed each beat, and one lost is
+                    // found there; no round trip holds up what comes after.
+                    Some(room) if switchboard.runs(&room) => None,
                     None => None,
                     Some(room) => match self.claim(&room).await {
                         Ok((holder, taken)) if holder == self.me => taken.then_some(room),
@@ -417,14 +441,22 @@ impl Cluster {
                 connection,
                 departure,
             } => switchboard.remote_disconnect(edge, connection, departure),
-            Envelope::Send { connection, text } => match ServerMessage::decode(&text) {
-                Ok(message) => switchboard.deliver(connection, Frame::Text(message)),
+            Envelope::Send {
+                owner,
+                connection,
+                text,
+            } => match ServerMessage::decode(&text) {
+                Ok(message) => switchboard.deliver(owner, connection, Frame::Text(message)),
                 Err(error) => {
                     tracing::warn!(%error, "a message from a room's owner does not decode")
                 }
             },
-            Envelope::Close { connection, code } => {
-                switchboard.deliver(connection, Frame::Close(CloseCode(code)));
+            Envelope::Close {
+                owner,
+                connection,
+                code,
+            } => {
+                switchboard.deliver(owner, connection, Frame::Close(CloseCode(code)));
             }
         }
     }
@@ -433,6 +465,7 @@ impl Cluster {
         let _ = self.outgoing.send((
             edge,
             Envelope::Close {
+                owner: self.me,
                 connection,
                 code: code.0,
             },
