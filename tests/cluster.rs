@@ -378,3 +378,55 @@ async fn redis_going_away_cuts_only_what_crosses_it_and_everyone_comes_back() {
     let health = common::get_url(&second.url("/healthz")).await;
     assert_eq!(health.body(), "ok\nredis: reachable\nprocesses: 2\n");
 }
+
+#[tokio::test]
+async fn three_processes_serve_one_room_as_one() {
+    let redis = Redis::start().await;
+    let servers = [
+        server_in_this_process(&redis).await,
+        server_in_this_process(&redis).await,
+        server_in_this_process(&redis).await,
+    ];
+    let mut members = Vec::new();
+    for (i, server) in servers.iter().enumerate() {
+        let (client, id, _, info) = join(server, "room=home").await;
+        assert_eq!(info.members.len(), i);
+        members.push((client, id, info));
+    }
+    let all: Vec<MemberId> = members.iter().map(|(_, id, _)| id.clone()).collect();
+    for (client, id, first_info) in &mut members {
+        let mut others: Vec<&MemberId> = all.iter().filter(|other| *other != id).collect();
+        others.sort();
+        let sees_all = |info: &Info| {
+            let mut seen = ids(info);
+            seen.sort();
+            seen == others
+        };
+        if !sees_all(first_info) {
+            info_until(client, PATIENCE, sees_all).await;
+        }
+    }
+    // Each relays to each, whichever processes the two sockets are on.
+    for from in 0..3 {
+        for to in 0..3 {
+            if from == to {
+                continue;
+            }
+            let target = members[to].1.clone();
+            members[from].0.send(offer(&target)).await;
+            let relayed = info_skipping(&mut members[to].0).await;
+            assert_eq!(relayed["from"], members[from].1.as_str());
+        }
+    }
+    // One process runs the room; the other two only forward.
+    servers[0].wait_for_metric("portals_members 3").await;
+    servers[0]
+        .wait_for_metric("portals_connections_remote 2")
+        .await;
+    servers[1]
+        .wait_for_metric("portals_connections_forwarded 1")
+        .await;
+    servers[2]
+        .wait_for_metric("portals_connections_forwarded 1")
+        .await;
+}
