@@ -16,6 +16,7 @@ use std::{
 };
 
 use common::{Client, Ending, TestServer, PATIENCE};
+use futures_util::StreamExt;
 use portals::signalling::{protocol::Info, MemberId, ServerMessage};
 use serde_json::json;
 use tokio::{
@@ -23,6 +24,7 @@ use tokio::{
     net::TcpStream,
     time::{sleep, timeout},
 };
+use tokio_tungstenite::tungstenite::Message;
 
 /// Short, so that deaths are noticed within a second: three missed beats.
 const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -225,8 +227,7 @@ async fn members_on_two_processes_see_and_reach_each_other() {
             sleep(HEARTBEAT / 2).await;
         }
     }
-    let health = common::get_url(&second.url("/healthz")).await;
-    assert_eq!(health.body(), "ok\nredis: reachable\nprocesses: 2\n");
+    health_becomes(&second, "ok\nredis: reachable\nprocesses: 2\n").await;
 }
 
 #[tokio::test]
@@ -375,8 +376,7 @@ async fn redis_going_away_cuts_only_what_crosses_it_and_everyone_comes_back() {
     // Nobody twice: four members, all run by the first process.
     first.wait_for_metric("portals_members 4").await;
     second.wait_for_metric("portals_members 0").await;
-    let health = common::get_url(&second.url("/healthz")).await;
-    assert_eq!(health.body(), "ok\nredis: reachable\nprocesses: 2\n");
+    health_becomes(&second, "ok\nredis: reachable\nprocesses: 2\n").await;
 }
 
 #[tokio::test]
@@ -429,4 +429,65 @@ async fn three_processes_serve_one_room_as_one() {
     servers[2]
         .wait_for_metric("portals_connections_forwarded 1")
         .await;
+}
+
+#[tokio::test]
+async fn just_after_redis_comes_back_nobody_takes_a_free_room_for_three_beats() {
+    let mut redis = Redis::start().await;
+    let port = redis.port;
+    // A slower heartbeat than the other tests', so that three beats are long enough to look at.
+    let mut flags = cluster_flags(&redis);
+    let beat = flags.iter().position(|flag| flag == "200ms").unwrap();
+    flags[beat] = "1s".into();
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = TestServer::start(&flags).await;
+    server.wait_for_metric("portals_redis_up 1").await;
+    redis.stop();
+    server.wait_for_metric("portals_redis_up 0").await;
+    let _redis = Redis::start_on(port).await;
+    server.wait_for_metric("portals_redis_up 1").await;
+    let back = Instant::now();
+    // Every lease went with the Redis that stopped: a room's owner elsewhere may not have
+    // beaten since, so the room is nobody's to take yet.
+    let mut early = Client::connect(&server, "room=home").await;
+    assert_eq!(early.ending().await, Ending::Closed(1013));
+    assert!(
+        back.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        back.elapsed()
+    );
+    // Three beats later, it is.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut client = Client::connect(&server, "room=home").await;
+        let first = timeout(PATIENCE, client.socket.next()).await.unwrap();
+        if let Some(Ok(Message::Text(text))) = first {
+            assert!(text.as_str().contains(r#""type":"welcome""#), "{text}");
+            break;
+        }
+        assert!(
+            matches!(&first, Some(Ok(Message::Close(_)))),
+            "closed, or welcomed: {first:?}"
+        );
+        assert!(Instant::now() < deadline, "the room never opened");
+        sleep(HEARTBEAT).await;
+    }
+    assert!(
+        back.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        back.elapsed()
+    );
+}
+
+/// Waits until `/healthz` says `expected`: what it tells is as of the last heartbeat.
+async fn health_becomes(server: &TestServer, expected: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let health = common::get_url(&server.url("/healthz")).await;
+        if health.body() == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{:?}", health.body());
+        sleep(HEARTBEAT / 2).await;
+    }
 }

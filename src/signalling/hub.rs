@@ -117,6 +117,10 @@ pub struct HubConfig {
     /// Enforced by the transport, announced by the hub.
     pub max_message_bytes: u32,
     pub ping_interval_ms: u64,
+    /// How far another process's clock may run ahead of this one's: a room taken over
+    /// ([`Input::Adopt`]) restores tokens issued up to this long after the takeover by this
+    /// clock, which the process that issued them may have read as before it.
+    pub clock_tolerance_ms: u64,
 }
 
 impl HubConfig {
@@ -143,6 +147,7 @@ impl HubConfig {
             turn: None,
             max_message_bytes: 64 * 1024,
             ping_interval_ms: 15_000,
+            clock_tolerance_ms: 0,
         }
     }
 }
@@ -544,7 +549,9 @@ impl Hub {
         let ttl_ms = self.config.token_ttl_ms;
         self.adopted
             .retain(|_, adopted| adopted.plus_ms(ttl_ms) > now);
-        self.adopted.insert(room.clone(), now);
+        self.adopted
+            .insert(room.clone(), now.plus_ms(self.config.clock_tolerance_ms));
+        self.tokens.forget_restored_in(room);
     }
 
     fn connect(
@@ -573,7 +580,7 @@ impl Hub {
             {
                 let id = claims.id.clone();
                 if self.join(now, connection, room, Some(id), query, out) {
-                    self.tokens.restored(claims.id);
+                    self.tokens.restored(claims.id, claims.room);
                 }
                 return;
             }

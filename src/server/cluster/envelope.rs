@@ -54,9 +54,9 @@ pub fn heartbeat_prefix() -> String {
     format!("{PREFIX}alive:")
 }
 
-/// The pattern that finds every process's list of rooms.
-pub fn rooms_pattern() -> String {
-    format!("{PREFIX}rooms:*")
+/// The set of processes that have beaten, pruned of those whose lists of rooms expired.
+pub fn processes_key() -> String {
+    format!("{PREFIX}processes")
 }
 
 /// The lease on a room: the id of the process that runs it.

@@ -27,7 +27,7 @@ use std::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use redis::{
@@ -40,7 +40,7 @@ use super::{outbox::Frame, switchboard::Switchboard};
 use crate::signalling::{
     ClientMessage, CloseCode, JoinQuery, RoomId, RoomName, RoomSummary, RoomVerifier, ServerMessage,
 };
-use envelope::{heartbeat_prefix, lease_key, rooms_pattern, EdgeConnection, Envelope, ProcessId};
+use envelope::{heartbeat_prefix, lease_key, processes_key, EdgeConnection, Envelope, ProcessId};
 use routes::{Outgoing, Routes};
 
 /// Where a new socket's room is run.
@@ -50,7 +50,8 @@ pub enum Placement {
     Here { adopt: Option<RoomId> },
     /// By another process: the socket is forwarded there.
     At(ProcessId),
-    /// Nobody can tell (Redis is unreachable and the room is not run here): closed with 1013.
+    /// Nobody can tell (Redis is unreachable and the room is not run here), or nobody may take
+    /// the room yet (Redis has just come back): closed with 1013, to come back later.
     Unavailable,
 }
 
@@ -58,8 +59,9 @@ impl Placement {
     pub const HERE: Placement = Placement::Here { adopt: None };
 }
 
-/// Takes the room's lease when it is free or its holder has stopped beating, renews it when it
-/// is ours; returns the holder and whether it was taken now.
+/// Takes the room's lease when it is free or its holder has stopped beating (unless ARGV[4] is
+/// 0: then it answers an empty holder), renews it when it is ours; returns the holder and
+/// whether it was taken now.
 const CLAIM: &str = r"
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
@@ -69,9 +71,25 @@ end
 if holder and redis.call('EXISTS', ARGV[3] .. holder) == 1 then
   return {holder, 0}
 end
+if ARGV[4] == '0' then
+  return {'', 0}
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {ARGV[1], 1}
 ";
+
+/// What a claim on a room's lease found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    /// This process runs the room; `taken` when it took the lease now.
+    Mine {
+        taken: bool,
+    },
+    Theirs(ProcessId),
+    /// Nobody holds it, but Redis has only just come back: the room's owner may not have
+    /// beaten since, so nobody takes it yet.
+    Wait,
+}
 
 /// [`CLAIM`] for every room a process runs, at each heartbeat; returns the (1-based) indices of
 /// the rooms another live process holds.
@@ -93,6 +111,8 @@ return taken
 pub struct Health {
     down: AtomicBool,
     outages: AtomicU64,
+    /// When Redis last came back after an outage.
+    recovered: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Health {
@@ -105,8 +125,16 @@ impl Health {
     }
 }
 
+/// What the last heartbeat saw of the whole cluster.
+#[derive(Default)]
+struct View {
+    processes: usize,
+    rooms: Vec<RoomSummary>,
+}
+
 pub struct Cluster {
     pub me: ProcessId,
+    view: std::sync::Mutex<View>,
     redis: ConnectionManager,
     heartbeat: Duration,
     pub health: Health,
@@ -146,6 +174,7 @@ impl Cluster {
         let (outgoing, outgoing_inbox) = mpsc::unbounded_channel();
         let cluster = Self {
             me,
+            view: std::sync::Mutex::default(),
             redis,
             heartbeat,
             health: Health::default(),
@@ -165,6 +194,20 @@ impl Cluster {
         u64::try_from(self.heartbeat.as_millis().saturating_mul(3)).unwrap_or(u64::MAX)
     }
 
+    /// Whether a free lease, or one whose holder is not beating, may be taken. Not for three
+    /// beats after Redis came back: every lease and heartbeat may have lapsed in the outage
+    /// (or gone with a Redis that restarted empty), and a room's owner, which kept running it
+    /// with the members on its own process, needs a beat to take its lease again. Taken by
+    /// someone else first, the room would move, and its members with it.
+    fn may_take_over(&self) -> bool {
+        let recovered = *self
+            .health
+            .recovered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        recovered.is_none_or(|at| at.elapsed() >= self.heartbeat * 3)
+    }
+
     /// Where a socket that asks for this room goes.
     pub async fn place(&self, switchboard: &Switchboard, query: &JoinQuery) -> Placement {
         // A room the hub refuses (no name, a bad one) is refused here, where it was asked for.
@@ -172,13 +215,14 @@ impl Cluster {
             return Placement::HERE;
         };
         match self.claim(&room).await {
-            Ok((holder, taken)) if holder == self.me => Placement::Here {
+            Ok(Claim::Mine { taken }) => Placement::Here {
                 adopt: taken.then_some(room),
             },
-            Ok((holder, _)) => Placement::At(holder),
+            Ok(Claim::Theirs(holder)) => Placement::At(holder),
+            Ok(Claim::Wait) => Placement::Unavailable,
             Err(error) => {
                 self.failed(switchboard, &error);
-                if switchboard.room_ids().contains(&room) {
+                if switchboard.runs(&room) {
                     Placement::HERE
                 } else {
                     Placement::Unavailable
@@ -187,19 +231,27 @@ impl Cluster {
         }
     }
 
-    async fn claim(&self, room: &RoomId) -> RedisResult<(ProcessId, bool)> {
+    async fn claim(&self, room: &RoomId) -> RedisResult<Claim> {
         let (holder, taken): (String, i64) = self
             .claim
             .key(lease_key(room))
             .arg(self.me.to_string())
             .arg(self.ttl_ms())
             .arg(heartbeat_prefix())
+            .arg(u8::from(self.may_take_over()))
             .invoke_async(&mut self.redis.clone())
             .await?;
+        if holder.is_empty() {
+            return Ok(Claim::Wait);
+        }
         let holder = ProcessId::parse(&holder).ok_or_else(|| {
             redis::RedisError::from((redis::ErrorKind::Parse, "a lease holds no process id"))
         })?;
-        Ok((holder, taken == 1))
+        Ok(if holder == self.me {
+            Claim::Mine { taken: taken == 1 }
+        } else {
+            Claim::Theirs(holder)
+        })
     }
 
     /// Whatever failed may have lost an envelope, so what crosses is cut every time (a cut
@@ -216,51 +268,83 @@ impl Cluster {
     fn succeeded(&self) {
         if self.health.down.swap(false, Ordering::Relaxed) {
             tracing::info!("redis is reachable again");
+            *self
+                .health
+                .recovered
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
         }
     }
 
-    /// The cluster's public rooms, as each process last wrote them; this process's own view
-    /// when Redis cannot tell.
-    pub async fn rooms(&self, switchboard: &Switchboard) -> Vec<RoomSummary> {
-        match self.cluster_rooms().await {
-            Ok(rooms) => rooms,
-            Err(_) => switchboard.rooms(),
+    /// The cluster's public rooms as of the last heartbeat; this process's own while Redis is
+    /// away. Read from what the heartbeat keeps, so that a request costs Redis nothing.
+    pub fn rooms(&self, switchboard: &Switchboard) -> Vec<RoomSummary> {
+        if self.health.is_up() {
+            self.view().rooms.clone()
+        } else {
+            switchboard.rooms()
         }
     }
 
-    async fn cluster_rooms(&self) -> RedisResult<Vec<RoomSummary>> {
-        let mut redis = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(rooms_pattern())
-            .query_async(&mut redis)
-            .await?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let lists: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut redis)
-            .await?;
+    /// How many processes were beating at the last heartbeat; `None` while Redis is away.
+    pub fn processes(&self) -> Option<usize> {
+        self.health.is_up().then(|| self.view().processes)
+    }
+
+    fn view(&self) -> std::sync::MutexGuard<'_, View> {
+        self.view
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads every live process's rooms (their lists expire with their heartbeats) and
+    /// forgets the processes whose lists have expired.
+    async fn refresh_view(
+        &self,
+        redis: &mut ConnectionManager,
+        members: Vec<String>,
+    ) -> RedisResult<()> {
+        let processes: Vec<ProcessId> = members
+            .iter()
+            .filter_map(|member| ProcessId::parse(member))
+            .chain(std::iter::once(self.me))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let keys: Vec<String> = processes
+            .iter()
+            .map(|process| process.rooms_key())
+            .collect();
+        let lists: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(redis).await?;
         let mut merged = std::collections::BTreeMap::<RoomName, usize>::new();
-        for list in lists.into_iter().flatten() {
+        let mut gone = Vec::new();
+        let mut live = 0;
+        for (process, list) in processes.iter().zip(lists) {
+            let Some(list) = list else {
+                gone.push(process.to_string());
+                continue;
+            };
+            live += 1;
             let rooms: Vec<RoomSummary> = serde_json::from_str(&list).unwrap_or_default();
             for room in rooms {
                 *merged.entry(room.name).or_default() += room.members;
             }
         }
-        Ok(merged
-            .into_iter()
-            .map(|(name, members)| RoomSummary { name, members })
-            .collect())
-    }
-
-    /// How many processes are beating now.
-    pub async fn processes(&self) -> RedisResult<usize> {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", heartbeat_prefix()))
-            .query_async(&mut self.redis.clone())
-            .await?;
-        Ok(keys.len())
+        if !gone.is_empty() {
+            redis::cmd("SREM")
+                .arg(processes_key())
+                .arg(gone)
+                .exec_async(redis)
+                .await?;
+        }
+        *self.view() = View {
+            processes: live,
+            rooms: merged
+                .into_iter()
+                .map(|(name, members)| RoomSummary { name, members })
+                .collect(),
+        };
+        Ok(())
     }
 
     /// The first beat, before the server takes a socket: until this process is subscribed and
@@ -316,11 +400,26 @@ impl Cluster {
             .arg("PX")
             .arg(ttl)
             .ignore();
+        pipe.cmd("SADD")
+            .arg(processes_key())
+            .arg(self.me.to_string())
+            .ignore();
+        pipe.cmd("SMEMBERS").arg(processes_key());
         for peer in &peers {
             pipe.cmd("EXISTS").arg(peer.heartbeat_key());
         }
-        let alive: Vec<bool> = pipe.query_async(&mut redis).await?;
+        let mut replies: Vec<Value> = pipe.query_async(&mut redis).await?;
+        let alive: Vec<bool> = replies
+            .split_off(1.min(replies.len()))
+            .into_iter()
+            .map(redis::from_redis_value)
+            .collect::<Result<_, _>>()?;
+        let members: Vec<String> = match replies.pop() {
+            Some(members) => redis::from_redis_value(members)?,
+            None => Vec::new(),
+        };
         let taken: Vec<usize> = renew.invoke_async(&mut redis).await?;
+        self.refresh_view(&mut redis, members).await?;
         let lost: Vec<ProcessId> = peers
             .iter()
             .zip(alive)
@@ -418,8 +517,13 @@ impl Cluster {
                     Some(room) if switchboard.runs(&room) => None,
                     None => None,
                     Some(room) => match self.claim(&room).await {
-                        Ok((holder, taken)) if holder == self.me => taken.then_some(room),
-                        Ok(_) => return self.refuse(edge, connection, CloseCode::SERVICE_RESTART),
+                        Ok(Claim::Mine { taken }) => taken.then_some(room),
+                        Ok(Claim::Theirs(_)) => {
+                            return self.refuse(edge, connection, CloseCode::SERVICE_RESTART)
+                        }
+                        Ok(Claim::Wait) => {
+                            return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER)
+                        }
                         Err(error) => {
                             self.failed(switchboard, &error);
                             return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER);

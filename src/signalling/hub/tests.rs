@@ -729,6 +729,36 @@ fn a_room_taken_over_from_another_process_restores_its_ids_once() {
     let (_c, c_id, c_token) = first.join("garden");
     let (c, out) = h.connect(Some("garden"), Some(&c_token));
     assert_ne!(out.to(c).welcome().id, c_id);
+    h.leave(again);
+
+    // The room went away and came back (taken over again): its ids restore once more.
+    h.now = h.now.plus_ms(1);
+    h.input(Input::Adopt { room: &room });
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).welcome().id, a_id);
+}
+
+#[test]
+fn a_takeover_allows_for_the_other_process_clock_running_ahead() {
+    let mut second = config();
+    second.seed = [9; 32];
+    second.clock_tolerance_ms = 5_000;
+    let mut h = Harness::with(second);
+    h.now = T0.plus_ms(10_000);
+    // The first process's clock runs 3 s ahead: its last token reads as issued after the
+    // takeover by this one's.
+    let mut first = Harness::new();
+    first.now = h.now.plus_ms(3_000);
+    let (_a, a_id, a_token) = first.join("home");
+    let room = RoomId::public(RoomName::parse("home").unwrap());
+    h.input(Input::Adopt { room: &room });
+    let (a, out) = h.connect(Some("home"), Some(&a_token));
+    assert_eq!(out.to(a).welcome().id, a_id);
+    // Beyond the tolerance, it is a token of this room's new era: it restores nothing.
+    first.now = h.now.plus_ms(6_000);
+    let (_b, b_id, b_token) = first.join("home");
+    let (b, out) = h.connect(Some("home"), Some(&b_token));
+    assert_ne!(out.to(b).welcome().id, b_id);
 }
 
 #[test]

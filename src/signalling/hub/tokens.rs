@@ -8,7 +8,7 @@
 //! - a member that resumed and never got the `welcome` with its new token (the connection broke
 //!   again at once) may present the token it presented then, once more.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::schedule::Schedule;
 use crate::signalling::{
@@ -34,9 +34,10 @@ pub struct Tokens {
     ttl_ms: u64,
     issued: HashMap<MemberId, Issued>,
     renewals: Schedule<MemberId>,
-    /// Ids restored from an earlier process's tokens: each is restored once, so an old token
+    /// Ids restored from an earlier process's tokens, and their rooms: each is restored once
+    /// (until its room is taken over again), so an old token
     /// cannot bring an id back a second time after its session ended here.
-    restored: HashSet<MemberId>,
+    restored: HashMap<MemberId, RoomId>,
 }
 
 /// What a presented token is good for.
@@ -57,7 +58,7 @@ impl Tokens {
             ttl_ms,
             issued: HashMap::new(),
             renewals: Schedule::default(),
-            restored: HashSet::new(),
+            restored: HashMap::new(),
         }
     }
 
@@ -169,21 +170,26 @@ impl Tokens {
 
     /// Whether an id from an earlier process may be restored (once).
     pub fn may_restore(&self, id: &MemberId) -> bool {
-        !self.issued.contains_key(id) && !self.restored.contains(id)
+        !self.issued.contains_key(id) && !self.restored.contains_key(id)
     }
 
-    pub fn restored(&mut self, id: MemberId) {
-        self.restored.insert(id);
+    pub fn restored(&mut self, id: MemberId, room: RoomId) {
+        self.restored.insert(id, room);
+    }
+
+    /// The room was taken over anew: each of its ids may be restored once more.
+    pub fn forget_restored_in(&mut self, room: &RoomId) {
+        self.restored.retain(|_, restored_in| restored_in != room);
     }
 
     pub fn was_restored(&self, id: &MemberId) -> bool {
-        self.restored.contains(id)
+        self.restored.contains_key(id)
     }
 
     /// Once every token of an earlier process has expired, none can be restored again.
     pub fn forget_restored_before(&mut self, boot_time: Timestamp, now: Timestamp) {
         if now > boot_time.plus_ms(self.ttl_ms) && !self.restored.is_empty() {
-            self.restored = HashSet::new();
+            self.restored = HashMap::new();
         }
     }
 
