@@ -1037,7 +1037,7 @@ fn random_inputs_never_leak_or_panic() {
     let rooms = ["a", "b", "bad room"];
     for _ in 0..5_000 {
         let pick = |rng: &mut ChaCha20Rng, n: usize| (rng.next_u32() as usize) % n.max(1);
-        match pick(&mut rng, 8) {
+        match pick(&mut rng, 10) {
             0 | 1 => {
                 let room = rooms[pick(&mut rng, rooms.len())];
                 let token = if tokens.is_empty() || pick(&mut rng, 2) == 0 {
@@ -1084,6 +1084,26 @@ fn random_inputs_never_leak_or_panic() {
                     h.leave(connection);
                 } else {
                     h.lose(connection);
+                }
+            }
+            // A cluster's process taking a room over, or losing it to another.
+            8 | 9 => {
+                let name = RoomName::parse(rooms[pick(&mut rng, 2)]).unwrap();
+                let verifier = [None, Some(RoomVerifier::parse(VERIFIER_1).unwrap())]
+                    [pick(&mut rng, 2)]
+                .clone();
+                let room = RoomId { name, verifier };
+                if pick(&mut rng, 2) == 0 {
+                    h.input(Input::Adopt { room: &room });
+                } else {
+                    let out = h.input(Input::Evict {
+                        room: &room,
+                        code: CloseCode::SERVICE_RESTART,
+                    });
+                    for outbound in &out.0 {
+                        assert_eq!(outbound.action, Action::Close(CloseCode::SERVICE_RESTART));
+                        open.retain(|c| *c != outbound.to);
+                    }
                 }
             }
             _ => {
