@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 use super::{
     cluster::{
         envelope::{EdgeConnection, Envelope, ProcessId},
+        room_of,
         routes::Routes,
         Placement,
     },
@@ -99,11 +100,9 @@ impl Switchboard {
         let connection = self.fresh_connection();
         let mut shared = self.lock();
         match placement {
-            Placement::Here { adopt } => {
+            Placement::Here => {
                 shared.outboxes.insert(connection, outbox);
-                if let Some(room) = &adopt {
-                    self.run(&mut shared, Input::Adopt { room });
-                }
+                self.adopt_if_new(&mut shared, query);
                 self.run(&mut shared, Input::Connect { connection, query });
             }
             Placement::At(owner) => {
@@ -127,6 +126,21 @@ impl Switchboard {
             }
         }
         connection
+    }
+
+    /// In a cluster, a room this process's hub does not run yet is one it holds the lease of
+    /// now, and another process may have run it until now: its hub adopts it (restoring the
+    /// ids of that process's tokens) in the same turn as the member that brings it, so that no
+    /// other member can reach the room first.
+    fn adopt_if_new(&self, shared: &mut Shared, query: &JoinQuery) {
+        if shared.routes.is_none() {
+            return;
+        }
+        if let Some(room) = room_of(query) {
+            if !shared.hub.runs(&room) {
+                self.run(shared, Input::Adopt { room: &room });
+            }
+        }
     }
 
     fn fresh_connection(&self) -> ConnectionId {
@@ -258,13 +272,7 @@ impl Switchboard {
     }
 
     /// A socket on another process joined a room this one runs.
-    pub fn remote_connect(
-        &self,
-        edge: ProcessId,
-        at_edge: EdgeConnection,
-        query: &JoinQuery,
-        adopt: Option<RoomId>,
-    ) {
+    pub fn remote_connect(&self, edge: ProcessId, at_edge: EdgeConnection, query: &JoinQuery) {
         let connection = self.fresh_connection();
         let mut shared = self.lock();
         let Some(routes) = &mut shared.routes else {
@@ -275,9 +283,7 @@ impl Switchboard {
             return;
         }
         routes.add_remote(edge, at_edge, connection);
-        if let Some(room) = &adopt {
-            self.run(&mut shared, Input::Adopt { room });
-        }
+        self.adopt_if_new(&mut shared, query);
         self.run(&mut shared, Input::Connect { connection, query });
     }
 

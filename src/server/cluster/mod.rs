@@ -23,6 +23,7 @@ pub mod envelope;
 pub mod routes;
 
 use std::{
+    collections::HashMap,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -46,8 +47,9 @@ use routes::{Outgoing, Routes};
 /// Where a new socket's room is run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Placement {
-    /// By this process; `adopt` when it has just taken the room's lease.
-    Here { adopt: Option<RoomId> },
+    /// By this process (which adopts the room if its hub does not run it yet: see
+    /// [`Switchboard::connect`]).
+    Here,
     /// By another process: the socket is forwarded there.
     At(ProcessId),
     /// Nobody can tell (Redis is unreachable and the room is not run here), or nobody may take
@@ -56,7 +58,7 @@ pub enum Placement {
 }
 
 impl Placement {
-    pub const HERE: Placement = Placement::Here { adopt: None };
+    pub const HERE: Placement = Placement::Here;
 }
 
 /// Takes the room's lease when it is free or its holder has stopped beating (unless ARGV[4] is
@@ -134,6 +136,12 @@ struct View {
 
 pub struct Cluster {
     pub me: ProcessId,
+    /// Written in the heartbeat, one more after each time this process found Redis away: it
+    /// then cut what crossed, and what it told the others of it may not have reached them, so
+    /// they cut too when they see the number change.
+    incarnation: AtomicU64,
+    /// The incarnation each peer beat with when last looked at.
+    peers_seen: std::sync::Mutex<HashMap<ProcessId, u64>>,
     view: std::sync::Mutex<View>,
     redis: ConnectionManager,
     heartbeat: Duration,
@@ -168,12 +176,15 @@ impl Cluster {
             .set_push_sender(push_sender)
             .set_automatic_resubscription()
             .set_number_of_retries(1)
-            .set_connection_timeout(Some(heartbeat))
-            .set_response_timeout(Some(heartbeat));
+            // As long as a lease lasts: one slow answer is not yet Redis gone.
+            .set_connection_timeout(Some(heartbeat * 3))
+            .set_response_timeout(Some(heartbeat * 3));
         let redis = ConnectionManager::new_lazy_with_config(client, config)?;
         let (outgoing, outgoing_inbox) = mpsc::unbounded_channel();
         let cluster = Self {
             me,
+            incarnation: AtomicU64::new(0),
+            peers_seen: std::sync::Mutex::default(),
             view: std::sync::Mutex::default(),
             redis,
             heartbeat,
@@ -214,10 +225,16 @@ impl Cluster {
         let Some(room) = room_of(query) else {
             return Placement::HERE;
         };
+        if !self.health.is_up() {
+            // No lease can be checked, nor taken: a room's owner elsewhere may be running it.
+            return if switchboard.runs(&room) {
+                Placement::HERE
+            } else {
+                Placement::Unavailable
+            };
+        }
         match self.claim(&room).await {
-            Ok(Claim::Mine { taken }) => Placement::Here {
-                adopt: taken.then_some(room),
-            },
+            Ok(Claim::Mine { .. }) => Placement::HERE,
             Ok(Claim::Theirs(holder)) => Placement::At(holder),
             Ok(Claim::Wait) => Placement::Unavailable,
             Err(error) => {
@@ -260,6 +277,7 @@ impl Cluster {
     fn failed(&self, switchboard: &Switchboard, error: &redis::RedisError) {
         if !self.health.down.swap(true, Ordering::Relaxed) {
             self.health.outages.fetch_add(1, Ordering::Relaxed);
+            self.incarnation.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%error, "redis is down: connections across processes are cut until it is back");
         }
         switchboard.cluster_down();
@@ -390,7 +408,7 @@ impl Cluster {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(self.me.heartbeat_key())
-            .arg(1)
+            .arg(self.incarnation.load(Ordering::Relaxed))
             .arg("PX")
             .arg(ttl)
             .ignore();
@@ -406,10 +424,10 @@ impl Cluster {
             .ignore();
         pipe.cmd("SMEMBERS").arg(processes_key());
         for peer in &peers {
-            pipe.cmd("EXISTS").arg(peer.heartbeat_key());
+            pipe.cmd("GET").arg(peer.heartbeat_key());
         }
         let mut replies: Vec<Value> = pipe.query_async(&mut redis).await?;
-        let alive: Vec<bool> = replies
+        let beating: Vec<Option<u64>> = replies
             .split_off(1.min(replies.len()))
             .into_iter()
             .map(redis::from_redis_value)
@@ -420,12 +438,7 @@ impl Cluster {
         };
         let taken: Vec<usize> = renew.invoke_async(&mut redis).await?;
         self.refresh_view(&mut redis, members).await?;
-        let lost: Vec<ProcessId> = peers
-            .iter()
-            .zip(alive)
-            .filter(|(_, alive)| !alive)
-            .map(|(peer, _)| *peer)
-            .collect();
+        let lost = self.lost_peers(&peers, beating);
         if !lost.is_empty() {
             tracing::info!(
                 ?lost,
@@ -442,6 +455,14 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    fn lost_peers(&self, peers: &[ProcessId], beating: Vec<Option<u64>>) -> Vec<ProcessId> {
+        let mut seen = self
+            .peers_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        lost_peers(&mut seen, peers, beating)
     }
 
     /// Publishes what this process sends the others, in the order it was decided, batching
@@ -511,13 +532,13 @@ impl Cluster {
             } => {
                 // The edge saw the lease here, but it may have lapsed since (the room emptied):
                 // the claim makes sure, and takes the room back if it is free.
-                let adopt = match room_of(&query) {
+                match room_of(&query) {
                     // Running it already: the lease is renewed each beat, and one lost is
                     // found there; no round trip holds up what comes after.
-                    Some(room) if switchboard.runs(&room) => None,
-                    None => None,
+                    Some(room) if switchboard.runs(&room) => {}
+                    None => {}
                     Some(room) => match self.claim(&room).await {
-                        Ok(Claim::Mine { taken }) => taken.then_some(room),
+                        Ok(Claim::Mine { .. }) => {}
                         Ok(Claim::Theirs(_)) => {
                             return self.refuse(edge, connection, CloseCode::SERVICE_RESTART)
                         }
@@ -529,8 +550,8 @@ impl Cluster {
                             return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER);
                         }
                     },
-                };
-                switchboard.remote_connect(edge, connection, &query, adopt);
+                }
+                switchboard.remote_connect(edge, connection, &query);
             }
             Envelope::Message {
                 edge,
@@ -607,8 +628,29 @@ async fn receive(
     }
 }
 
+/// The peers that stopped beating (`None`), or beat with another incarnation than when last
+/// seen; `seen` becomes what the others beat with now.
+fn lost_peers(
+    seen: &mut HashMap<ProcessId, u64>,
+    peers: &[ProcessId],
+    beating: Vec<Option<u64>>,
+) -> Vec<ProcessId> {
+    let mut lost = Vec::new();
+    let mut now_seen = HashMap::new();
+    for (peer, incarnation) in peers.iter().zip(beating) {
+        match incarnation {
+            Some(incarnation) if seen.get(peer).is_none_or(|last| *last == incarnation) => {
+                now_seen.insert(*peer, incarnation);
+            }
+            _ => lost.push(*peer),
+        }
+    }
+    *seen = now_seen;
+    lost
+}
+
 /// The room a query asks for, read as the hub reads it.
-fn room_of(query: &JoinQuery) -> Option<RoomId> {
+pub fn room_of(query: &JoinQuery) -> Option<RoomId> {
     let name = RoomName::parse(query.room.as_deref()?).ok()?;
     let verifier = match query.verifier.as_deref() {
         Some(verifier) => Some(RoomVerifier::parse(verifier).ok()?),
@@ -622,5 +664,27 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_is_lost_when_it_stops_beating_or_comes_back_as_another_incarnation() {
+        let (a, b, c) = (ProcessId(1), ProcessId(2), ProcessId(3));
+        let mut seen = HashMap::new();
+        // First sight: nobody lost but the one not beating.
+        assert_eq!(
+            lost_peers(&mut seen, &[a, b, c], vec![Some(0), Some(4), None]),
+            [c]
+        );
+        // The same incarnations: nobody.
+        assert!(lost_peers(&mut seen, &[a, b], vec![Some(0), Some(4)]).is_empty());
+        // B found Redis away and cut its side meanwhile: it beats with the next number.
+        assert_eq!(lost_peers(&mut seen, &[a, b], vec![Some(0), Some(5)]), [b]);
+        // Seen anew once it is a peer again.
+        assert!(lost_peers(&mut seen, &[a, b], vec![Some(0), Some(5)]).is_empty());
     }
 }
