@@ -93,6 +93,21 @@ print(f"{statistics.median(values):.1f}")
 EOF
 }
 
+# relay_row FILE LABEL...: a table row of the labels, then the medians of FILE's relay runs.
+relay_row() {
+  local out=$1
+  shift
+  printf '| %s ' "$@"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+    "$(median "$out" 'r["relayed_per_second"]')" \
+    "$(median "$out" 'r["latency_us"]["p50"]')" \
+    "$(median "$out" 'r["latency_us"]["p90"]')" \
+    "$(median "$out" 'r["latency_us"]["p99"]')" \
+    "$(median "$out" 'r["latency_us"]["max"]')" \
+    "$(median "$out" 'sum(r["errors"].values())')" \
+    "$(median "$out" 'r["dropped"]')"
+}
+
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
 
 bench_relay() {
@@ -110,14 +125,7 @@ bench_relay() {
       stop_server
     done
     label=$([ "$rate" = 0 ] && echo "saturation" || echo "$rate msg/s")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
-      "$(median "$out" 'r["relayed_per_second"]')" \
-      "$(median "$out" 'r["latency_us"]["p50"]')" \
-      "$(median "$out" 'r["latency_us"]["p90"]')" \
-      "$(median "$out" 'r["latency_us"]["p99"]')" \
-      "$(median "$out" 'r["latency_us"]["max"]')" \
-      "$(median "$out" 'sum(r["errors"].values())')" \
-      "$(median "$out" 'r["dropped"]')" >>"$results/relay.md"
+    relay_row "$out" "$label" >>"$results/relay.md"
   done
   cat "$results/relay.md"
 }
@@ -465,15 +473,8 @@ bench_cluster() {
         stop redis_pid
       done
       label=$([ "$rate" = 0 ] && echo "saturation" || echo "$rate msg/s")
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$([ "$layout" = one ] && echo "one process" || echo "two + Redis")" "$label" \
-        "$(median "$out" 'r["relayed_per_second"]')" \
-        "$(median "$out" 'r["latency_us"]["p50"]')" \
-        "$(median "$out" 'r["latency_us"]["p90"]')" \
-        "$(median "$out" 'r["latency_us"]["p99"]')" \
-        "$(median "$out" 'r["latency_us"]["max"]')" \
-        "$(median "$out" 'sum(r["errors"].values())')" \
-        "$(median "$out" 'r["dropped"]')" >>"$results/cluster.md"
+      relay_row "$out" "$([ "$layout" = one ] && echo "one process" || echo "two + Redis")" \
+        "$label" >>"$results/cluster.md"
     done
   done
   cat "$results/cluster.md"

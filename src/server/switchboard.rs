@@ -150,32 +150,42 @@ impl Switchboard {
     /// A message the connection's task decoded and admitted under its budget.
     pub fn message(&self, connection: ConnectionId, message: ClientMessage) {
         let started = Instant::now();
-        let relayed = {
-            let mut shared = self.lock();
-            if let Some(routes) = &shared.routes {
-                if let Some(owner) = routes.owner_of(connection) {
-                    let edge = routes.me;
-                    routes.send(
-                        owner,
-                        Envelope::Message {
-                            edge,
-                            connection: EdgeConnection(connection.0),
-                            text: message.encode(),
-                        },
-                    );
-                    return;
-                }
+        let shared = self.lock();
+        if let Some(routes) = &shared.routes {
+            if let Some(owner) = routes.owner_of(connection) {
+                let edge = routes.me;
+                routes.send(
+                    owner,
+                    Envelope::Message {
+                        edge,
+                        connection: EdgeConnection(connection.0),
+                        text: message.encode(),
+                    },
+                );
+                return;
             }
-            let before = shared.hub.counters().relayed;
-            self.run(
-                &mut shared,
-                Input::Message {
-                    connection,
-                    message,
-                },
-            );
-            shared.hub.counters().relayed != before
-        };
+        }
+        self.hand_message(shared, connection, message, started);
+    }
+
+    /// Runs a message through the hub, and times it when it was relayed.
+    fn hand_message(
+        &self,
+        mut shared: MutexGuard<'_, Shared>,
+        connection: ConnectionId,
+        message: ClientMessage,
+        started: Instant,
+    ) {
+        let before = shared.hub.counters().relayed;
+        self.run(
+            &mut shared,
+            Input::Message {
+                connection,
+                message,
+            },
+        );
+        let relayed = shared.hub.counters().relayed != before;
+        drop(shared);
         if relayed {
             self.relay_seconds.observe(started.elapsed().as_secs_f64());
         }
@@ -290,36 +300,23 @@ impl Switchboard {
     /// A message from a socket on another process, which its edge decoded and admitted.
     pub fn remote_message(&self, edge: ProcessId, at_edge: EdgeConnection, message: ClientMessage) {
         let started = Instant::now();
-        let relayed = {
-            let mut shared = self.lock();
-            let Some(routes) = &shared.routes else {
-                return;
-            };
-            let Some(connection) = routes.hub_connection(edge, at_edge) else {
-                // Forgotten here (cut, or never known): the edge must not wait for an answer.
-                routes.send(
-                    edge,
-                    Envelope::Close {
-                        owner: routes.me,
-                        connection: at_edge,
-                        code: CloseCode::SERVICE_RESTART.0,
-                    },
-                );
-                return;
-            };
-            let before = shared.hub.counters().relayed;
-            self.run(
-                &mut shared,
-                Input::Message {
-                    connection,
-                    message,
+        let shared = self.lock();
+        let Some(routes) = &shared.routes else {
+            return;
+        };
+        let Some(connection) = routes.hub_connection(edge, at_edge) else {
+            // Forgotten here (cut, or never known): the edge must not wait for an answer.
+            routes.send(
+                edge,
+                Envelope::Close {
+                    owner: routes.me,
+                    connection: at_edge,
+                    code: CloseCode::SERVICE_RESTART.0,
                 },
             );
-            shared.hub.counters().relayed != before
+            return;
         };
-        if relayed {
-            self.relay_seconds.observe(started.elapsed().as_secs_f64());
-        }
+        self.hand_message(shared, connection, message, started);
     }
 
     /// A socket on another process ended.

@@ -62,31 +62,28 @@ impl Placement {
 }
 
 /// Takes the room's lease when it is free or its holder has stopped beating (unless ARGV[4] is
-/// 0: then it answers an empty holder), renews it when it is ours; returns the holder and
-/// whether it was taken now.
+/// 0: then it answers an empty holder), renews it when it is ours; returns the holder.
 const CLAIM: &str = r"
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {holder, 0}
+  return holder
 end
 if holder and redis.call('EXISTS', ARGV[3] .. holder) == 1 then
-  return {holder, 0}
+  return holder
 end
 if ARGV[4] == '0' then
-  return {'', 0}
+  return ''
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {ARGV[1], 1}
+return ARGV[1]
 ";
 
 /// What a claim on a room's lease found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Claim {
-    /// This process runs the room; `taken` when it took the lease now.
-    Mine {
-        taken: bool,
-    },
+    /// This process holds the lease (its hub adopts the room if it does not run it yet).
+    Mine,
     Theirs(ProcessId),
     /// Nobody holds it, but Redis has only just come back: the room's owner may not have
     /// beaten since, so nobody takes it yet.
@@ -234,7 +231,7 @@ impl Cluster {
             };
         }
         match self.claim(&room).await {
-            Ok(Claim::Mine { .. }) => Placement::HERE,
+            Ok(Claim::Mine) => Placement::HERE,
             Ok(Claim::Theirs(holder)) => Placement::At(holder),
             Ok(Claim::Wait) => Placement::Unavailable,
             Err(error) => {
@@ -249,7 +246,7 @@ impl Cluster {
     }
 
     async fn claim(&self, room: &RoomId) -> RedisResult<Claim> {
-        let (holder, taken): (String, i64) = self
+        let holder: String = self
             .claim
             .key(lease_key(room))
             .arg(self.me.to_string())
@@ -265,7 +262,7 @@ impl Cluster {
             redis::RedisError::from((redis::ErrorKind::Parse, "a lease holds no process id"))
         })?;
         Ok(if holder == self.me {
-            Claim::Mine { taken: taken == 1 }
+            Claim::Mine
         } else {
             Claim::Theirs(holder)
         })
@@ -538,7 +535,7 @@ impl Cluster {
                     Some(room) if switchboard.runs(&room) => {}
                     None => {}
                     Some(room) => match self.claim(&room).await {
-                        Ok(Claim::Mine { .. }) => {}
+                        Ok(Claim::Mine) => {}
                         Ok(Claim::Theirs(_)) => {
                             return self.refuse(edge, connection, CloseCode::SERVICE_RESTART)
                         }
