@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Client, Ending, TestServer, PATIENCE};
+use common::{candidate, offer, Client, Ending, TestServer, PATIENCE};
 use futures_util::StreamExt;
 use portals::signalling::{protocol::Info, MemberId, ServerMessage};
 use serde_json::json;
@@ -161,11 +161,6 @@ fn ids(info: &Info) -> Vec<&MemberId> {
     info.members.iter().map(|peer| &peer.id).collect()
 }
 
-fn offer(target: &MemberId) -> serde_json::Value {
-    json!({"type": "description", "target": target.as_str(),
-           "description": {"type": "offer", "sdp": "v=0\r\n"}})
-}
-
 /// Reads messages until an `info` that satisfies `done`, within `within`.
 async fn info_until(client: &mut Client, within: Duration, done: impl Fn(&Info) -> bool) -> Info {
     timeout(within, async {
@@ -201,14 +196,11 @@ async fn members_on_two_processes_see_and_reach_each_other() {
     // One of the pair is polite, whichever process its socket is on.
     assert_ne!(a_info.members[0].polite, b_info.members[0].polite);
 
-    a.send(offer(&b_id)).await;
+    a.send(offer(b_id.as_str())).await;
     let relayed = b.recv_json().await;
     assert_eq!(relayed["type"], "description");
     assert_eq!(relayed["from"], a_id.as_str());
-    b.send(json!({"type": "candidate", "target": a_id.as_str(),
-                  "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host",
-                                "sdpMid": "0", "sdpMLineIndex": 0}}))
-        .await;
+    b.send(candidate(a_id.as_str())).await;
     let relayed = a.recv_json().await;
     assert_eq!(relayed["type"], "candidate");
     assert_eq!(relayed["from"], b_id.as_str());
@@ -250,7 +242,7 @@ async fn a_resume_lands_on_another_process_and_keeps_its_id() {
         Client::join_with(&second, &format!("room=home&token={a_token}")).await;
     assert_eq!(welcome.id, a_id);
     assert_eq!(ids(&info), [&b_id]);
-    a.send(offer(&b_id)).await;
+    a.send(offer(b_id.as_str())).await;
     let relayed = info_skipping(&mut b).await;
     assert_eq!(relayed["from"], a_id.as_str());
 }
@@ -327,7 +319,7 @@ async fn an_owner_that_dies_hands_its_room_over_and_the_ids_come_back() {
     assert_eq!(welcome.id, a_id);
     assert_eq!(ids(&info), [&b_id]);
     info_until(&mut b, PATIENCE, |info| ids(info) == [&a_id]).await;
-    a.send(offer(&b_id)).await;
+    a.send(offer(b_id.as_str())).await;
     assert_eq!(info_skipping(&mut b).await["from"], a_id.as_str());
 }
 
@@ -349,7 +341,7 @@ async fn redis_going_away_cuts_only_what_crosses_it_and_everyone_comes_back() {
     // The member whose room is run across Redis is told to come back later.
     assert_eq!(b.ending().await, Ending::Closed(1013));
     // The room that does not cross it keeps working.
-    c.send(offer(&d_id)).await;
+    c.send(offer(d_id.as_str())).await;
     assert_eq!(info_skipping(&mut d).await["from"], c_id.as_str());
     // A newcomer to a room run on another process cannot be placed.
     let mut late = Client::connect(&second, "room=split").await;
@@ -371,7 +363,7 @@ async fn redis_going_away_cuts_only_what_crosses_it_and_everyone_comes_back() {
         Client::join_with(&second, &format!("room=split&token={b_token}")).await;
     assert_eq!(welcome.id, b_id);
     assert_eq!(ids(&info), [&a_id]);
-    a.send(offer(&b_id)).await;
+    a.send(offer(b_id.as_str())).await;
     assert_eq!(info_skipping(&mut b).await["from"], a_id.as_str());
     // Nobody twice: four members, all run by the first process.
     first.wait_for_metric("portals_members 4").await;
@@ -413,7 +405,7 @@ async fn three_processes_serve_one_room_as_one() {
                 continue;
             }
             let target = members[to].1.clone();
-            members[from].0.send(offer(&target)).await;
+            members[from].0.send(offer(target.as_str())).await;
             let relayed = info_skipping(&mut members[to].0).await;
             assert_eq!(relayed["from"], members[from].1.as_str());
         }

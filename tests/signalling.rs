@@ -6,17 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Ending, TestServer};
+use common::{candidate, offer, Client, Ending, TestServer};
 use portals::signalling::protocol::Welcome;
 use serde_json::json;
-
-fn offer(target: &str) -> serde_json::Value {
-    json!({"type": "description", "description": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}, "target": target})
-}
-
-fn candidate(target: &str) -> serde_json::Value {
-    json!({"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}, "target": target})
-}
 
 #[tokio::test]
 async fn two_clients_meet_and_exchange_descriptions_and_candidates() {

@@ -263,6 +263,16 @@ impl Drop for TestServer {
     }
 }
 
+/// A `description` carrying an offer, as a client sends it to `target`.
+pub fn offer(target: &str) -> Value {
+    serde_json::json!({"type": "description", "description": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}, "target": target})
+}
+
+/// A `candidate` as a client sends it to `target`.
+pub fn candidate(target: &str) -> Value {
+    serde_json::json!({"type": "candidate", "candidate": {"candidate": "candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}, "target": target})
+}
+
 /// GETs a URL, failing (not hanging) if the server does not answer in time.
 pub async fn get_url(url: &str) -> Response<String> {
     let url = url.to_owned();
