@@ -67,7 +67,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
     let mut outboxes: Vec<Arc<Outbox>> = Vec::new();
     for _ in 1..room_size {
         let outbox = Arc::new(Outbox::default());
-        board.connect(Arc::clone(&outbox), &query, Placement::HERE);
+        board.connect(Arc::clone(&outbox), &query, Placement::Here);
         outboxes.push(outbox);
     }
     drain(&outboxes);
@@ -77,7 +77,7 @@ fn measure(room_size: usize, seed: u8) -> ((Duration, Duration), (Duration, Dura
         let outbox = Arc::new(Outbox::default());
         outboxes.push(Arc::clone(&outbox));
         let started = Instant::now();
-        let connection: ConnectionId = board.connect(outbox, &query, Placement::HERE);
+        let connection: ConnectionId = board.connect(outbox, &query, Placement::Here);
         drain(&outboxes);
         join_times.push(started.elapsed());
 

@@ -252,10 +252,20 @@ pub async fn serve(
         cluster.join(&service.switchboard).await;
     }
     let cluster_tasks = match (&service.cluster, inboxes) {
-        (Some(cluster), Some(inboxes)) => vec![
-            tokio::spawn(Arc::clone(cluster).keep(Arc::clone(&service.switchboard))),
-            tokio::spawn(Arc::clone(cluster).publish(Arc::clone(&service.switchboard), inboxes)),
-        ],
+        (Some(cluster), Some(inboxes)) => {
+            let switchboard = &service.switchboard;
+            vec![
+                tokio::spawn(Arc::clone(cluster).keep(Arc::clone(switchboard))),
+                tokio::spawn(
+                    Arc::clone(cluster).publish(Arc::clone(switchboard), inboxes.outgoing),
+                ),
+                tokio::spawn(cluster::receive(
+                    Arc::clone(cluster),
+                    Arc::clone(switchboard),
+                    inboxes.pushed,
+                )),
+            ]
+        }
         _ => Vec::new(),
     };
     let pinger = tokio::spawn(ping(Arc::clone(&service)));

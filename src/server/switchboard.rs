@@ -204,15 +204,7 @@ impl Switchboard {
         shared.outboxes.remove(&connection);
         if let Some(routes) = &mut shared.routes {
             if let Some(owner) = routes.unforward(connection) {
-                let edge = routes.me;
-                routes.send(
-                    owner,
-                    Envelope::Disconnect {
-                        edge,
-                        connection: EdgeConnection(connection.0),
-                        departure,
-                    },
-                );
+                routes.send_disconnect(owner, connection, departure);
                 return;
             }
         }
@@ -297,6 +289,13 @@ impl Switchboard {
         self.run(&mut shared, Input::Connect { connection, query });
     }
 
+    /// A socket on another process asked for a room this one cannot take: its edge closes it.
+    pub fn refuse_remote(&self, edge: ProcessId, at_edge: EdgeConnection, code: CloseCode) {
+        if let Some(routes) = &self.lock().routes {
+            routes.send_close(edge, at_edge, code);
+        }
+    }
+
     /// A message from a socket on another process, which its edge decoded and admitted.
     pub fn remote_message(&self, edge: ProcessId, at_edge: EdgeConnection, message: ClientMessage) {
         let started = Instant::now();
@@ -306,14 +305,7 @@ impl Switchboard {
         };
         let Some(connection) = routes.hub_connection(edge, at_edge) else {
             // Forgotten here (cut, or never known): the edge must not wait for an answer.
-            routes.send(
-                edge,
-                Envelope::Close {
-                    owner: routes.me,
-                    connection: at_edge,
-                    code: CloseCode::SERVICE_RESTART.0,
-                },
-            );
+            routes.send_close(edge, at_edge, CloseCode::SERVICE_RESTART);
             return;
         };
         self.hand_message(shared, connection, message, started);
@@ -354,14 +346,7 @@ impl Switchboard {
         if routes.owner_of(connection).is_none() {
             // Ended or cut here: the owner must not keep a member for it.
             if matches!(frame, Frame::Text(_)) {
-                routes.send(
-                    owner,
-                    Envelope::Disconnect {
-                        edge: routes.me,
-                        connection: at_edge,
-                        departure: Departure::Lost,
-                    },
-                );
+                routes.send_disconnect(owner, connection, Departure::Lost);
             }
             return;
         }
@@ -491,30 +476,14 @@ impl Shared {
         // The other side is told too, should it still be there (Redis dropped only this
         // process's connection, say): otherwise it would keep its half for good, a member that
         // never leaves or a socket that never hears back. Lost with Redis, it costs nothing.
-        let edge = routes.me;
         for connection in &forwarded {
             if let Some(owner) = routes.unforward(*connection) {
-                routes.send(
-                    owner,
-                    Envelope::Disconnect {
-                        edge,
-                        connection: EdgeConnection(connection.0),
-                        departure: Departure::Lost,
-                    },
-                );
+                routes.send_disconnect(owner, *connection, Departure::Lost);
             }
         }
         for connection in &remote {
             if let Some((edge, at_edge)) = routes.remote_of(*connection) {
-                let owner = routes.me;
-                routes.send(
-                    edge,
-                    Envelope::Close {
-                        owner,
-                        connection: at_edge,
-                        code: code.0,
-                    },
-                );
+                routes.send_close(edge, at_edge, code);
             }
             routes.remove_remote(*connection);
         }
@@ -565,23 +534,20 @@ fn send_remote(routes: &mut Routes, to: ConnectionId, action: Action) {
     let Some((edge, connection)) = routes.remote_of(to) else {
         return;
     };
-    let owner = routes.me;
-    let envelope = match action {
-        Action::Send(message) => Envelope::Send {
-            owner,
-            connection,
-            text: message.encode(),
-        },
+    match action {
+        Action::Send(message) => routes.send(
+            edge,
+            Envelope::Send {
+                owner: routes.me,
+                connection,
+                text: message.encode(),
+            },
+        ),
         Action::Close(code) => {
             routes.remove_remote(to);
-            Envelope::Close {
-                owner,
-                connection,
-                code: code.0,
-            }
+            routes.send_close(edge, connection, code);
         }
-    };
-    routes.send(edge, envelope);
+    }
 }
 
 /// The hub's time: the wall clock read once, at the first call, plus a monotonic clock's time

@@ -81,7 +81,7 @@ pub async fn upgrade(
     // the socket opens, so that its first message already has somewhere to go.
     let placement = match &service.cluster {
         Some(cluster) => cluster.place(&service.switchboard, &query).await,
-        None => Placement::HERE,
+        None => Placement::Here,
     };
     handshake.accept(move |upgraded| serve_socket(upgraded, service, &query, placement))
 }

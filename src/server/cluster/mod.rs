@@ -41,8 +41,8 @@ use super::{outbox::Frame, switchboard::Switchboard};
 use crate::signalling::{
     ClientMessage, CloseCode, JoinQuery, RoomId, RoomName, RoomSummary, RoomVerifier, ServerMessage,
 };
-use envelope::{heartbeat_prefix, lease_key, processes_key, EdgeConnection, Envelope, ProcessId};
-use routes::{Outgoing, Routes};
+use envelope::{heartbeat_prefix, lease_key, processes_key, Envelope, ProcessId};
+use routes::Routes;
 
 /// Where a new socket's room is run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,10 +55,6 @@ pub enum Placement {
     /// Nobody can tell (Redis is unreachable and the room is not run here), or nobody may take
     /// the room yet (Redis has just come back): closed with 1013, to come back later.
     Unavailable,
-}
-
-impl Placement {
-    pub const HERE: Placement = Placement::Here;
 }
 
 /// Takes the room's lease when it is free or its holder has stopped beating (unless ARGV[4] is
@@ -143,15 +139,15 @@ pub struct Cluster {
     redis: ConnectionManager,
     heartbeat: Duration,
     pub health: Health,
-    outgoing: Outgoing,
     claim: Script,
     renew: Script,
 }
 
-/// What the cluster's tasks read: envelopes to publish and what Redis pushes.
+/// What the cluster's tasks read: envelopes to publish ([`Cluster::publish`]) and what Redis
+/// pushes ([`receive`]).
 pub struct Inboxes {
-    outgoing: UnboundedReceiver<(ProcessId, Envelope)>,
-    pushed: UnboundedReceiver<PushInfo>,
+    pub outgoing: UnboundedReceiver<(ProcessId, Envelope)>,
+    pub pushed: UnboundedReceiver<PushInfo>,
 }
 
 impl Cluster {
@@ -186,7 +182,6 @@ impl Cluster {
             redis,
             heartbeat,
             health: Health::default(),
-            outgoing: outgoing.clone(),
             claim: Script::new(CLAIM),
             renew: Script::new(RENEW),
         };
@@ -216,31 +211,30 @@ impl Cluster {
         recovered.is_none_or(|at| at.elapsed() >= self.heartbeat * 3)
     }
 
-    /// Where a socket that asks for this room goes.
+    /// Where a socket that asks for this room goes: the edge asks when the socket opens, and
+    /// the owner asks again when the edge forwards it (the lease may have lapsed since, the
+    /// room having emptied).
     pub async fn place(&self, switchboard: &Switchboard, query: &JoinQuery) -> Placement {
         // A room the hub refuses (no name, a bad one) is refused here, where it was asked for.
         let Some(room) = room_of(query) else {
-            return Placement::HERE;
+            return Placement::Here;
         };
+        // Running it already: its lease is renewed each beat, and one lost is found there; no
+        // round trip holds the socket (or, at the owner, what comes after it) up.
+        if switchboard.runs(&room) {
+            return Placement::Here;
+        }
         if !self.health.is_up() {
             // No lease can be checked, nor taken: a room's owner elsewhere may be running it.
-            return if switchboard.runs(&room) {
-                Placement::HERE
-            } else {
-                Placement::Unavailable
-            };
+            return Placement::Unavailable;
         }
         match self.claim(&room).await {
-            Ok(Claim::Mine) => Placement::HERE,
+            Ok(Claim::Mine) => Placement::Here,
             Ok(Claim::Theirs(holder)) => Placement::At(holder),
             Ok(Claim::Wait) => Placement::Unavailable,
             Err(error) => {
                 self.failed(switchboard, &error);
-                if switchboard.runs(&room) {
-                    Placement::HERE
-                } else {
-                    Placement::Unavailable
-                }
+                Placement::Unavailable
             }
         }
     }
@@ -464,16 +458,14 @@ impl Cluster {
 
     /// Publishes what this process sends the others, in the order it was decided, batching
     /// whatever queued up while the last batch was on its way.
-    pub async fn publish(self: Arc<Self>, switchboard: Arc<Switchboard>, mut inbox: Inboxes) {
+    pub async fn publish(
+        self: Arc<Self>,
+        switchboard: Arc<Switchboard>,
+        mut outgoing: UnboundedReceiver<(ProcessId, Envelope)>,
+    ) {
         let mut redis = self.redis.clone();
         let mut batch = Vec::new();
-        let receive = tokio::spawn(receive(
-            Arc::clone(&self),
-            Arc::clone(&switchboard),
-            inbox.pushed,
-        ));
-        let _receive = AbortOnDrop(receive);
-        while inbox.outgoing.recv_many(&mut batch, 256).await > 0 {
+        while outgoing.recv_many(&mut batch, 256).await > 0 {
             let mut pipe = redis::pipe();
             for (to, envelope) in &batch {
                 pipe.cmd("PUBLISH").arg(to.channel()).arg(envelope.encode());
@@ -526,30 +518,15 @@ impl Cluster {
                 edge,
                 connection,
                 query,
-            } => {
-                // The edge saw the lease here, but it may have lapsed since (the room emptied):
-                // the claim makes sure, and takes the room back if it is free.
-                match room_of(&query) {
-                    // Running it already: the lease is renewed each beat, and one lost is
-                    // found there; no round trip holds up what comes after.
-                    Some(room) if switchboard.runs(&room) => {}
-                    None => {}
-                    Some(room) => match self.claim(&room).await {
-                        Ok(Claim::Mine) => {}
-                        Ok(Claim::Theirs(_)) => {
-                            return self.refuse(edge, connection, CloseCode::SERVICE_RESTART)
-                        }
-                        Ok(Claim::Wait) => {
-                            return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER)
-                        }
-                        Err(error) => {
-                            self.failed(switchboard, &error);
-                            return self.refuse(edge, connection, CloseCode::TRY_AGAIN_LATER);
-                        }
-                    },
+            } => match self.place(switchboard, &query).await {
+                Placement::Here => switchboard.remote_connect(edge, connection, &query),
+                Placement::At(_) => {
+                    switchboard.refuse_remote(edge, connection, CloseCode::SERVICE_RESTART);
                 }
-                switchboard.remote_connect(edge, connection, &query);
-            }
+                Placement::Unavailable => {
+                    switchboard.refuse_remote(edge, connection, CloseCode::TRY_AGAIN_LATER);
+                }
+            },
             Envelope::Message {
                 edge,
                 connection,
@@ -582,22 +559,11 @@ impl Cluster {
             }
         }
     }
-
-    fn refuse(&self, edge: ProcessId, connection: EdgeConnection, code: CloseCode) {
-        let _ = self.outgoing.send((
-            edge,
-            Envelope::Close {
-                owner: self.me,
-                connection,
-                code: code.0,
-            },
-        ));
-    }
 }
 
 /// Hands what Redis pushes (messages on this process's channel, news of a lost connection)
 /// to the switchboard, one at a time and in order.
-async fn receive(
+pub async fn receive(
     cluster: Arc<Cluster>,
     switchboard: Arc<Switchboard>,
     mut pushed: UnboundedReceiver<PushInfo>,
@@ -654,14 +620,6 @@ pub fn room_of(query: &JoinQuery) -> Option<RoomId> {
         None => None,
     };
     Some(RoomId { name, verifier })
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::envelope::{EdgeConnection, Envelope, ProcessId};
-use crate::signalling::ConnectionId;
+use crate::signalling::{CloseCode, ConnectionId, Departure};
 
 /// Envelopes for other processes, in the order they were decided: one task publishes them on
 /// one Redis connection.
@@ -42,6 +42,35 @@ impl Routes {
     /// is stopping) there is no one left to tell.
     pub fn send(&self, to: ProcessId, envelope: Envelope) {
         let _ = self.outgoing.send((to, envelope));
+    }
+
+    /// Tells the process that runs a socket's room that the socket (here) ended.
+    pub fn send_disconnect(
+        &self,
+        owner: ProcessId,
+        connection: ConnectionId,
+        departure: Departure,
+    ) {
+        self.send(
+            owner,
+            Envelope::Disconnect {
+                edge: self.me,
+                connection: EdgeConnection(connection.0),
+                departure,
+            },
+        );
+    }
+
+    /// Tells the process that holds a member's socket to close it.
+    pub fn send_close(&self, edge: ProcessId, at_edge: EdgeConnection, code: CloseCode) {
+        self.send(
+            edge,
+            Envelope::Close {
+                owner: self.me,
+                connection: at_edge,
+                code: code.0,
+            },
+        );
     }
 
     pub fn forward(&mut self, connection: ConnectionId, owner: ProcessId) {
