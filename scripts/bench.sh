@@ -220,11 +220,14 @@ bench_page() {
 }
 
 bench_bundle() {
-  say "bundle: cargo leptos build --release"
-  cargo leptos build --release 2>&1 | tail -1
+  say "bundle: cargo leptos build --release --precompress"
+  cargo leptos build --release --precompress 2>&1 | tail -1
+  # gzip -9 for comparison with earlier figures; the .br file is what goes to a browser over
+  # https, the .gz one over http.
   for file in target/site/pkg/portals.wasm target/site/pkg/portals.js; do
-    printf '| %s | %d bytes | %d bytes gzip |\n' "$(basename "$file")" \
-      "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)"
+    printf '| %s | %d bytes | %d bytes gzip -9 | %d bytes as served over https (brotli) | %d bytes as served over http (gzip) |\n' \
+      "$(basename "$file")" "$(stat -c %s "$file")" "$(gzip -9 -c "$file" | wc -c)" \
+      "$(stat -c %s "$file.br")" "$(stat -c %s "$file.gz")"
   done | tee "$results/bundle.md"
   # Where the bytes go, by crate, from the module as cargo left it (it still has its names).
   python3 scripts/wasm-sizes.py target/front/wasm32-unknown-unknown/wasm-release/portals.wasm 30 |
@@ -245,7 +248,7 @@ bench_bundle() {
 
 bench_wall() {
   say "wall: cargo leptos build --release, then Chromium tabs with fake cameras, ${runs} runs"
-  [ -n "${WALL_NO_BUILD:-}" ] || cargo leptos build --release 2>&1 | tail -1
+  [ -n "${WALL_NO_BUILD:-}" ] || cargo leptos build --release --precompress 2>&1 | tail -1
   # The site cargo-leptos just built, served by the binary it built with it.
   export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
   for run in $(seq "$runs"); do
@@ -481,7 +484,7 @@ bench_cluster() {
 }
 
 bench_first_frame() {
-  local profile=(--release) label=release
+  local profile=(--release --precompress) label=release
   [ -n "${FIRST_FRAME_DEBUG:-}" ] && profile=() label=debug
   say "first frame: cargo leptos build ${profile[*]}, then a second Chromium tab, ${FIRST_FRAME_RUNS:-15} runs"
   cargo leptos build "${profile[@]}" 2>&1 | tail -1

@@ -54,6 +54,69 @@ async fn the_pages_are_rendered_on_the_server() {
     assert_eq!(missing.status(), 404);
 }
 
+/// A release build's bundle is 1.1 MB of wasm; `make serve` builds it with `--precompress`, and
+/// the server sends the brotli or gzip file beside it to a browser that takes one (Chromium
+/// offers brotli over https only), the plain file to one that takes neither.
+#[tokio::test]
+async fn the_bundle_goes_out_precompressed_where_the_browser_takes_it_unless_stale() {
+    let site = std::env::temp_dir().join(format!("portals-site-{}", std::process::id()));
+    let pkg = site.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("portals.wasm"), b"\0asm plain").unwrap();
+    std::fs::write(pkg.join("portals.wasm.br"), b"brotli").unwrap();
+    std::fs::write(pkg.join("portals.wasm.gz"), b"gzip").unwrap();
+    let server = TestServer::start_serving(&site).await;
+    for (encodings, encoding, body) in [
+        ("gzip, deflate, br, zstd", Some("br"), "brotli"),
+        ("gzip, deflate", Some("gzip"), "gzip"),
+        ("", None, "\0asm plain"),
+    ] {
+        let accept = match encodings {
+            "" => String::new(),
+            encodings => format!("Accept-Encoding: {encodings}\r\n"),
+        };
+        let (status, response) = server
+            .raw(&format!(
+                "GET /pkg/portals.wasm HTTP/1.1\r\nHost: {}\r\n{accept}Connection: close\r\n\r\n",
+                server.addr
+            ))
+            .await;
+        assert_eq!(status, 200, "{response}");
+        let (head, sent) = response.split_once("\r\n\r\n").unwrap();
+        let head = head.to_ascii_lowercase();
+        let content_encoding = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-encoding: "));
+        assert_eq!(content_encoding, encoding, "{encodings:?}: {head}");
+        assert!(head.contains("content-type: application/wasm"), "{head}");
+        assert_eq!(sent, body, "{encodings:?}");
+    }
+
+    // A build without --precompress rewrote the plain file after them: they are another
+    // build's, and the plain file goes out whatever the browser takes.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(pkg.join("portals.wasm"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let (status, response) = server
+        .raw(&format!(
+            "GET /pkg/portals.wasm HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: gzip, br\r\nConnection: close\r\n\r\n",
+            server.addr
+        ))
+        .await;
+    assert_eq!(status, 200, "{response}");
+    assert!(response.ends_with("\r\n\r\n\0asm plain"), "{response}");
+    assert!(
+        !response.to_ascii_lowercase().contains("content-encoding"),
+        "{response}"
+    );
+    server.stop().await;
+    std::fs::remove_dir_all(&site).unwrap();
+}
+
 #[tokio::test]
 async fn a_plain_get_on_the_portal_is_not_an_upgrade() {
     let server = TestServer::start(&[]).await;

@@ -113,6 +113,16 @@ impl TestServer {
     /// Starts a server with these flags on a free port, with the TLS they ask for (e.g.
     /// `--tls-self-signed`), and returns the certificate it serves.
     pub async fn start_with_tls(flags: &[&str]) -> (Self, Option<Tls>) {
+        Self::launch(flags, None).await
+    }
+
+    /// Starts a server whose site (the pages' files, the bundle under `pkg/`) is in
+    /// `site_root`.
+    pub async fn start_serving(site_root: &std::path::Path) -> Self {
+        Self::launch(&[], Some(site_root)).await.0
+    }
+
+    async fn launch(flags: &[&str], site_root: Option<&std::path::Path>) -> (Self, Option<Tls>) {
         let config = config(flags);
         let tls = load_tls(&config, &lan_addresses()).expect("the certificate loads");
         let served = tls.clone();
@@ -121,6 +131,7 @@ impl TestServer {
         let options = LeptosOptions::builder()
             .output_name("portals")
             .site_addr(addr)
+            .site_root(site_root.map_or("target/site".into(), |root| root.display().to_string()))
             .build();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
