@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 
 // The tests' flags (chromium-flags.json), with the fake camera at 30 frames a second, as a
 // phone's camera sends: Chromium's fake camera gives 20 unless told.
-const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
+export const args = JSON.parse(readFileSync(new URL("../chromium-flags.json", import.meta.url), "utf8")).map((arg) =>
   arg === "--use-fake-device-for-media-stream" ? `${arg}=fps=30` : arg,
 );
 
