@@ -11,7 +11,11 @@
 #   scripts/bench.sh wall     browsers: 4, 6, 8 `both` tabs, and one wall with 4, 8, 16 cameras
 #   scripts/bench.sh first-frame
 #                             browsers: a second tab opened → its first decoded remote frame, with
-#                             the steps in between (FIRST_FRAME_DEBUG=1: the debug build)
+#                             the steps in between (FIRST_FRAME_DEBUG=1: the debug build), in
+#                             a fresh browser and in a returning one
+#   scripts/bench.sh first-frame-trace
+#                             the same second tab traced: its main thread's time by kind (the
+#                             wasm's lazy compilation, style and layout, ...)
 #   scripts/bench.sh cluster  relay across two processes sharing a Redis (--redis-url), every
 #                             room spanning both, beside one process: saturation and 10k msg/s
 #   scripts/bench.sh all      everything above
@@ -496,9 +500,20 @@ bench_first_frame() {
   stop_server
 }
 
+bench_first_frame_trace() {
+  say "first frame, traced: cargo leptos build --release --precompress, then ${FIRST_FRAME_RUNS:-9} traced second tabs"
+  cargo leptos build --release --precompress 2>&1 | tail -1
+  export LEPTOS_SITE_ROOT=${LEPTOS_SITE_ROOT:-target/site} LEPTOS_SITE_PKG_DIR=pkg LEPTOS_OUTPUT_NAME=portals
+  start_server
+  (cd end2end && node bench/first-frame-trace.mjs "http://127.0.0.1:$port" "${FIRST_FRAME_RUNS:-9}") |
+    tee "$results/first-frame-trace.jsonl"
+  stop_server
+}
+
 case "$what" in
 relay | memory | join | page | bundle | wall | heap | cluster) "bench_$what" ;;
 first-frame) bench_first_frame ;;
+first-frame-trace) bench_first_frame_trace ;;
 versus) bench_versus "${2:-}" ;;
 all) for each in join relay memory page bundle wall first_frame cluster; do "bench_$each"; done ;;
 *)
