@@ -515,7 +515,7 @@ relay | memory | join | page | bundle | wall | heap | cluster) "bench_$what" ;;
 first-frame) bench_first_frame ;;
 first-frame-trace) bench_first_frame_trace ;;
 versus) bench_versus "${2:-}" ;;
-all) for each in join relay memory page bundle wall first_frame cluster; do "bench_$each"; done ;;
+all) for each in join relay memory page bundle wall first_frame first_frame_trace cluster; do "bench_$each"; done ;;
 *)
   sed -n '4,/^#$/p' "$0"
   exit 2

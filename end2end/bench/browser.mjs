@@ -16,3 +16,12 @@ export function median(values) {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
+
+/** `page`'s promise `window[name]`, or an error after `ms`: `evaluate` itself never gives up. */
+export function awaitInPage(page, name, ms = 30_000) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${name} within ${ms} ms`)), ms);
+  });
+  return Promise.race([page.evaluate((name) => window[name], name), timeout]).finally(() => clearTimeout(timer));
+}

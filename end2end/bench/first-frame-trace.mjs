@@ -14,12 +14,13 @@
 //   other             the rest of `busy`: the app's own code and Leptos's, the browser's APIs
 //
 // Tracing slows the page (its figures run above first-frame.mjs's); the shares are what it
-// is for.
+// is for. The summary's medians are taken column by column, so its parts need not add up to
+// its `busy`; each run's row does.
 //
 //   node bench/first-frame-trace.mjs <base url> [runs]
 //
 // Prints one JSON line per run, then the medians (`"summary": true`).
-import { launchChromium, median } from "./browser.mjs";
+import { awaitInPage, launchChromium, median } from "./browser.mjs";
 
 const [base, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 5);
@@ -59,9 +60,10 @@ function breakdown(events) {
   const main = events.find(
     (event) => event.pid === pid && event.ph === "M" && event.name === "thread_name" && event.args?.name === "CrRendererMain",
   );
-  const start = Math.min(
-    ...events.filter((event) => event.pid === pid && event.name === "navigationStart").map((event) => event.ts),
-  );
+  if (!main) throw new Error("the trace names no main thread for the second tab");
+  const starts = events.filter((event) => event.pid === pid && event.name === "navigationStart");
+  if (!starts.length) throw new Error("the trace has no navigationStart for the second tab");
+  const start = Math.min(...starts.map((event) => event.ts));
   const on = events.filter(
     (event) => event.pid === pid && event.tid === main.tid && event.ph === "X" && event.ts >= start && event.ts <= frame.ts,
   );
@@ -97,7 +99,7 @@ try {
     const complete = new Promise((resolve) => session.once("Tracing.tracingComplete", resolve));
     await session.send("Tracing.start", { traceConfig: { includedCategories: categories } });
     await second.goto(`${base}/?room=${room}`);
-    await second.evaluate(() => window.__firstFrame);
+    await awaitInPage(second, "__firstFrame");
     await session.send("Tracing.end");
     await complete;
     const row = { run, ...breakdown(events) };
@@ -106,7 +108,7 @@ try {
     await context.close();
   }
 } finally {
-  await browser.close();
+  await browser.close().catch(() => {});
 }
 const summary = { summary: true, runs: rows.length };
 for (const key of Object.keys(rows[0] ?? {}).filter((key) => key !== "run")) {

@@ -21,9 +21,9 @@
 //   offer, answer        the first local offer set, the first remote answer set
 //   track                the first remote track
 //   connected            the first connection `connected` (ICE and DTLS done)
-//   presented            when the compositor presented the first frame of a remote tile's
-//                        <video> (requestVideoFrameCallback's presentationTime): the person
-//                        sees it from the next display refresh
+//   presented            when the first frame of a remote tile's <video> was handed to the
+//                        compositor (requestVideoFrameCallback's presentationTime); it is on
+//                        screen at the next display refresh
 //   frame                when that callback ran, on the page's main thread
 //
 // Each run is made twice, by two browsers:
@@ -34,7 +34,9 @@
 //              called (lazily, on the main thread)
 //   returning  one profile on disk for the whole sitting, warmed by a wall left open for
 //              8 seconds on each base URL first, as a browser (a TV, a phone) that showed the
-//              wall yesterday: V8's code cache has the module compiled already
+//              wall yesterday: its disk caches have the page's files and what V8 kept of
+//              them (not the wasm's compiled code: a traced returning tab still compiles its
+//              functions as they are first called, see BENCHMARKS.md)
 //
 // The second tab reports its first frame through a promise, not by being polled: a poll every
 // 10 ms ran on the very main thread being measured.
@@ -45,7 +47,7 @@ import { chromium } from "@playwright/test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { args, launchChromium, median } from "./browser.mjs";
+import { args, awaitInPage, launchChromium, median } from "./browser.mjs";
 
 const [bases, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 9);
@@ -140,11 +142,6 @@ const viewport = { width: 1280, height: 720 };
 const urls = bases.split(",");
 const browser = await launchChromium();
 const profile = mkdtempSync(join(tmpdir(), "portals-first-frame-"));
-const returning = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  args,
-  viewport,
-});
 
 /** A tab with a camera in a new room, then a second tab of it, timed; both closed after. */
 async function measure(context, base) {
@@ -156,7 +153,7 @@ async function measure(context, base) {
   await second.addInitScript(timeline);
   const opened = Date.now();
   await second.goto(`${base}/?room=${room}`);
-  await second.evaluate(() => window.__firstFrame);
+  await awaitInPage(second, "__firstFrame");
   const took = Date.now() - opened;
   const steps = { ...(await arrivals(second)), ...(await second.evaluate(() => window.__steps)) };
   await second.close();
@@ -165,7 +162,9 @@ async function measure(context, base) {
 }
 
 const rows = [];
+let returning;
 try {
+  returning = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", args, viewport });
   for (const base of urls) {
     const warm = await returning.newPage();
     await warm.goto(`${base}/?room=first-frame-warm-up`);
@@ -185,8 +184,9 @@ try {
     }
   }
 } finally {
-  await returning.close();
-  await browser.close();
+  // Closing must not hide the error that brought us here.
+  await returning?.close().catch(() => {});
+  await browser.close().catch(() => {});
   rmSync(profile, { recursive: true, force: true });
 }
 for (const base of urls) {

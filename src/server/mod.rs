@@ -13,7 +13,6 @@ mod limits;
 mod live_reload;
 pub mod metrics;
 pub mod outbox;
-mod precompressed;
 pub mod serving;
 pub mod switchboard;
 pub mod tls;
@@ -24,7 +23,6 @@ use std::{
     future::Future,
     io,
     net::{IpAddr, SocketAddr},
-    path::Path,
     sync::Arc,
     time::Duration,
 };
@@ -171,7 +169,6 @@ pub fn router(state: AppState) -> Router {
         app
     };
     let hosts = Arc::clone(&state.hosts);
-    let site_root = precompressed::SiteRoot(Path::new(&*state.leptos_options.site_root).into());
     let app = app
         .leptos_routes_with_context(
             &state,
@@ -189,10 +186,6 @@ pub fn router(state: AppState) -> Router {
         app
     };
     app.layer(axum::middleware::from_fn_with_state(
-        site_root,
-        precompressed::only_fresh_encodings,
-    ))
-    .layer(axum::middleware::from_fn_with_state(
         hosts,
         hosts::refuse_foreign_hosts,
     ))
