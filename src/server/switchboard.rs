@@ -23,7 +23,6 @@ use tokio::sync::Notify;
 use super::{
     cluster::{
         envelope::{EdgeConnection, Envelope, ProcessId},
-        room_of,
         routes::Routes,
         Placement,
     },
@@ -136,7 +135,7 @@ impl Switchboard {
         if shared.routes.is_none() {
             return;
         }
-        if let Some(room) = room_of(query) {
+        if let Ok(room) = query.room_id() {
             if !shared.hub.runs(&room) {
                 self.run(shared, Input::Adopt { room: &room });
             }

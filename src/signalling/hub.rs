@@ -180,6 +180,22 @@ pub struct JoinQuery {
     pub role: Role,
 }
 
+impl JoinQuery {
+    /// The room this query asks for, read once for the hub (which then applies its room
+    /// policy) and for a cluster's placement of the socket.
+    pub fn room_id(&self) -> Result<RoomId, ProtocolError> {
+        let name = self.room.as_deref().ok_or(ProtocolError::RoomNotSet)?;
+        Ok(RoomId {
+            name: RoomName::parse(name)?,
+            verifier: self
+                .verifier
+                .as_deref()
+                .map(RoomVerifier::parse)
+                .transpose()?,
+        })
+    }
+}
+
 /// One thing that happened at the edge.
 #[derive(Clone, Debug)]
 pub enum Input<'a> {
@@ -561,7 +577,7 @@ impl Hub {
         query: &JoinQuery,
         out: &mut Vec<Outbound>,
     ) {
-        let room = match self.admit_room(query.room.as_deref(), query.verifier.as_deref()) {
+        let room = match self.admit_room(query) {
             Ok(room) => room,
             Err(error) => return self.refuse_and_close(connection, &error, out),
         };
@@ -591,22 +607,13 @@ impl Hub {
 
     /// A fixed room list names rooms, public or private: with `--rooms home`, a private
     /// `home` may be held too, and no other name.
-    fn admit_room(
-        &self,
-        room: Option<&str>,
-        verifier: Option<&str>,
-    ) -> Result<RoomId, ProtocolError> {
-        let name = room.ok_or(ProtocolError::RoomNotSet)?;
-        let room = RoomName::parse(name)?;
-        let verifier = verifier.map(RoomVerifier::parse).transpose()?;
+    fn admit_room(&self, query: &JoinQuery) -> Result<RoomId, ProtocolError> {
+        let room = query.room_id()?;
         match &self.config.rooms {
-            RoomPolicy::Fixed(names) if !names.contains(&room) => {
-                Err(ProtocolError::RoomNotFound(name.to_string()))
+            RoomPolicy::Fixed(names) if !names.contains(&room.name) => {
+                Err(ProtocolError::RoomNotFound(room.name.as_str().to_string()))
             }
-            _ => Ok(RoomId {
-                name: room,
-                verifier,
-            }),
+            _ => Ok(room),
         }
     }
 

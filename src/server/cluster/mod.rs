@@ -39,7 +39,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::{outbox::Frame, switchboard::Switchboard};
 use crate::signalling::{
-    ClientMessage, CloseCode, JoinQuery, RoomId, RoomName, RoomSummary, RoomVerifier, ServerMessage,
+    ClientMessage, CloseCode, JoinQuery, RoomId, RoomName, RoomSummary, ServerMessage,
 };
 use envelope::{heartbeat_prefix, lease_key, processes_key, Envelope, ProcessId};
 use routes::Routes;
@@ -216,7 +216,7 @@ impl Cluster {
     /// room having emptied).
     pub async fn place(&self, switchboard: &Switchboard, query: &JoinQuery) -> Placement {
         // A room the hub refuses (no name, a bad one) is refused here, where it was asked for.
-        let Some(room) = room_of(query) else {
+        let Ok(room) = query.room_id() else {
             return Placement::Here;
         };
         // Running it already: its lease is renewed each beat, and one lost is found there; no
@@ -610,16 +610,6 @@ fn lost_peers(
     }
     *seen = now_seen;
     lost
-}
-
-/// The room a query asks for, read as the hub reads it.
-pub fn room_of(query: &JoinQuery) -> Option<RoomId> {
-    let name = RoomName::parse(query.room.as_deref()?).ok()?;
-    let verifier = match query.verifier.as_deref() {
-        Some(verifier) => Some(RoomVerifier::parse(verifier).ok()?),
-        None => None,
-    };
-    Some(RoomId { name, verifier })
 }
 
 #[cfg(test)]
