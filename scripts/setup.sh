@@ -18,9 +18,10 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 # Debian's packages for the end-to-end tests: Chromium and Firefox ESR (Playwright's and
 # puppeteer's own browser downloads cannot work on a closed network), coturn, the TURN relay
-# the tests run beside the server, and redis-server, which the cluster tests start on loopback. They download and unpack while the compilers below use the
-# cores. sudo asks for a password, if it needs one, here in the foreground; in the background
-# it must not ask (-n). apt waits for a lock another apt holds (unattended-upgrades on a new
+# the tests run beside the server, and redis-server, which the cluster tests start on
+# loopback. They download and unpack while the compilers below use the cores. sudo asks for a
+# password, if it needs one, here in the foreground; in the background it must not ask (-n).
+# apt waits for a lock another apt holds (unattended-upgrades on a new
 # machine) instead of failing, and if this script stops early it waits for the install to end
 # rather than leave it running behind the next attempt.
 debian_packages=()

@@ -25,3 +25,15 @@ export function awaitInPage(page, name, ms = 30_000) {
   });
   return Promise.race([page.evaluate((name) => window[name], name), timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A tab of a new room (named after `prefix`), once its camera is on and it has joined: the
+ * tab a second one meets. Returns the room and the tab.
+ */
+export async function firstTabWithCamera(context, base, prefix) {
+  const room = `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+  const first = await context.newPage();
+  await first.goto(`${base}/?room=${room}`);
+  await first.waitForSelector('main.wall[data-camera="on"][data-status="joined"]', { timeout: 30_000 });
+  return { room, first };
+}

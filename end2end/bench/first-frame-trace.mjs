@@ -20,7 +20,7 @@
 //   node bench/first-frame-trace.mjs <base url> [runs]
 //
 // Prints one JSON line per run, then the medians (`"summary": true`).
-import { awaitInPage, launchChromium, median } from "./browser.mjs";
+import { awaitInPage, firstTabWithCamera, launchChromium, median } from "./browser.mjs";
 
 const [base, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 5);
@@ -86,11 +86,8 @@ const browser = await launchChromium();
 const rows = [];
 try {
   for (let run = 0; run < runs; run++) {
-    const room = `first-frame-trace-${Math.random().toString(36).slice(2, 10)}`;
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-    const first = await context.newPage();
-    await first.goto(`${base}/?room=${room}`);
-    await first.waitForSelector('main.wall[data-camera="on"][data-status="joined"]', { timeout: 30_000 });
+    const { room } = await firstTabWithCamera(context, base, "first-frame-trace");
     const second = await context.newPage();
     await second.addInitScript(markFirstFrame);
     const session = await context.newCDPSession(second);

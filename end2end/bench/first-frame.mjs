@@ -47,7 +47,7 @@ import { chromium } from "@playwright/test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { args, awaitInPage, launchChromium, median } from "./browser.mjs";
+import { args, awaitInPage, firstTabWithCamera, launchChromium, median } from "./browser.mjs";
 
 const [bases, runsArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 9);
@@ -145,10 +145,7 @@ const profile = mkdtempSync(join(tmpdir(), "portals-first-frame-"));
 
 /** A tab with a camera in a new room, then a second tab of it, timed; both closed after. */
 async function measure(context, base) {
-  const room = `first-frame-${Math.random().toString(36).slice(2, 10)}`;
-  const first = await context.newPage();
-  await first.goto(`${base}/?room=${room}`);
-  await first.waitForSelector('main.wall[data-camera="on"][data-status="joined"]', { timeout: 30_000 });
+  const { room, first } = await firstTabWithCamera(context, base, "first-frame");
   const second = await context.newPage();
   await second.addInitScript(timeline);
   const opened = Date.now();
